@@ -1,0 +1,240 @@
+"""The NATS JetStream runtime every service uses: publish validated events, consume them durably.
+
+We use nats-py directly rather than a framework: the platform depends on explicit control of
+acks, redelivery back-off, dead-lettering with a reason, consumers with several filter subjects
+and replay from a stream sequence (the gateway's Last-Event-ID), all of which are first-class here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import nats.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+
+from contracts.deadletter import DeadLetter
+from contracts.envelope import Envelope, utc_now
+from contracts.logs import call_context
+from contracts.registry import decode_event, stream_subjects
+from contracts.subjects import CALLS_STREAM, DEADLETTER_PREFIX, DEADLETTER_STREAM, deadletter_subject
+
+log = logging.getLogger("contracts.bus")
+
+DAY = 24 * 3600.0
+CALLS_RETENTION_SECONDS = 7 * DAY
+DEADLETTER_RETENTION_SECONDS = 30 * DAY
+DUPLICATE_WINDOW_SECONDS = 120.0
+
+Handler = Callable[[Any], Awaitable[None]]
+
+
+@dataclass
+class Bus:
+    service: str
+    nc: NatsClient
+    js: JetStreamContext
+
+    async def publish(self, event: Envelope) -> int:
+        """Publish one event; returns its stream sequence. The event id doubles as JetStream's
+        message id, so a retried publish inside the duplicate window is stored once."""
+        ack = await self.js.publish(
+            event.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": str(event.event_id)}
+        )
+        return ack.seq
+
+    async def close(self) -> None:
+        if not self.nc.is_closed:
+            await self.nc.drain()
+
+
+async def connect_bus(url: str, service: str, *, connect_timeout: float = 5.0) -> Bus:
+    """Connect and keep reconnecting forever: a NATS restart must not take a service down."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats error: %s", exc)
+
+    async def on_disconnect() -> None:
+        if not (nc.is_closed or nc.is_draining):
+            log.warning("disconnected from nats; reconnecting")
+
+    async def on_reconnect() -> None:
+        log.info("reconnected to nats")
+
+    nc = NatsClient()
+    await nc.connect(
+        url,
+        name=service,
+        connect_timeout=connect_timeout,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        allow_reconnect=True,
+        error_cb=on_error,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+    )
+    return Bus(service=service, nc=nc, js=nc.jetstream())
+
+
+def stream_configs() -> list[StreamConfig]:
+    return [
+        StreamConfig(
+            name=CALLS_STREAM,
+            description="Every call event, in one sequence so a client can resume from one id.",
+            subjects=stream_subjects(),
+            storage=StorageType.FILE,
+            max_age=CALLS_RETENTION_SECONDS,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        ),
+        StreamConfig(
+            name=DEADLETTER_STREAM,
+            description="Messages a consumer could not use, with the reason.",
+            subjects=[f"{DEADLETTER_PREFIX}.>"],
+            storage=StorageType.FILE,
+            max_age=DEADLETTER_RETENTION_SECONDS,
+        ),
+    ]
+
+
+async def ensure_streams(js: JetStreamContext) -> None:
+    """Create the streams, or bring an existing one's configuration up to date."""
+    for config in stream_configs():
+        try:
+            await js.stream_info(config.name)
+        except NotFoundError:
+            await js.add_stream(config)
+        else:
+            await js.update_stream(config)
+
+
+class SeenEvents:
+    """Event ids already handled by this process, bounded; catches JetStream redeliveries."""
+
+    def __init__(self, capacity: int = 50_000) -> None:
+        self.capacity = capacity
+        self._ids: OrderedDict[UUID, None] = OrderedDict()
+
+    def __contains__(self, event_id: UUID) -> bool:
+        return event_id in self._ids
+
+    def add(self, event_id: UUID) -> None:
+        self._ids[event_id] = None
+        if len(self._ids) > self.capacity:
+            self._ids.popitem(last=False)
+
+
+@dataclass
+class EventConsumer:
+    """A durable pull consumer on the CALLS stream that hands typed events to ``handler``.
+
+    - malformed message (bad JSON, failed validation, subject that does not match the body,
+      an event type this consumer does not take): dead-lettered with the reason, then acked;
+    - handler raises: redelivered with back-off, dead-lettered after ``max_deliver`` attempts;
+    - an event id seen before: acked without calling the handler again.
+    """
+
+    bus: Bus
+    durable: str
+    filter_subjects: list[str]
+    handler: Handler
+    accepts: tuple[type[Envelope], ...]
+    max_deliver: int = 5
+    ack_wait_seconds: float = 30.0
+    batch: int = 64
+    seen: SeenEvents = field(default_factory=SeenEvents)
+    retry_delays: tuple[float, ...] = (0.5, 2.0, 5.0, 15.0)
+
+    async def _subscribe(self) -> JetStreamContext.PullSubscription:
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            filter_subjects=self.filter_subjects,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait_seconds,
+            # Redelivery is bounded by us (to dead-letter with a reason), not by the server.
+            max_deliver=-1,
+        )
+        return await self.bus.js.pull_subscribe(
+            subject="", durable=self.durable, stream=CALLS_STREAM, config=config
+        )
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        stop = stop or asyncio.Event()
+        subscription = None
+        while not stop.is_set():
+            try:
+                if subscription is None:
+                    subscription = await self._subscribe()
+                messages = await subscription.fetch(self.batch, timeout=1.0)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer %s cannot fetch (%s); retrying", self.durable, exc)
+                subscription = None
+                await asyncio.sleep(0.5)
+                continue
+            for message in messages:
+                await self.process(message)
+
+    async def process(self, message: Msg) -> None:
+        try:
+            event = decode_event(message.data)
+        except (ValidationError, ValueError) as exc:
+            await self._dead_letter(message, f"invalid event: {_short(exc)}")
+            return
+        if event.subject != message.subject:
+            await self._dead_letter(message, f"subject does not match body (body says {event.subject})")
+            return
+        if not isinstance(event, self.accepts):
+            await self._dead_letter(message, f"{self.durable} does not accept {event.type}")
+            return
+        if event.event_id in self.seen:
+            await message.ack()
+            return
+        with call_context(event.call_id):
+            try:
+                await self.handler(event)
+            except Exception as exc:
+                deliveries = message.metadata.num_delivered
+                if deliveries >= self.max_deliver:
+                    log.exception("handler failed %d times; dead-lettering %s", deliveries, event.event_id)
+                    await self._dead_letter(message, f"handler failed {deliveries} times: {_short(exc)}")
+                    return
+                delay = self.retry_delays[min(deliveries - 1, len(self.retry_delays) - 1)]
+                log.warning("handler failed (%s); retry %d in %.1fs", _short(exc), deliveries, delay)
+                await message.nak(delay=delay)
+                return
+        self.seen.add(event.event_id)
+        await message.ack()
+
+    async def _dead_letter(self, message: Msg, reason: str) -> None:
+        letter = DeadLetter(
+            consumer=self.durable,
+            original_subject=message.subject,
+            reason=reason,
+            payload=message.data.decode("utf-8", errors="replace"),
+            deliveries=message.metadata.num_delivered,
+            received_at=utc_now(),
+        )
+        log.error("dead-lettered message on %s: %s", message.subject, reason,
+                  extra={"consumer": self.durable})
+        await self.bus.js.publish(deadletter_subject(self.durable), letter.model_dump_json().encode())
+        await message.ack()
+
+
+def _short(exc: Exception, limit: int = 500) -> str:
+    text = str(exc).replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+

@@ -1,0 +1,91 @@
+"""Call lifecycle: dial, queue, start, customer messages, hang-up, end; agent availability."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field, NonNegativeFloat, PositiveInt
+
+from contracts.envelope import Envelope
+
+Channel = Literal["chat", "voice"]
+Party = Literal["customer", "agent", "supervisor"]
+
+
+class CallScoped(Envelope):
+    agent_id: UUID
+    call_id: UUID
+
+
+class CallRequested(CallScoped):
+    """A customer dialled an agent's mock number; the router decides connect or queue."""
+
+    topic: ClassVar[str] = "call.requested"
+    type: Literal["call.requested"] = "call.requested"
+    channel: Channel
+    dialled_number: str = Field(min_length=3, max_length=32)
+    caller: str = Field(default="anonymous", max_length=128, description="Caller identity the customer gave.")
+
+
+class CallQueued(CallScoped):
+    """The call waits; sent again each time its place in the queue changes."""
+
+    topic: ClassVar[str] = "call.queued"
+    type: Literal["call.queued"] = "call.queued"
+    position: PositiveInt
+    reason: Literal["agent_busy", "platform_at_capacity"]
+
+
+class CallStarted(CallScoped):
+    topic: ClassVar[str] = "call.started"
+    type: Literal["call.started"] = "call.started"
+    channel: Channel
+    caller: str = Field(max_length=128)
+    agent_name: str
+    queued_seconds: NonNegativeFloat = 0.0
+    livekit_room: str | None = None
+
+
+class CustomerMessage(CallScoped):
+    """A chat message typed by the customer, on its way to the agent."""
+
+    topic: ClassVar[str] = "call.message"
+    type: Literal["call.message"] = "call.message"
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CallHangup(CallScoped):
+    """Someone asked to end the call (or leave the queue); the router ends it."""
+
+    topic: ClassVar[str] = "call.hangup"
+    type: Literal["call.hangup"] = "call.hangup"
+    by: Party
+    reason: str = Field(default="", max_length=500)
+
+
+EndReason = Literal[
+    "customer_hangup", "agent_resolved", "supervisor_ended", "abandoned_in_queue", "error"
+]
+
+
+class CallEnded(CallScoped):
+    topic: ClassVar[str] = "call.ended"
+    type: Literal["call.ended"] = "call.ended"
+    reason: EndReason
+    ended_by: Party
+    channel: Channel
+    caller: str = Field(max_length=128)
+    started_at: AwareDatetime | None = Field(description="None when the call never left the queue.")
+    ended_at: AwareDatetime
+    duration_seconds: NonNegativeFloat
+    queued_seconds: NonNegativeFloat = 0.0
+    brain: str | None = Field(default=None, description="Which dialogue engine served the call.")
+
+
+class AgentStatusChanged(Envelope):
+    topic: ClassVar[str] = "agent.status"
+    type: Literal["agent.status"] = "agent.status"
+    agent_id: UUID
+    status: Literal["idle", "busy", "paused", "offline"]
+    queue_length: int = Field(default=0, ge=0)

@@ -1,0 +1,109 @@
+"""PostgreSQL access shared by the services: migrations, acting-user transactions, event claims."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from importlib import resources
+from typing import Literal
+from uuid import UUID
+
+import asyncpg
+
+log = logging.getLogger("contracts.db")
+
+# Any fixed number shared by every migrator: it serialises concurrent start-ups.
+MIGRATION_LOCK_KEY = 7_301_977
+
+Role = Literal["admin", "supervisor"]
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def migrations() -> list[Migration]:
+    folder = resources.files("contracts") / "migrations"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [Migration(version=f.name.removesuffix(".sql"), sql=f.read_text()) for f in files]
+
+
+async def migrate(conn: asyncpg.Connection) -> list[str]:
+    """Apply the migrations not applied yet, each in its own transaction; returns their versions.
+
+    Refuses to run when an applied migration's file has changed since: migrations are append-only.
+    """
+    await conn.execute("select pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+    try:
+        await conn.execute(
+            """create table if not exists public.schema_migrations (
+                   version text primary key,
+                   checksum text not null,
+                   applied_at timestamptz not null default now())"""
+        )
+        applied = {r["version"]: r["checksum"] for r in await conn.fetch(
+            "select version, checksum from public.schema_migrations")}
+        done: list[str] = []
+        for migration in migrations():
+            if migration.version in applied:
+                if applied[migration.version] != migration.checksum:
+                    raise RuntimeError(f"migration {migration.version} was edited after it was applied")
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "insert into public.schema_migrations(version, checksum) values ($1, $2)",
+                    migration.version, migration.checksum)
+            log.info("applied migration %s", migration.version)
+            done.append(migration.version)
+        return done
+    finally:
+        await conn.execute("select pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+
+
+async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    async def init(conn: asyncpg.Connection) -> None:
+        await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+        await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init)
+    assert pool is not None
+    return pool
+
+
+@contextlib.asynccontextmanager
+async def acting_as(conn: asyncpg.Connection, user_id: UUID, role: Role) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction in which row-level security applies to ``user_id``.
+
+    Uses the same mechanism as Supabase's PostgREST (role ``authenticated`` plus the
+    ``request.jwt.claims`` setting read by ``auth.uid()``), so the policies behave identically on a
+    Supabase database and on our own.
+    """
+    claims = json.dumps({"sub": str(user_id), "role": "authenticated", "app_role": role})
+    async with conn.transaction():
+        await conn.execute("set local role authenticated")
+        await conn.execute("select set_config('request.jwt.claims', $1, true)", claims)
+        yield conn
+
+
+async def claim_event(conn: asyncpg.Connection, consumer: str, event_id: UUID) -> bool:
+    """Inside the caller's transaction: True the first time this consumer handles the event.
+
+    Used by consumers whose effects must happen exactly once: the claim commits or rolls back with
+    the work it guards, so a redelivery after a crash either finds the claim or redoes everything.
+    """
+    row = await conn.fetchrow(
+        """insert into public.processed_events(consumer, event_id) values ($1, $2)
+           on conflict do nothing returning event_id""",
+        consumer, event_id)
+    return row is not None

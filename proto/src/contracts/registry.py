@@ -1,0 +1,113 @@
+"""Every topic, the events it carries, who produces and consumes it, and how it is delivered.
+
+This table is the single source for proto/README.md's subject table, the JSON Schemas and the
+AsyncAPI document (``make gen``), and for the JetStream stream definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Union
+
+from pydantic import Field, TypeAdapter
+
+from contracts.analytics import SatisfactionScore, SentimentScore
+from contracts.calls import (
+    AgentStatusChanged,
+    CallEnded,
+    CallHangup,
+    CallQueued,
+    CallRequested,
+    CallStarted,
+    CustomerMessage,
+)
+from contracts.envelope import Envelope
+from contracts.results import ArchiveSaved, NotificationCreated
+from contracts.subjects import topic_filter
+from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
+from contracts.transcripts import TranscriptChunk
+from contracts.whisper import WhisperAck, WhisperInject, WhisperPause
+
+AT_LEAST_ONCE = "JetStream, at least once; consumers dedupe on event_id"
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    events: tuple[type[Envelope], ...]
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    description: str
+    guarantee: str = AT_LEAST_ONCE
+
+
+TOPICS: tuple[Topic, ...] = (
+    Topic("call.requested", (CallRequested,), ("gateway",), ("call-router",),
+          "A customer dialled an agent's mock number."),
+    Topic("call.queued", (CallQueued,), ("call-router",), ("gateway", "analytics"),
+          "The call waits; repeated whenever its queue position changes."),
+    Topic("call.started", (CallStarted,), ("call-router",),
+          ("agent-worker", "gateway", "sentiment", "analytics", "postprocess"),
+          "The call was matched with its agent."),
+    Topic("call.message", (CustomerMessage,), ("gateway",), ("agent-worker",),
+          "A chat message from the customer."),
+    Topic("call.hangup", (CallHangup,), ("gateway", "agent-worker"), ("call-router",),
+          "Customer, agent or supervisor asks to end the call or leave the queue."),
+    Topic("call.ended", (CallEnded,), ("call-router",),
+          ("agent-worker", "gateway", "sentiment", "analytics", "postprocess"),
+          "The call is over: duration, reason, who ended it."),
+    Topic("agent.status", (AgentStatusChanged,), ("call-router", "agent-worker"), ("gateway", "analytics"),
+          "An agent became idle, busy, paused or offline."),
+    Topic("transcript.chunk", (TranscriptChunk,), ("agent-worker",),
+          ("gateway", "sentiment", "postprocess"),
+          "One customer or agent utterance."),
+    Topic("tool.permission", (ToolPermissionRequest, ToolPermissionDecision), ("agent-worker", "gateway"),
+          ("gateway", "agent-worker", "postprocess"),
+          "A tool call awaiting approval, and the supervisor's (or the timeout's) decision."),
+    Topic("tool.result", (ToolExecuted,), ("agent-worker",), ("gateway", "analytics", "postprocess"),
+          "A tool ran (or failed)."),
+    Topic("whisper.command", (WhisperPause, WhisperInject), ("gateway",), ("agent-worker",),
+          "The supervisor pauses the agent or injects instructions."),
+    Topic("whisper.ack", (WhisperAck,), ("agent-worker",), ("gateway",),
+          "The agent paused, received instructions, resumed; shown to the supervisor only."),
+    Topic("sentiment.score", (SentimentScore,), ("sentiment",), ("gateway", "postprocess", "analytics"),
+          "Rolling customer sentiment, at least every 5 s while a call is live."),
+    Topic("satisfaction.score", (SatisfactionScore,), ("sentiment",), ("gateway", "postprocess"),
+          "Estimated satisfaction (1-5) with reasons, every 5 s while a call is live."),
+    Topic("archive.saved", (ArchiveSaved,), ("postprocess",), ("gateway", "analytics"),
+          "The call's summary, tags, CSAT, FCR and handle time are archived (exactly once)."),
+    Topic("notification.created", (NotificationCreated,), ("postprocess", "agent-worker", "call-router"),
+          ("gateway",), "Something the supervisor should see now."),
+)
+
+EVENT_TYPES: dict[str, type[Envelope]] = {
+    event.model_fields["type"].default: event for topic in TOPICS for event in topic.events
+}
+
+# Built from TOPICS so the union can never miss an event the table lists.
+AnyEvent = Annotated[Union[tuple(EVENT_TYPES.values())], Field(discriminator="type")]  # noqa: UP007
+
+_any_event = TypeAdapter(AnyEvent)
+
+
+def decode_event(raw: bytes | str) -> Envelope:
+    """Parse and validate any event; raises ``pydantic.ValidationError`` on a malformed one."""
+    return _any_event.validate_json(raw)
+
+
+def stream_subjects() -> list[str]:
+    return [topic_filter(topic.name) for topic in TOPICS]
+
+
+def topic_table() -> list[dict[str, Any]]:
+    return [
+        {
+            "subject": f"{topic.name}.<supervisor_id>.<agent_id>.<call_id>",
+            "payload": ", ".join(event.__name__ for event in topic.events),
+            "producers": ", ".join(topic.producers),
+            "consumers": ", ".join(topic.consumers),
+            "guarantee": topic.guarantee,
+            "description": topic.description,
+        }
+        for topic in TOPICS
+    ]

@@ -1,0 +1,85 @@
+"""The lifecycle every bus service shares: connect, set up, beat, run until a signal, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from contracts.bus import Bus, connect_bus, ensure_streams
+from contracts.db import create_pool, migrate
+from contracts.health import beat_forever
+from contracts.logs import configure_logging
+from contracts.settings import ServiceSettings
+
+log = logging.getLogger("contracts.service")
+
+
+@dataclass
+class Runtime:
+    """What a service's setup function receives: its connections and a place to add work."""
+
+    name: str
+    settings: ServiceSettings
+    bus: Bus
+    pool: asyncpg.Pool | None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    health_details: dict[str, Any] = field(default_factory=dict)
+    _work: list[Coroutine[Any, Any, None]] = field(default_factory=list)
+
+    def run_forever(self, work: Coroutine[Any, Any, None]) -> None:
+        self._work.append(work)
+
+
+Setup = Callable[[Runtime], Awaitable[None]]
+
+
+async def start(name: str, settings: ServiceSettings, setup: Setup, *, needs_database: bool = True) -> Runtime:
+    bus = await connect_bus(settings.nats_url, name)
+    await ensure_streams(bus.js)
+    pool = None
+    if needs_database:
+        pool = await create_pool(settings.database_url)
+        async with pool.acquire() as conn:
+            await migrate(conn)
+    runtime = Runtime(name=name, settings=settings, bus=bus, pool=pool)
+    await setup(runtime)
+    runtime.run_forever(
+        beat_forever(bus.js, name, settings.heartbeat_seconds, lambda: runtime.health_details))
+    return runtime
+
+
+async def serve(name: str, settings: ServiceSettings, setup: Setup, *, needs_database: bool = True) -> None:
+    """Run a service until SIGINT/SIGTERM, then cancel its work and close its connections."""
+    configure_logging(name, settings.log_level)
+    runtime = await start(name, settings, setup, needs_database=needs_database)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, runtime.stop.set)
+    tasks = [asyncio.create_task(work) for work in runtime._work]
+    log.info("%s started", name, extra={"tasks": len(tasks)})
+    stopper = asyncio.create_task(runtime.stop.wait())
+    done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+    for task in done - {stopper}:
+        if task.exception() is not None:
+            log.error("a task of %s failed; stopping", name, exc_info=task.exception())
+    await shutdown(runtime, tasks)
+    log.info("%s stopped", name)
+
+
+async def shutdown(runtime: Runtime, tasks: list[asyncio.Task[None]]) -> None:
+    runtime.stop.set()
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    await runtime.bus.close()
+    if runtime.pool is not None:
+        await runtime.pool.close()

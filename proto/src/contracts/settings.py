@@ -1,0 +1,42 @@
+"""Settings every service shares. Each service subclasses it with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that mean "nobody set this": refused outside development.
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret", "..."})
+
+
+def shared(name: str) -> AliasChoices:
+    """An unprefixed environment variable every service reads under the same name."""
+    return AliasChoices(name)
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    environment: Literal["dev", "test", "production"] = Field(
+        "dev", validation_alias=shared("ENVIRONMENT"),
+        description="dev allows placeholder secrets; production refuses them.")
+    nats_url: str = Field("nats://127.0.0.1:4222", validation_alias=shared("NATS_URL"))
+    database_url: str = Field(
+        "postgresql://postgres@127.0.0.1:54329/platform", validation_alias=shared("DATABASE_URL"))
+    log_level: str = Field("INFO", validation_alias=shared("LOG_LEVEL"))
+    heartbeat_seconds: float = Field(5.0, gt=0, validation_alias=shared("HEARTBEAT_SECONDS"))
+
+    def secret_fields(self) -> dict[str, str | None]:
+        """Secrets this service needs when it runs for real; overridden where there are any."""
+        return {}
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> ServiceSettings:
+        if self.environment == "production":
+            bad = [name for name, value in self.secret_fields().items()
+                   if value is not None and value.strip().lower() in PLACEHOLDER_SECRETS]
+            if bad:
+                raise ValueError(f"placeholder secret(s) in production: {', '.join(sorted(bad))}")
+        return self

@@ -1,0 +1,41 @@
+"""Tool calls that need a supervisor's approval, the decision, and the outcome."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field
+
+from contracts.calls import CallScoped
+
+
+class ToolPermissionRequest(CallScoped):
+    topic: ClassVar[str] = "tool.permission"
+    type: Literal["tool.permission.request"] = "tool.permission.request"
+    request_id: UUID
+    tool_name: str = Field(min_length=1, max_length=128)
+    arguments: dict[str, Any]
+    reason: str = Field(default="", max_length=1000, description="Why the agent wants to run it.")
+    expires_at: AwareDatetime = Field(description="No decision by then counts as deny.")
+
+
+class ToolPermissionDecision(CallScoped):
+    topic: ClassVar[str] = "tool.permission"
+    type: Literal["tool.permission.decision"] = "tool.permission.decision"
+    request_id: UUID
+    allowed: bool
+    decided_by: Literal["supervisor", "timeout"]
+    decided_by_user: UUID | None = None
+    note: str = Field(default="", max_length=1000)
+
+
+class ToolExecuted(CallScoped):
+    topic: ClassVar[str] = "tool.result"
+    type: Literal["tool.result"] = "tool.result"
+    request_id: UUID | None = Field(default=None, description="Set when the tool needed approval.")
+    tool_name: str = Field(min_length=1, max_length=128)
+    arguments: dict[str, Any]
+    ok: bool
+    result: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None

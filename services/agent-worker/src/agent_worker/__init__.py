@@ -1,0 +1,1 @@
+"""One AI agent session per call: dialogue, tools, whisper."""

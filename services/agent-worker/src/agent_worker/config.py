@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from contracts.settings import ServiceSettings, shared
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="AGENT_WORKER_", extra="ignore", populate_by_name=True)
+
+    gemini_api_key: str | None = Field(None, validation_alias=shared("GEMINI_API_KEY"))
+    llm_base_url: str | None = Field(None, validation_alias=shared("LLM_BASE_URL"),
+                                     description="An OpenAI-compatible endpoint (a self-hosted model server).")
+    livekit_url: str | None = Field(None, validation_alias=shared("LIVEKIT_URL"))
+    tool_approval_timeout_seconds: float = Field(60.0, gt=0, description="No decision by then counts as deny.")
+
+    @property
+    def brain(self) -> str:
+        if self.gemini_api_key:
+            return "gemini"
+        if self.llm_base_url:
+            return "openai-compatible"
+        return "local"
+
+    def secret_fields(self) -> dict[str, str | None]:
+        return {"GEMINI_API_KEY": self.gemini_api_key}

@@ -1,0 +1,1 @@
+"""KPIs (FCR, CSAT, AHT, performance score), leaderboard, live counters."""

@@ -1,0 +1,1 @@
+"""Matches dialled numbers to agents, queues calls, creates LiveKit rooms."""

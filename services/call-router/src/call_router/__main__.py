@@ -1,0 +1,14 @@
+import asyncio
+
+from contracts.service import serve
+
+from call_router.app import setup
+from call_router.config import Settings
+
+
+def main() -> None:
+    asyncio.run(serve("call-router", Settings(), setup))
+
+
+if __name__ == "__main__":
+    main()

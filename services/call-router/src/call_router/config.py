@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from contracts.settings import ServiceSettings, shared
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CALL_ROUTER_", extra="ignore", populate_by_name=True)
+
+    max_concurrent_calls: int = Field(10, ge=1, description="Platform-wide cap (the seed's POC limit).")
+    livekit_url: str | None = Field(None, validation_alias=shared("LIVEKIT_URL"))
+    livekit_api_key: str | None = Field(None, validation_alias=shared("LIVEKIT_API_KEY"))
+    livekit_api_secret: str | None = Field(None, validation_alias=shared("LIVEKIT_API_SECRET"))
+
+    def secret_fields(self) -> dict[str, str | None]:
+        return {"LIVEKIT_API_SECRET": self.livekit_api_secret}

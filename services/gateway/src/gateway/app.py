@@ -1,0 +1,68 @@
+"""build(settings) -> the gateway's FastAPI application; nothing runs at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from contracts.bus import connect_bus, ensure_streams
+from contracts.db import create_pool, migrate
+from contracts.envelope import utc_now
+from contracts.health import beat_forever, read_beats
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from gateway.config import Settings
+from gateway.health import health_report
+
+log = logging.getLogger("gateway")
+
+
+def build(settings: Settings) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.bus = await connect_bus(settings.nats_url, "gateway")
+        await ensure_streams(app.state.bus.js)
+        app.state.pool = await create_pool(settings.database_url)
+        async with app.state.pool.acquire() as conn:
+            await migrate(conn)
+        beat = asyncio.create_task(beat_forever(app.state.bus.js, "gateway", settings.heartbeat_seconds))
+        log.info("gateway listening on %s:%d", settings.host, settings.port)
+        try:
+            yield
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+            await app.state.bus.close()
+            await app.state.pool.close()
+
+    app = FastAPI(title="Customer-service AI agents platform", version="0.1.0", lifespan=lifespan)
+
+    @app.get("/health", tags=["ops"], summary="Database, bus, providers and every service's liveness")
+    async def health(request: Request) -> JSONResponse:
+        state = request.app.state
+        database_ok = await _database_ok(state.pool)
+        nats_ok = state.bus.nc.is_connected
+        beats = await read_beats(state.bus.js) if nats_ok else {}
+        status, body = health_report(
+            database_ok=database_ok, nats_ok=nats_ok, beats=beats,
+            expected_services=settings.expected_services, livekit_url=settings.livekit_url,
+            gemini_api_key=settings.gemini_api_key, groq_api_key=settings.groq_api_key, now=utc_now())
+        return JSONResponse(body, status_code=status)
+
+    if settings.frontend_dist.is_dir():
+        app.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="frontend")
+    return app
+
+
+async def _database_ok(pool) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        async with asyncio.timeout(2):
+            await pool.fetchval("select 1")
+        return True
+    except Exception:
+        return False

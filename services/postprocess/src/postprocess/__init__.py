@@ -1,0 +1,1 @@
+"""Post-call summary, tags, CSAT, FCR and the archive (exactly once)."""

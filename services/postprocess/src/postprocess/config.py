@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from contracts.settings import ServiceSettings, shared
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="POSTPROCESS_", extra="ignore", populate_by_name=True)
+
+    groq_api_key: str | None = Field(None, validation_alias=shared("GROQ_API_KEY"))
+    fcr_window_days: int = Field(7, ge=1, description="A repeat contact within this window voids FCR.")
+
+    def secret_fields(self) -> dict[str, str | None]:
+        return {"GROQ_API_KEY": self.groq_api_key}

@@ -1,0 +1,1 @@
+"""Scores customer sentiment and estimates satisfaction on live calls."""
