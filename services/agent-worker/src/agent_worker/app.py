@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from contracts.service import Runtime
-
 from agent_worker.config import Settings
+from contracts.service import Runtime
 
 
 async def setup(runtime: Runtime) -> None:

@@ -1,9 +1,8 @@
 import asyncio
 
-from contracts.service import serve
-
 from analytics.app import setup
 from analytics.config import Settings
+from contracts.service import serve
 
 
 def main() -> None:

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from contracts.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from contracts.settings import ServiceSettings
 
 
 class Settings(ServiceSettings):

@@ -1,9 +1,8 @@
 import asyncio
 
-from contracts.service import serve
-
 from call_router.app import setup
 from call_router.config import Settings
+from contracts.service import serve
 
 
 def main() -> None:

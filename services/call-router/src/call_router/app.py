@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from contracts.service import Runtime
-
 from call_router.config import Settings
+from contracts.service import Runtime
 
 
 async def setup(runtime: Runtime) -> None:

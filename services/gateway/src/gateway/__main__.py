@@ -1,6 +1,6 @@
 import uvicorn
-from contracts.logs import configure_logging
 
+from contracts.logs import configure_logging
 from gateway.app import build
 from gateway.config import Settings
 

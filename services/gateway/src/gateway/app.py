@@ -7,14 +7,14 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from contracts.bus import connect_bus, ensure_streams
-from contracts.db import create_pool, migrate
-from contracts.envelope import utc_now
-from contracts.health import beat_forever, read_beats
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from contracts.bus import connect_bus, ensure_streams
+from contracts.db import create_pool, migrate
+from contracts.envelope import utc_now
+from contracts.health import beat_forever, read_beats
 from gateway.config import Settings
 from gateway.health import health_report
 

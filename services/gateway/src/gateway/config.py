@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.settings import ServiceSettings, shared
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from contracts.settings import ServiceSettings, shared
 
 SERVICES = ("gateway", "call-router", "agent-worker", "sentiment", "analytics", "postprocess")
 

@@ -1,7 +1,6 @@
 import asyncio
 
 from contracts.service import serve
-
 from postprocess.app import setup
 from postprocess.config import Settings
 

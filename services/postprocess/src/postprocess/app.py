@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from contracts.service import Runtime
-
 from postprocess.config import Settings
 
 

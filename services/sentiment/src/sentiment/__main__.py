@@ -1,7 +1,6 @@
 import asyncio
 
 from contracts.service import serve
-
 from sentiment.app import setup
 from sentiment.config import Settings
 

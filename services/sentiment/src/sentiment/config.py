@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from contracts.settings import ServiceSettings, shared
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from contracts.settings import ServiceSettings, shared
 
 
 class Settings(ServiceSettings):

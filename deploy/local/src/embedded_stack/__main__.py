@@ -1,0 +1,33 @@
+"""python -m embedded_stack: run the whole platform (see `--help`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from embedded_stack.launcher import Options, run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description="Run the platform: embedded NATS + PostgreSQL (unless NATS_URL / DATABASE_URL are set), "
+                    "migrations, demo data and every service.")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("PLATFORM_DATA_DIR", ".data")))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GATEWAY_PORT", "8000")))
+    parser.add_argument("--nats-port", type=int, default=4222)
+    parser.add_argument("--nats-monitoring-port", type=int, default=8222)
+    parser.add_argument("--postgres-port", type=int, default=54329)
+    parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    args = parser.parse_args()
+    options = Options(
+        data_dir=args.data_dir.resolve(), gateway_port=args.port, nats_port=args.nats_port,
+        nats_monitoring_port=args.nats_monitoring_port, postgres_port=args.postgres_port,
+        demo_password=os.environ.get("DEMO_PASSWORD", "demo-password"), seed=not args.no_demo)
+    sys.exit(asyncio.run(run(options)))
+
+
+if __name__ == "__main__":
+    main()
