@@ -8,6 +8,7 @@ and replay from a stream sequence (the gateway's Last-Event-ID), all of which ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -171,22 +172,29 @@ class EventConsumer:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
         subscription = None
-        while not stop.is_set():
-            try:
-                if subscription is None:
-                    subscription = await self._subscribe()
-                messages = await subscription.fetch(self.batch, timeout=1.0)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("consumer %s cannot fetch (%s); retrying", self.durable, exc)
-                subscription = None
-                await asyncio.sleep(0.5)
-                continue
-            for message in messages:
-                await self.process(message)
+        try:
+            while not stop.is_set():
+                try:
+                    if subscription is None:
+                        subscription = await self._subscribe()
+                    messages = await subscription.fetch(self.batch, timeout=1.0)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the bus is down or restarting: keep trying
+                    log.warning("consumer %s cannot fetch (%s); retrying", self.durable, exc)
+                    subscription = None
+                    await asyncio.sleep(0.5)
+                    continue
+                for message in messages:
+                    await self.process(message)
+        finally:
+            # Withdraw interest at once: a pull request left open would be handed messages that then
+            # wait a whole ack_wait before another instance of this consumer gets them.
+            if subscription is not None:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
 
     async def process(self, message: Msg) -> None:
         try:

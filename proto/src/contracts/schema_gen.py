@@ -16,6 +16,7 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from contracts.deadletter import DeadLetter
+from contracts.examples import example_events
 from contracts.registry import EVENT_TYPES, TOPICS, AnyEvent, topic_table
 from contracts.subjects import DEADLETTER_PREFIX
 
@@ -45,6 +46,7 @@ def asyncapi_document() -> dict[str, Any]:
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
+    examples = {type(event): event for event in example_events()}
     for topic in TOPICS:
         channel_id = topic.name.replace(".", "_")
         channels[channel_id] = {
@@ -75,6 +77,7 @@ def asyncapi_document() -> dict[str, Any]:
                 "headers": {"type": "object", "properties": {
                     "Nats-Msg-Id": {"type": "string", "description": "The event_id; JetStream dedupes on it."}}},
                 "payload": {"$ref": f"#/components/schemas/{event.__name__}"},
+                "examples": [{"name": "example", "payload": examples[event].model_dump(mode="json")}],
             }
     channels["deadletter"] = {
         "address": DEADLETTER_PREFIX + ".{consumer}",

@@ -138,8 +138,8 @@ def print_banner(options: Options, nats_monitoring: str | None) -> None:
         "",
         f"  Platform:  http://localhost:{options.gateway_port}   (health: /health, API docs: /docs)",
         f"  NATS monitoring: {nats_monitoring or 'external NATS (NATS_URL)'}",
-        f"  Demo logins ({'password from DEMO_PASSWORD' if 'DEMO_PASSWORD' in os.environ else 'password'}:"
-        f" {options.demo_password}):",
+        f"  Demo logins (password: {options.demo_password}"
+        f"{' from DEMO_PASSWORD' if 'DEMO_PASSWORD' in os.environ else '; set DEMO_PASSWORD to change it'}):",
         *(f"    {email}" for email in logins),
         "  Ctrl-C stops everything; data stays in " + str(options.data_dir),
         "",

@@ -1,0 +1,229 @@
+"""The bus against a real NATS JetStream server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from contracts.bus import Bus, EventConsumer, connect_bus, ensure_streams
+from contracts.calls import CustomerMessage
+from contracts.deadletter import DeadLetter
+from contracts.envelope import Envelope
+from contracts.examples import example_events
+from contracts.registry import EVENT_TYPES
+from contracts.subjects import CALLS_STREAM, DEADLETTER_STREAM, deadletter_subject, supervisor_filter
+from embedded_stack.nats_server import start_nats
+from embedded_stack.postgres_server import free_port
+
+
+def fresh_ids() -> dict[str, uuid.UUID]:
+    return {"supervisor_id": uuid.uuid4(), "agent_id": uuid.uuid4(), "call_id": uuid.uuid4()}
+
+
+def unique_durable(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+@contextlib.asynccontextmanager
+async def running(consumer: EventConsumer) -> AsyncIterator[asyncio.Event]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        yield stop
+    finally:
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> None:
+    async with asyncio.timeout(within):
+        while not predicate():  # noqa: ASYNC110 - polling state another task changes is the point
+            await asyncio.sleep(0.02)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[Envelope] = []
+
+    async def __call__(self, event: Envelope) -> None:
+        self.events.append(event)
+
+
+async def dead_letters(bus: Bus, durable: str, expected: int) -> list[DeadLetter]:
+    subscription = await bus.js.subscribe(deadletter_subject(durable), stream=DEADLETTER_STREAM,
+                                          ordered_consumer=True)
+    letters = []
+    async with asyncio.timeout(10):
+        while len(letters) < expected:
+            message = await subscription.next_msg(timeout=5)
+            letters.append(DeadLetter.model_validate_json(message.data))
+    await subscription.unsubscribe()
+    return letters
+
+
+def test_every_event_type_has_an_example() -> None:
+    assert {type(event) for event in example_events()} == set(EVENT_TYPES.values())
+
+
+async def test_every_event_type_round_trips_through_jetstream(bus: Bus) -> None:
+    ids = fresh_ids()
+    sent = example_events(**ids)
+    recorder = Recorder()
+    consumer = EventConsumer(bus, unique_durable("roundtrip"), [supervisor_filter(ids["supervisor_id"])],
+                             recorder, accepts=tuple(EVENT_TYPES.values()))
+    for event in sent:
+        await bus.publish(event)
+    async with running(consumer):
+        await wait_until(lambda: len(recorder.events) == len(sent))
+    assert recorder.events == sent
+    assert [type(e) for e in recorder.events] == [type(e) for e in sent]
+
+
+async def test_durable_consumer_catches_up_after_restart(bus: Bus) -> None:
+    ids = fresh_ids()
+    durable = unique_durable("catchup")
+    messages = [CustomerMessage(**ids, text=f"message {n}") for n in range(6)]
+    first = Recorder()
+    consumer = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], first,
+                             accepts=(CustomerMessage,))
+    async with running(consumer):
+        for message in messages[:3]:
+            await bus.publish(message)
+        await wait_until(lambda: len(first.events) == 3)
+    # The service is down while three more arrive; the restarted one gets exactly those.
+    for message in messages[3:]:
+        await bus.publish(message)
+    second = Recorder()
+    restarted = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], second,
+                              accepts=(CustomerMessage,))
+    async with running(restarted):
+        await wait_until(lambda: len(second.events) == 3)
+        await asyncio.sleep(0.3)
+    assert [e.text for e in second.events] == ["message 3", "message 4", "message 5"]
+
+
+async def test_malformed_messages_are_dead_lettered_and_the_consumer_keeps_running(bus: Bus) -> None:
+    ids = fresh_ids()
+    durable = unique_durable("malformed")
+    good = CustomerMessage(**ids, text="still here")
+    subject = good.subject
+    not_json = b"{not json"
+    wrong_type = good.model_dump(mode="json") | {"text": 42}
+    unknown_field = good.model_dump(mode="json") | {"event_id": str(uuid.uuid4()), "surprise": True}
+    other_supervisor = CustomerMessage(**(ids | {"supervisor_id": uuid.uuid4()}), text="misrouted")
+    recorder = Recorder()
+    consumer = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], recorder,
+                             accepts=(CustomerMessage,))
+    await bus.js.publish(subject, not_json)
+    await bus.js.publish(subject, json.dumps(wrong_type).encode())
+    await bus.js.publish(subject, json.dumps(unknown_field).encode())
+    await bus.js.publish(subject, other_supervisor.model_dump_json().encode())
+    await bus.publish(good)
+    async with running(consumer):
+        await wait_until(lambda: len(recorder.events) == 1)
+    assert recorder.events == [good]
+    letters = await dead_letters(bus, durable, 4)
+    assert {letter.original_subject for letter in letters} == {subject}
+    reasons = [letter.reason for letter in letters]
+    assert reasons[0].startswith("invalid event") and "json" in reasons[0].lower()
+    assert reasons[1].startswith("invalid event") and "text" in reasons[1]
+    assert reasons[2].startswith("invalid event") and "surprise" in reasons[2]
+    assert reasons[3].startswith("subject does not match body")
+    assert letters[0].payload == not_json.decode()
+
+
+async def test_event_of_a_type_the_consumer_does_not_take_is_dead_lettered(bus: Bus) -> None:
+    ids = fresh_ids()
+    durable = unique_durable("wrongtype")
+    unexpected = example_events(**ids)[0]
+    consumer = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], Recorder(),
+                             accepts=(CustomerMessage,))
+    await bus.publish(unexpected)
+    async with running(consumer):
+        letters = await dead_letters(bus, durable, 1)
+    assert letters[0].reason == f"{durable} does not accept {unexpected.type}"
+
+
+async def test_a_republished_event_is_stored_once_and_a_redelivered_one_handled_once(bus: Bus) -> None:
+    ids = fresh_ids()
+    event = CustomerMessage(**ids, text="once")
+    first_seq = await bus.publish(event)
+    assert await bus.publish(event) == first_seq  # JetStream's duplicate window, keyed by event_id
+    # The same event under another message id (e.g. republished after the window) reaches the stream twice;
+    # the consumer still handles it once.
+    await bus.js.publish(event.subject, event.model_dump_json().encode(), headers={"Nats-Msg-Id": "other"})
+    recorder = Recorder()
+    consumer = EventConsumer(bus, unique_durable("dedupe"), [supervisor_filter(ids["supervisor_id"])], recorder,
+                             accepts=(CustomerMessage,))
+    async with running(consumer):
+        await wait_until(lambda: len(recorder.events) == 1)
+        info = await bus.js.consumer_info(CALLS_STREAM, consumer.durable)
+        async with asyncio.timeout(5):
+            while info.num_ack_pending or info.num_pending:
+                await asyncio.sleep(0.05)
+                info = await bus.js.consumer_info(CALLS_STREAM, consumer.durable)
+    assert info.delivered.stream_seq == first_seq + 1
+    assert recorder.events == [event]
+
+
+async def test_failing_handler_is_retried_then_dead_lettered(bus: Bus) -> None:
+    ids = fresh_ids()
+    attempts: dict[str, int] = {}
+
+    async def flaky(event: CustomerMessage) -> None:
+        attempts[event.text] = attempts.get(event.text, 0) + 1
+        if event.text == "always fails" or attempts[event.text] == 1:
+            raise RuntimeError(f"boom on {event.text}")
+
+    durable = unique_durable("retry")
+    consumer = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], flaky,
+                             accepts=(CustomerMessage,), max_deliver=3, retry_delays=(0.05,))
+    await bus.publish(CustomerMessage(**ids, text="fails once"))
+    await bus.publish(CustomerMessage(**ids, text="always fails"))
+    async with running(consumer):
+        letters = await dead_letters(bus, durable, 1)
+    assert attempts == {"fails once": 2, "always fails": 3}
+    assert letters[0].reason == "handler failed 3 times: boom on always fails"
+    assert letters[0].deliveries == 3
+
+
+async def test_clients_reconnect_after_a_nats_restart(tmp_path: Path) -> None:
+    port = free_port()
+    server = start_nats(tmp_path, port=port)
+    publisher = await connect_bus(server.url, "test-publisher")
+    await ensure_streams(publisher.js)
+    ids = fresh_ids()
+    recorder = Recorder()
+    consumer = EventConsumer(publisher, "restart", [supervisor_filter(ids["supervisor_id"])], recorder,
+                             accepts=(CustomerMessage,))
+    try:
+        async with running(consumer):
+            await publisher.publish(CustomerMessage(**ids, text="before"))
+            await wait_until(lambda: len(recorder.events) == 1)
+            server.stop()
+            await asyncio.sleep(0.5)
+            server = start_nats(tmp_path, port=port)  # same port, same JetStream store
+            await wait_until(lambda: publisher.nc.is_connected, within=15)
+            await publisher.publish(CustomerMessage(**ids, text="after"))
+            await wait_until(lambda: len(recorder.events) == 2, within=15)
+        assert [e.text for e in recorder.events] == ["before", "after"]
+    finally:
+        await publisher.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("event", example_events(), ids=lambda e: e.type)
+def test_subject_carries_supervisor_agent_and_call(event: Envelope) -> None:
+    tokens = event.subject.split(".")
+    assert ".".join(tokens[:2]) == type(event).topic
+    assert tokens[2] == str(event.supervisor_id)
+    assert tokens[3] == (str(event.agent_id) if event.agent_id else "_")
+    assert tokens[4] == (str(event.call_id) if event.call_id else "_")

@@ -1,0 +1,136 @@
+"""Migrations and row-level security against a real PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from contracts.db import acting_as, claim_event, migrate, migrations
+
+
+@dataclass
+class Team:
+    supervisor: uuid.UUID
+    agent: uuid.UUID
+    call: uuid.UUID
+
+
+async def make_user(conn: asyncpg.Connection, role: str) -> uuid.UUID:
+    user_id = uuid.uuid4()
+    await conn.execute("insert into users(id, email, role) values ($1, $2, $3)",
+                       user_id, f"{user_id.hex[:10]}@test.local", role)
+    if role == "supervisor":
+        await conn.execute("insert into supervisors(id) values ($1)", user_id)
+    return user_id
+
+
+async def make_team(conn: asyncpg.Connection) -> Team:
+    supervisor = await make_user(conn, "supervisor")
+    agent = await conn.fetchval(
+        "insert into agents(supervisor_id, name, phone_number) values ($1, 'A', $2) returning id",
+        supervisor, f"+1-555-{uuid.uuid4().int % 10**7:07d}")
+    call = uuid.uuid4()
+    await conn.execute(
+        """insert into calls(id, supervisor_id, agent_id, agent_name, channel, dialled_number, status)
+           values ($1, $2, $3, 'A', 'chat', '+1-555-0000', 'active')""", call, supervisor, agent)
+    await conn.execute(
+        """insert into notifications(supervisor_id, call_id, kind, title) values ($1, $2, 'system', 'hi')""",
+        supervisor, call)
+    return Team(supervisor, agent, call)
+
+
+async def test_migrations_are_idempotent_and_refuse_edited_history(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        assert await migrate(conn) == []
+        applied = await conn.fetch("select version from schema_migrations order by version")
+        assert [r["version"] for r in applied] == [m.version for m in migrations()]
+        first = migrations()[0]
+        await conn.execute("update schema_migrations set checksum = 'tampered' where version = $1", first.version)
+        try:
+            with pytest.raises(RuntimeError, match=f"migration {first.version} was edited"):
+                await migrate(conn)
+        finally:
+            await conn.execute("update schema_migrations set checksum = $2 where version = $1",
+                               first.version, first.checksum)
+
+
+async def test_every_table_has_row_level_security(pool: asyncpg.Pool) -> None:
+    rows = await pool.fetch("select tablename, rowsecurity from pg_tables where schemaname = 'public'")
+    assert rows and all(r["rowsecurity"] for r in rows), [r["tablename"] for r in rows if not r["rowsecurity"]]
+
+
+async def test_a_supervisor_reads_and_writes_only_their_own_rows(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        a, b = await make_team(conn), await make_team(conn)
+        async with acting_as(conn, a.supervisor, "supervisor"):
+            agents = {r["id"] for r in await conn.fetch("select id from agents")}
+            calls = {r["id"] for r in await conn.fetch("select id from calls")}
+            notes = {r["call_id"] for r in await conn.fetch("select call_id from notifications")}
+            users = {r["id"] for r in await conn.fetch("select id from users")}
+            hidden = await conn.execute("update agents set name = 'taken over' where id = $1", b.agent)
+        assert agents == {a.agent}
+        assert calls == {a.call}
+        assert notes == {a.call}
+        assert users == {a.supervisor}
+        assert hidden == "UPDATE 0"
+        assert await conn.fetchval("select name from agents where id = $1", b.agent) == "A"
+
+
+async def test_a_supervisor_cannot_create_rows_for_another(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        a, b = await make_team(conn), await make_team(conn)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+            async with acting_as(conn, a.supervisor, "supervisor"):
+                await conn.execute("insert into agents(supervisor_id, name, phone_number) values ($1, 'X', $2)",
+                                   b.supervisor, "+1-555-9999999")
+        assert await conn.fetchval("select count(*) from agents where supervisor_id = $1", b.supervisor) == 1
+
+
+async def test_an_admin_reads_everything(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        a, b = await make_team(conn), await make_team(conn)
+        admin = await make_user(conn, "admin")
+        async with acting_as(conn, admin, "admin"):
+            agents = {r["id"] for r in await conn.fetch("select id from agents")}
+            await conn.execute("update agents set name = 'renamed' where id = $1", b.agent)
+        assert {a.agent, b.agent} <= agents
+        assert await conn.fetchval("select name from agents where id = $1", b.agent) == "renamed"
+
+
+async def test_a_deactivated_admin_is_no_longer_an_admin(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        a = await make_team(conn)
+        admin = await make_user(conn, "admin")
+        await conn.execute("update users set active = false where id = $1", admin)
+        async with acting_as(conn, admin, "admin"):
+            assert await conn.fetchval("select count(*) from agents where id = $1", a.agent) == 0
+
+
+async def test_credentials_and_bookkeeping_are_never_readable_by_a_user(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        admin = await make_user(conn, "admin")
+        for table in ("local_credentials", "processed_events", "schema_migrations"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                async with acting_as(conn, admin, "admin"):
+                    await conn.fetch(f"select * from {table}")
+
+
+async def test_claim_event_is_true_once_per_consumer(pool: asyncpg.Pool) -> None:
+    event_id = uuid.uuid4()
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            assert await claim_event(conn, "postprocess", event_id) is True
+        async with conn.transaction():
+            assert await claim_event(conn, "postprocess", event_id) is False
+            assert await claim_event(conn, "analytics", event_id) is True
+        # A claim rolled back with its work is no claim: the redelivery does the work again.
+        other = uuid.uuid4()
+        tx = conn.transaction()
+        await tx.start()
+        assert await claim_event(conn, "postprocess", other) is True
+        await tx.rollback()
+        async with conn.transaction():
+            assert await claim_event(conn, "postprocess", other) is True
