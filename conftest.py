@@ -5,6 +5,7 @@ Each test session gets its own freshly migrated database."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -34,25 +35,25 @@ def _with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
+@contextlib.asynccontextmanager
+async def _connection(url: str) -> AsyncIterator[asyncpg.Connection]:
+    conn = await asyncpg.connect(url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
 async def _create_migrated_database(admin_url: str, database: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
+    async with _connection(admin_url) as conn:
         await conn.execute(f'create database "{database}"')
-    finally:
-        await conn.close()
-    conn = await asyncpg.connect(_with_database(admin_url, database))
-    try:
+    async with _connection(_with_database(admin_url, database)) as conn:
         await migrate(conn)
-    finally:
-        await conn.close()
 
 
 async def _drop_database(admin_url: str, database: str) -> None:
-    conn = await asyncpg.connect(admin_url)
-    try:
+    async with _connection(admin_url) as conn:
         await conn.execute(f'drop database if exists "{database}" with (force)')
-    finally:
-        await conn.close()
 
 
 @pytest.fixture(scope="session")
