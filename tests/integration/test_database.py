@@ -134,3 +134,39 @@ async def test_claim_event_is_true_once_per_consumer(pool: asyncpg.Pool) -> None
         await tx.rollback()
         async with conn.transaction():
             assert await claim_event(conn, "postprocess", other) is True
+
+
+# Supabase's own definition of auth.uid() (supabase/postgres, migrations/db/init-scripts).
+SUPABASE_AUTH = """
+create schema auth;
+create table auth.users (id uuid primary key);
+create function auth.uid() returns uuid language sql stable as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+  )::uuid
+$$;
+comment on function auth.uid() is 'owned by supabase';
+"""
+
+
+async def test_migrations_run_unchanged_on_a_supabase_shaped_database(postgres_admin_url: str) -> None:
+    name = f"supabase_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(postgres_admin_url)
+    await admin.execute(f'create database "{name}"')
+    try:
+        conn = await asyncpg.connect(postgres_admin_url.rsplit("/", 1)[0] + f"/{name}")
+        try:
+            await conn.execute(SUPABASE_AUTH)
+            assert await migrate(conn) == [m.version for m in migrations()]
+            comment = await conn.fetchval("select obj_description('auth.uid()'::regprocedure, 'pg_proc')")
+            assert comment == "owned by supabase"  # ours did not replace theirs
+            a, b = await make_team(conn), await make_team(conn)
+            async with acting_as(conn, a.supervisor, "supervisor"):
+                assert {r["id"] for r in await conn.fetch("select id from agents")} == {a.agent}
+            assert b.agent != a.agent
+        finally:
+            await conn.close()
+    finally:
+        await admin.execute(f'drop database "{name}" with (force)')
+        await admin.close()
