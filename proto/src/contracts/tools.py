@@ -39,3 +39,6 @@ class ToolExecuted(CallScoped):
     ok: bool
     result: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+
+# The built-in customer-service tools an agent's configuration may name; the agent-worker implements them.
+BUILTIN_TOOL_NAMES = ("order_lookup", "refund_order", "change_address", "create_ticket")

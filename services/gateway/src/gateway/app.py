@@ -8,15 +8,24 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from contracts.bus import connect_bus, ensure_streams
 from contracts.db import create_pool, migrate
 from contracts.envelope import utc_now
 from contracts.health import beat_forever, read_beats
+from gateway.auth import auth_backend
 from gateway.config import Settings
+from gateway.deps import Database
+from gateway.errors import install_error_handlers
+from gateway.fanout import StreamSlots
 from gateway.health import health_report
+from gateway.metrics import Metrics
+from gateway.middleware import BodySizeLimit, RequestMetrics
+from gateway.ratelimit import RateLimiter
+from gateway.routes import admin, agents, archive, auth, notifications, streams, supervisors
 
 log = logging.getLogger("gateway")
 
@@ -29,6 +38,8 @@ def build(settings: Settings) -> FastAPI:
         app.state.pool = await create_pool(settings.database_url)
         async with app.state.pool.acquire() as conn:
             await migrate(conn)
+        app.state.database = Database(app.state.pool)
+        app.state.auth = auth_backend(app.state.pool, settings)
         beat = asyncio.create_task(beat_forever(app.state.bus.js, "gateway", settings.heartbeat_seconds))
         log.info("gateway listening on %s:%d", settings.host, settings.port)
         try:
@@ -41,6 +52,19 @@ def build(settings: Settings) -> FastAPI:
             await app.state.pool.close()
 
     app = FastAPI(title="Customer-service AI agents platform", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.stream_slots = StreamSlots()
+    app.state.rate_limiters = {
+        "login": RateLimiter(settings.login_attempts_per_minute),
+        "login-account": RateLimiter(settings.login_attempts_per_minute),
+        "refresh": RateLimiter(settings.refresh_attempts_per_minute),
+        "call": RateLimiter(settings.call_attempts_per_minute),
+    }
+    install_error_handlers(app)
+    for router in (auth.router, supervisors.router, agents.router, archive.router, notifications.router,
+                   admin.router, streams.router):
+        app.include_router(router)
 
     @app.get("/health", tags=["ops"], summary="Database, bus, providers and every service's liveness")
     async def health(request: Request) -> JSONResponse:
@@ -54,6 +78,13 @@ def build(settings: Settings) -> FastAPI:
             gemini_api_key=settings.gemini_api_key, groq_api_key=settings.groq_api_key, now=utc_now())
         return JSONResponse(body, status_code=status)
 
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+    async def metrics(request: Request) -> Response:
+        body = await request.app.state.metrics.render(request.app.state.bus.js)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(RequestMetrics, histogram=app.state.metrics.request_seconds)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.frontend_dist.is_dir():
         app.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="frontend")
     return app

@@ -24,6 +24,28 @@ class Settings(ServiceSettings):
     gemini_api_key: str | None = Field(None, validation_alias=shared("GEMINI_API_KEY"))
     groq_api_key: str | None = Field(None, validation_alias=shared("GROQ_API_KEY"))
     jwt_secret: str = Field("dev-secret", validation_alias=shared("JWT_SECRET"))
+    supabase_url: str | None = Field(None, validation_alias=shared("SUPABASE_URL"))
+    supabase_key: str | None = Field(None, validation_alias=shared("SUPABASE_KEY"),
+                                     description="The service-role key: the gateway creates and deletes users.")
+    supabase_jwt_secret: str | None = Field(
+        None, validation_alias=shared("SUPABASE_JWT_SECRET"),
+        description="Verifies Supabase's HS256 tokens; empty: verify with the project's JWKS.")
+
+    access_token_seconds: int = Field(3600, ge=60, description="The seed's 1 hour.")
+    refresh_token_seconds: int = Field(7 * 24 * 3600, ge=300, description="The seed's 7 days.")
+    stream_token_seconds: int = Field(120, ge=10, description="Lifetime of an SSE stream token (checked on connect).")
+    max_agents_per_supervisor: int = Field(3, ge=1, description="The seed's POC limit.")
+    max_streams_per_supervisor: int = Field(3, ge=1, description="Agent streams open at once (one per agent).")
+    sse_ping_seconds: float = Field(15.0, gt=0, description="Heartbeat comments keep proxies from closing streams.")
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    login_attempts_per_minute: int = Field(10, ge=1, description="Per client address and per account.")
+    refresh_attempts_per_minute: int = Field(30, ge=1)
+    call_attempts_per_minute: int = Field(10, ge=1, description="Calls a client address may start per minute.")
+
+    @property
+    def uses_supabase_auth(self) -> bool:
+        return bool(self.supabase_url and self.supabase_key)
 
     def secret_fields(self) -> dict[str, str | None]:
-        return {"JWT_SECRET": self.jwt_secret}
+        return {"JWT_SECRET": self.jwt_secret, "SUPABASE_KEY": self.supabase_key,
+                "SUPABASE_JWT_SECRET": self.supabase_jwt_secret}

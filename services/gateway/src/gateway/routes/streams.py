@@ -1,0 +1,116 @@
+"""Live streams (SSE): an agent's events, a supervisor's notifications, the admin's cards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from contracts.envelope import utc_now
+from contracts.subjects import agent_filter
+from gateway.auth import active_principal, unauthorized
+from gateway.deps import bearer_token
+from gateway.errors import ApiError, not_found
+from gateway.fanout import bus_events, parse_last_event_id
+from gateway.tokens import STREAM_AUDIENCE, InvalidToken, Principal, verify_token
+
+router = APIRouter(prefix="/api/stream", tags=["streams"])
+
+# What each stream carries, by topic.
+SUPERVISOR_TOPICS = ("notification.created", "tool.permission", "agent.status", "call.queued", "call.started",
+                     "call.ended")
+ADMIN_TOPICS = ("agent.status", "call.queued", "call.started", "call.ended", "sentiment.score", "archive.saved")
+
+StreamToken = Annotated[str | None, Query(description="A token from POST /api/stream-token (EventSource "
+                                                      "cannot send an Authorization header)")]
+LastEventIdHeader = Annotated[str | None, Header(alias="Last-Event-ID")]
+LastEventIdQuery = Annotated[str | None, Query(alias="last_event_id", description="Resume after this event id")]
+
+
+async def stream_viewer(request: Request, token: str | None) -> Principal:
+    if token is None:
+        return await request.app.state.auth.verify(bearer_token(request))
+    try:
+        principal = verify_token(token, request.app.state.settings.jwt_secret, utc_now(), audience=STREAM_AUDIENCE)
+    except InvalidToken as exc:
+        raise unauthorized(f"stream token refused ({exc}); get a new one from POST /api/stream-token") from exc
+    return await active_principal(request.app.state.database.pool, principal)
+
+
+def resume_point(header: str | None, query: str | None) -> int | None:
+    try:
+        return parse_last_event_id(header, query)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", str(exc)) from exc
+
+
+def event_stream(request: Request, filters: list[str], last_event_id: int | None, slot_key: str,
+                 limit: int | None, kind: str) -> EventSourceResponse:
+    state = request.app.state
+    slots = state.stream_slots
+    if limit is not None and slots.open[slot_key] >= limit:
+        raise ApiError(429, "too_many_streams",
+                       f"you already have {limit} {kind} streams open, the most allowed; close one first",
+                       headers={"Retry-After": "5"})
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        with slots.hold(slot_key, limit) as admitted:
+            if not admitted:  # lost a race for the last slot since the check above
+                return
+            state.metrics.sse_connections.labels(kind).inc()
+            try:
+                async for event in bus_events(state.bus.js, filters, last_event_id):
+                    yield event
+            finally:
+                state.metrics.sse_connections.labels(kind).dec()
+
+    return EventSourceResponse(events(), ping=state.settings.sse_ping_seconds,
+                               headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+
+@router.get("/agents/{agent_id}", summary="One agent: status, transcript, sentiment, satisfaction, tool requests, "
+                                          "whisper acknowledgements")
+async def agent_stream(agent_id: UUID, request: Request, token: StreamToken = None,
+                       last_event_id_header: LastEventIdHeader = None,
+                       last_event_id: LastEventIdQuery = None) -> EventSourceResponse:
+    viewer = await stream_viewer(request, token)
+    resume = resume_point(last_event_id_header, last_event_id)
+    owner = await request.app.state.database.pool.fetchval("select supervisor_id from agents where id = $1", agent_id)
+    if owner is None:
+        raise not_found("agent")
+    if not viewer.is_admin and owner != viewer.user_id:
+        raise ApiError(403, "forbidden", "this agent belongs to another supervisor")
+    limit = None if viewer.is_admin else request.app.state.settings.max_streams_per_supervisor
+    return event_stream(request, [agent_filter(owner, agent_id)], resume, f"agent:{viewer.user_id}", limit, "agent")
+
+
+@router.get("/supervisor", summary="Notifications and call activity for all of a supervisor's agents")
+async def supervisor_stream(request: Request, token: StreamToken = None, supervisor_id: UUID | None = None,
+                            last_event_id_header: LastEventIdHeader = None,
+                            last_event_id: LastEventIdQuery = None) -> EventSourceResponse:
+    viewer = await stream_viewer(request, token)
+    resume = resume_point(last_event_id_header, last_event_id)
+    if viewer.is_admin:
+        if supervisor_id is None:
+            raise ApiError(422, "invalid_request", "an admin must name the supervisor: ?supervisor_id=")
+    elif supervisor_id not in (None, viewer.user_id):
+        raise ApiError(403, "forbidden", "you can only follow your own notifications")
+    watched = supervisor_id or viewer.user_id
+    filters = [f"{topic}.{watched}.>" for topic in SUPERVISOR_TOPICS]
+    limit = request.app.state.settings.max_streams_per_supervisor
+    return event_stream(request, filters, resume, f"supervisor:{viewer.user_id}", limit, "supervisor")
+
+
+@router.get("/admin", summary="Every supervisor's cards, live")
+async def admin_stream(request: Request, token: StreamToken = None, last_event_id_header: LastEventIdHeader = None,
+                       last_event_id: LastEventIdQuery = None) -> EventSourceResponse:
+    viewer = await stream_viewer(request, token)
+    if not viewer.is_admin:
+        raise ApiError(403, "forbidden", "only an admin may follow every supervisor")
+    resume = resume_point(last_event_id_header, last_event_id)
+    filters = [f"{topic}.>" for topic in ADMIN_TOPICS]
+    return event_stream(request, filters, resume, f"admin:{viewer.user_id}",
+                        request.app.state.settings.max_streams_per_supervisor, "admin")

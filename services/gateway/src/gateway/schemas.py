@@ -1,0 +1,239 @@
+"""Request and response bodies of the REST API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
+
+from contracts.tools import BUILTIN_TOOL_NAMES
+
+Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,
+                                         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+PhoneNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 -]{2,30}$")]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(Body):
+    email: Email
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class RefreshIn(Body):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class UserOut(BaseModel):
+    id: UUID
+    email: str
+    role: Literal["admin", "supervisor"]
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    user: UserOut
+
+
+class StreamTokenOut(BaseModel):
+    token: str
+    expires_in: int
+
+
+class SupervisorIn(Body):
+    email: Email
+    password: Password
+    full_name: Name
+    max_agents: int | None = Field(None, ge=0, le=100)
+
+
+class SupervisorPatch(Body):
+    full_name: Name | None = None
+    active: bool | None = None
+    max_agents: int | None = Field(None, ge=0, le=100)
+    password: Password | None = None
+
+
+class SupervisorOut(BaseModel):
+    id: UUID
+    email: str
+    full_name: str
+    active: bool
+    max_agents: int
+    agent_count: int
+    created_at: datetime
+
+
+class ToolConfig(Body):
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+    description: Annotated[str, StringConstraints(max_length=500)] = ""
+    requires_approval: bool = False
+    source: Literal["builtin", "mcp"] = "builtin"
+    mcp_server_url: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _source_fits(self) -> ToolConfig:
+        if self.source == "mcp" and self.mcp_server_url is None:
+            raise ValueError("an MCP tool needs mcp_server_url")
+        if self.source == "builtin" and self.name not in BUILTIN_TOOL_NAMES:
+            raise ValueError(f"unknown built-in tool {self.name!r}; built-in tools are {', '.join(BUILTIN_TOOL_NAMES)}")
+        return self
+
+
+def _unique_tool_names(tools: list[ToolConfig]) -> list[ToolConfig]:
+    names = [t.name for t in tools]
+    if len(names) != len(set(names)):
+        raise ValueError("tool names must be unique")
+    return tools
+
+
+Tools = Annotated[list[ToolConfig], Field(max_length=20), AfterValidator(_unique_tool_names)]
+
+
+class KnowledgeEntry(Body):
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+
+
+class AgentFields(Body):
+    instructions: Annotated[str, StringConstraints(max_length=20000)] = ""
+    greeting: Annotated[str, StringConstraints(max_length=500)] = ""
+    voice: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] = "Puck"
+    tag_taxonomy: list[Tag] = Field(default_factory=list, max_length=50)
+    tools: Tools = Field(default_factory=list)
+    knowledge: list[KnowledgeEntry] = Field(default_factory=list, max_length=200)
+
+
+class AgentIn(AgentFields):
+    name: Name
+    phone_number: PhoneNumber
+    supervisor_id: UUID | None = Field(None, description="Admins only: whose agent it is.")
+
+
+class AgentPatch(Body):
+    name: Name | None = None
+    phone_number: PhoneNumber | None = None
+    instructions: Annotated[str, StringConstraints(max_length=20000)] | None = None
+    greeting: Annotated[str, StringConstraints(max_length=500)] | None = None
+    voice: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None = None
+    active: bool | None = None
+    tag_taxonomy: list[Tag] | None = Field(None, max_length=50)
+    tools: Tools | None = Field(None, description="Replaces the whole list.")
+    knowledge: list[KnowledgeEntry] | None = Field(None, max_length=200, description="Replaces the whole list.")
+
+
+class AgentOut(BaseModel):
+    id: UUID
+    supervisor_id: UUID
+    name: str
+    phone_number: str
+    instructions: str
+    greeting: str
+    voice: str
+    tag_taxonomy: list[str]
+    active: bool
+    status: Literal["idle", "busy"]
+    tools: list[ToolConfig]
+    knowledge: list[KnowledgeEntry]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ArchiveItem(BaseModel):
+    call_id: UUID
+    supervisor_id: UUID
+    agent_id: UUID | None
+    agent_name: str
+    channel: str
+    caller: str
+    started_at: datetime
+    ended_at: datetime
+    handle_seconds: float
+    summary: str
+    tags: list[str]
+    csat: float | None
+    fcr: bool
+    resolved: bool
+    sentiment_label: str | None
+    summary_source: str
+    brain: str | None
+
+
+class ArchivePage(BaseModel):
+    items: list[ArchiveItem]
+    total: int
+    page: int
+    page_size: int
+
+
+class TranscriptLine(BaseModel):
+    seq: int
+    speaker: str
+    text: str
+    brain: str | None
+    occurred_at: datetime
+
+
+class ToolDecision(BaseModel):
+    id: UUID
+    tool_name: str
+    arguments: dict[str, Any]
+    reason: str
+    requires_approval: bool
+    status: str
+    requested_at: datetime
+    decided_at: datetime | None
+    decided_by: UUID | None
+    note: str
+    result: dict[str, Any] | None
+    error: str | None
+
+
+class ArchiveDetail(ArchiveItem):
+    sentiment_avg: float | None
+    sentiment_timeline: list[dict[str, Any]]
+    transcript: list[TranscriptLine]
+    tool_requests: list[ToolDecision]
+
+
+class NotificationOut(BaseModel):
+    id: UUID
+    supervisor_id: UUID
+    call_id: UUID | None
+    kind: str
+    title: str
+    body: str
+    data: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None
+
+
+class SupervisorCard(BaseModel):
+    id: UUID
+    email: str
+    full_name: str
+    active: bool
+    agents: int
+    live_calls: int
+    queued_calls: int
+    calls_today: int
+    csat_today: float | None
+    fcr_today: float | None
+    aht_today_seconds: float | None
+    sentiment_today: float | None
+
+
+class Overview(BaseModel):
+    supervisors: list[SupervisorCard]
+    live_calls: int
+    queued_calls: int
