@@ -4,6 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from agent_worker.config import Settings as AgentWorkerSettings
+from gateway.config import DEV_JWT_SECRET
 from gateway.config import Settings as GatewaySettings
 
 
@@ -24,12 +25,20 @@ def test_production_refuses_placeholder_secrets(monkeypatch: pytest.MonkeyPatch,
         GatewaySettings()
 
 
+@pytest.mark.parametrize("secret", ["short-but-not-a-placeholder", DEV_JWT_SECRET])
+def test_production_refuses_a_weak_or_development_jwt_secret(monkeypatch: pytest.MonkeyPatch, secret: str) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("JWT_SECRET", secret)
+    with pytest.raises(ValidationError, match="at least 32 bytes"):
+        GatewaySettings()
+
+
 def test_dev_accepts_the_default_secret_and_production_a_real_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ENVIRONMENT", raising=False)
     monkeypatch.delenv("JWT_SECRET", raising=False)
-    assert GatewaySettings().jwt_secret == "dev-secret"
+    assert GatewaySettings().jwt_secret == DEV_JWT_SECRET
     monkeypatch.setenv("ENVIRONMENT", "production")
-    monkeypatch.setenv("JWT_SECRET", "k3Jd9-a-real-secret")
+    monkeypatch.setenv("JWT_SECRET", "k3Jd9-a-real-secret-long-enough-for-hs256")
     assert GatewaySettings().environment == "production"
 
 

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -18,7 +18,7 @@ from contracts.envelope import utc_now
 from contracts.health import beat_forever, read_beats
 from gateway.auth import auth_backend
 from gateway.config import Settings
-from gateway.deps import Database
+from gateway.deps import Database, metrics_viewer
 from gateway.errors import install_error_handlers
 from gateway.fanout import StreamSlots
 from gateway.health import health_report
@@ -78,7 +78,8 @@ def build(settings: Settings) -> FastAPI:
             gemini_api_key=settings.gemini_api_key, groq_api_key=settings.groq_api_key, now=utc_now())
         return JSONResponse(body, status_code=status)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=Response)
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics (an admin, or GATEWAY_METRICS_TOKEN)",
+             response_class=Response, dependencies=[Depends(metrics_viewer)])
     async def metrics(request: Request) -> Response:
         body = await request.app.state.metrics.render(request.app.state.bus.js)
         return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from contracts.settings import ServiceSettings, shared
 
+# Long enough for HS256, and refused in production like any placeholder.
+DEV_JWT_SECRET = "dev-only-jwt-secret-never-use-in-production"
+MIN_JWT_SECRET_BYTES = 32
 SERVICES = ("gateway", "call-router", "agent-worker", "sentiment", "analytics", "postprocess")
 
 
@@ -23,7 +26,7 @@ class Settings(ServiceSettings):
     livekit_url: str | None = Field(None, validation_alias=shared("LIVEKIT_URL"))
     gemini_api_key: str | None = Field(None, validation_alias=shared("GEMINI_API_KEY"))
     groq_api_key: str | None = Field(None, validation_alias=shared("GROQ_API_KEY"))
-    jwt_secret: str = Field("dev-secret", validation_alias=shared("JWT_SECRET"))
+    jwt_secret: str = Field(DEV_JWT_SECRET, validation_alias=shared("JWT_SECRET"))
     supabase_url: str | None = Field(None, validation_alias=shared("SUPABASE_URL"))
     supabase_key: str | None = Field(None, validation_alias=shared("SUPABASE_KEY"),
                                      description="The service-role key: the gateway creates and deletes users.")
@@ -41,6 +44,15 @@ class Settings(ServiceSettings):
     login_attempts_per_minute: int = Field(10, ge=1, description="Per client address and per account.")
     refresh_attempts_per_minute: int = Field(30, ge=1)
     call_attempts_per_minute: int = Field(10, ge=1, description="Calls a client address may start per minute.")
+    metrics_token: str | None = Field(None, description="Bearer token a Prometheus scraper may use for /metrics "
+                                                        "(an admin's access token also works).")
+
+    @model_validator(mode="after")
+    def _strong_jwt_secret_in_production(self) -> Settings:
+        if self.environment == "production" and (
+                self.jwt_secret == DEV_JWT_SECRET or len(self.jwt_secret.encode()) < MIN_JWT_SECRET_BYTES):
+            raise ValueError(f"JWT_SECRET must be a real secret of at least {MIN_JWT_SECRET_BYTES} bytes in production")
+        return self
 
     @property
     def uses_supabase_auth(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -36,6 +37,14 @@ async def admin_user(principal: Annotated[Principal, Depends(current_user)]) -> 
     if not principal.is_admin:
         raise ApiError(403, "forbidden", "only an admin may do this")
     return principal
+
+
+async def metrics_viewer(request: Request) -> None:
+    token = bearer_token(request)
+    expected = request.app.state.settings.metrics_token
+    if expected and secrets.compare_digest(token.encode(), expected.encode()):
+        return
+    await admin_user(await current_user(request))
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

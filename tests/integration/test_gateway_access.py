@@ -1,0 +1,147 @@
+"""Who may call what: every route of the app x {anonymous, supervisor A, supervisor B, admin}.
+
+The table below must name every route: a new route without a rule fails the first test.
+Resources in paths belong to supervisor A, so B is the outsider.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.conftest import PASSWORD, RunningGateway, World, create_agent, create_supervisor
+
+# public: anyone; user: any signed-in user; admin: admins only; own: A and the admin (B gets 404: RLS hides
+# other supervisors' rows); own-stream: like own, but B gets 403 as the issue asks for streams.
+RULES: dict[tuple[str, str], str] = {
+    ("POST", "/api/auth/login"): "public",
+    ("POST", "/api/auth/refresh"): "public",
+    ("POST", "/api/auth/logout"): "user",
+    ("GET", "/api/me"): "user",
+    ("POST", "/api/stream-token"): "user",
+    ("GET", "/api/supervisors"): "admin",
+    ("POST", "/api/supervisors"): "admin",
+    ("GET", "/api/supervisors/{supervisor_id}"): "admin",
+    ("PATCH", "/api/supervisors/{supervisor_id}"): "admin",
+    ("DELETE", "/api/supervisors/{supervisor_id}"): "admin",
+    ("GET", "/api/admin/overview"): "admin",
+    ("GET", "/api/agents"): "user",
+    ("POST", "/api/agents"): "user",
+    ("GET", "/api/agents/{agent_id}"): "own",
+    ("PATCH", "/api/agents/{agent_id}"): "own",
+    ("DELETE", "/api/agents/{agent_id}"): "own",
+    ("GET", "/api/archive"): "user",
+    ("GET", "/api/archive/{call_id}"): "own",
+    ("GET", "/api/notifications"): "user",
+    ("POST", "/api/notifications/{notification_id}/read"): "own",
+    ("GET", "/api/stream/agents/{agent_id}"): "own-stream",
+    ("GET", "/api/stream/supervisor"): "user",
+    ("GET", "/api/stream/admin"): "admin",
+    ("GET", "/health"): "public",
+    ("GET", "/metrics"): "admin",
+}
+ROLES = ("anonymous", "supervisor_b", "supervisor_a", "admin")
+DENIED = {
+    "public": {},
+    "user": {"anonymous": 401},
+    "admin": {"anonymous": 401, "supervisor_a": 403, "supervisor_b": 403},
+    "own": {"anonymous": 401, "supervisor_b": 404},
+    "own-stream": {"anonymous": 401, "supervisor_b": 403},
+}
+
+
+def app_routes(gateway: RunningGateway) -> set[tuple[str, str]]:
+    """The app's route table as it publishes it (FastAPI nests included routers, so not app.routes)."""
+    return {(method.upper(), path) for path, operations in gateway.app.openapi()["paths"].items()
+            for method in operations}
+
+
+def test_every_route_has_an_access_rule(gateway: RunningGateway) -> None:
+    assert app_routes(gateway) == set(RULES), "add the new route to RULES with who may call it"
+
+
+def path_values(client: httpx.Client, world: World, method: str, admin: dict[str, str]) -> dict[str, str]:
+    """A's resources; a DELETE gets fresh ones so that an allowed delete does not spoil the next check."""
+    values = {"agent_id": world.a["agent"], "call_id": world.a["call"], "notification_id": world.a["notification"],
+              "supervisor_id": world.a["id"]}
+    if method == "DELETE":
+        values["agent_id"] = create_agent(client, world.headers(client, world.a["email"]), name="Disposable")["id"]
+        values["supervisor_id"] = create_supervisor(client, admin, "disposable")["id"]
+    return values
+
+
+def call(client: httpx.Client, world: World, method: str, path: str, headers: dict[str, str]) -> int:
+    if path.startswith("/api/stream/"):
+        with client.stream(method, path, headers=headers, timeout=5) as response:
+            return response.status_code
+    body: Any = {"email": world.a["email"], "password": PASSWORD} if path == "/api/auth/login" else {}
+    return client.request(method, path, headers=headers, json=body if method in {"POST", "PATCH"} else None).status_code
+
+
+@pytest.mark.parametrize(("method", "template"), sorted(RULES), ids=lambda v: v)
+def test_route_access_by_role(gateway: RunningGateway, world: World, method: str, template: str) -> None:
+    rule = RULES[(method, template)]
+    ends_session = template == "/api/auth/logout"
+    with httpx.Client(base_url=gateway.url, timeout=10) as client:
+        admin = world.headers(client, world.admin_email)
+        for role in ROLES:
+            email = {"anonymous": None, "admin": world.admin_email, "supervisor_a": world.a["email"],
+                     "supervisor_b": world.b["email"]}[role]
+            headers = world.headers(client, email, fresh=ends_session) if email else {}
+            path = template.format(**path_values(client, world, method, admin))
+            if template == "/api/stream/supervisor" and role == "admin":
+                path += f"?supervisor_id={world.a['id']}"
+            status = call(client, world, method, path, headers)
+            expected = DENIED[rule].get(role)
+            if expected is not None:
+                assert status == expected, f"{role} {method} {path}: {status}"
+            elif template == "/health":  # 503 is its honest answer while the other services are not running
+                assert status in (200, 503)
+            else:
+                assert status not in (401, 403, 404) and status < 500, f"{role} {method} {path}: {status}"
+
+
+def test_a_supervisor_sees_only_their_own_lists(gateway: RunningGateway, world: World) -> None:
+    with httpx.Client(base_url=gateway.url) as client:
+        b = world.headers(client, world.b["email"])
+        admin = world.headers(client, world.admin_email)
+        agents_b = {a["id"] for a in client.get("/api/agents", headers=b).json()}
+        archive_b = {c["call_id"] for c in client.get("/api/archive", headers=b).json()["items"]}
+        notes_b = {n["id"] for n in client.get("/api/notifications", headers=b).json()}
+        agents_admin = {a["id"] for a in client.get("/api/agents", headers=admin).json()}
+    assert world.b["agent"] in agents_b and world.a["agent"] not in agents_b
+    assert world.b["call"] in archive_b and world.a["call"] not in archive_b
+    assert world.b["notification"] in notes_b and world.a["notification"] not in notes_b
+    assert {world.a["agent"], world.b["agent"]} <= agents_admin
+
+
+def test_deleting_a_supervisor_revokes_their_tokens(gateway: RunningGateway, world: World) -> None:
+    with httpx.Client(base_url=gateway.url) as client:
+        admin = world.headers(client, world.admin_email)
+        doomed = create_supervisor(client, admin, "doomed")
+        tokens = world.login(client, doomed["email"])
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert client.get("/api/me", headers=bearer).status_code == 200
+        assert client.delete(f"/api/supervisors/{doomed['id']}", headers=admin).status_code == 204
+        assert client.get("/api/me", headers=bearer).status_code == 401
+        refreshed = client.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert refreshed.status_code == 401
+        assert client.post("/api/auth/login", json={"email": doomed["email"], "password": PASSWORD}).status_code == 401
+
+
+def test_a_supervisor_cannot_create_an_agent_for_another(gateway: RunningGateway, world: World) -> None:
+    with httpx.Client(base_url=gateway.url) as client:
+        a = world.headers(client, world.a["email"])
+        response = client.post("/api/agents", headers=a, json={"name": "Sneaky", "phone_number": "+1-555-4242",
+                                                                "supervisor_id": world.b["id"]})
+    assert response.status_code == 403 and "their own agents" in response.json()["message"]
+
+
+def test_unknown_ids_are_404_with_a_message(gateway: RunningGateway, world: World) -> None:
+    with httpx.Client(base_url=gateway.url) as client:
+        admin = world.headers(client, world.admin_email)
+        response = client.get(f"/api/agents/{uuid.uuid4()}", headers=admin)
+    assert response.status_code == 404 and response.json() == {"error": "not_found", "message": "agent not found"}
