@@ -5,7 +5,6 @@ Each test session gets its own freshly migrated database."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +17,7 @@ from contracts.bus import Bus, connect_bus, ensure_streams
 from contracts.db import create_pool, migrate
 from embedded_stack.nats_server import start_nats
 from embedded_stack.postgres_server import start_postgres
+from tests.pg import connection
 
 
 @pytest.fixture(scope="session")
@@ -35,24 +35,15 @@ def _with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path=f"/{database}"))
 
 
-@contextlib.asynccontextmanager
-async def _connection(url: str) -> AsyncIterator[asyncpg.Connection]:
-    conn = await asyncpg.connect(url)
-    try:
-        yield conn
-    finally:
-        await conn.close()
-
-
 async def _create_migrated_database(admin_url: str, database: str) -> None:
-    async with _connection(admin_url) as conn:
+    async with connection(admin_url) as conn:
         await conn.execute(f'create database "{database}"')
-    async with _connection(_with_database(admin_url, database)) as conn:
+    async with connection(_with_database(admin_url, database)) as conn:
         await migrate(conn)
 
 
 async def _drop_database(admin_url: str, database: str) -> None:
-    async with _connection(admin_url) as conn:
+    async with connection(admin_url) as conn:
         await conn.execute(f'drop database if exists "{database}" with (force)')
 
 

@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
 
 from embedded_stack.postgres_server import free_port
+from tests.pg import connection
 
 STARTUP_SECONDS = 90
 
@@ -50,11 +50,8 @@ def stop(process: subprocess.Popen[str]) -> str:
 
 
 async def archived_calls(dsn: str) -> int:
-    conn = await asyncpg.connect(dsn)
-    try:
+    async with connection(dsn) as conn:
         return await conn.fetchval("select count(*) from archives")
-    finally:
-        await conn.close()
 
 
 def test_platform_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:

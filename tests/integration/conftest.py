@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 import uvicorn
@@ -23,6 +22,7 @@ from argon2 import PasswordHasher
 from embedded_stack.postgres_server import free_port
 from gateway.app import build
 from gateway.config import Settings
+from tests.pg import connection
 
 PASSWORD = "correct-horse-battery"
 JWT_SECRET = "integration-test-secret-of-32-bytes-or-more"
@@ -84,21 +84,18 @@ class World:
 
 
 async def _seed_admin(database_url: str, email: str) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
+    async with connection(database_url) as conn:
         user_id = await conn.fetchval("insert into users(email, role, full_name) values ($1, 'admin', 'Test Admin')"
                                       " returning id", email)
         await conn.execute("insert into local_credentials(user_id, password_hash) values ($1, $2)",
                            user_id, PasswordHasher().hash(PASSWORD))
-    finally:
-        await conn.close()
 
 
-async def _seed_history(database_url: str, supervisor_id: uuid.UUID, agent_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
-    conn = await asyncpg.connect(database_url)
+async def _seed_history(database_url: str, supervisor_id: uuid.UUID,
+                        agent_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
     call_id = uuid.uuid4()
     started = datetime.now(UTC) - timedelta(hours=1)
-    try:
+    async with connection(database_url) as conn:
         await conn.execute(
             """insert into calls(id, supervisor_id, agent_id, agent_name, channel, caller, dialled_number, status,
                                  started_at, ended_at) values ($1, $2, $3, 'A1', 'chat', 'jo@example.com', '+1-555-1',
@@ -116,8 +113,6 @@ async def _seed_history(database_url: str, supervisor_id: uuid.UUID, agent_id: u
         notification_id = await conn.fetchval(
             "insert into notifications(supervisor_id, call_id, kind, title) values ($1, $2, 'call_ended', 'Call ended')"
             " returning id", supervisor_id, call_id)
-    finally:
-        await conn.close()
     return call_id, notification_id
 
 

@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from contracts.db import acting_as, claim_event, migrate, migrations
+from tests.pg import connection
 
 
 @dataclass
@@ -152,21 +153,17 @@ comment on function auth.uid() is 'owned by supabase';
 
 async def test_migrations_run_unchanged_on_a_supabase_shaped_database(postgres_admin_url: str) -> None:
     name = f"supabase_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(postgres_admin_url)
-    await admin.execute(f'create database "{name}"')
-    try:
-        conn = await asyncpg.connect(postgres_admin_url.rsplit("/", 1)[0] + f"/{name}")
+    async with connection(postgres_admin_url) as admin:
+        await admin.execute(f'create database "{name}"')
         try:
-            await conn.execute(SUPABASE_AUTH)
-            assert await migrate(conn) == [m.version for m in migrations()]
-            comment = await conn.fetchval("select obj_description('auth.uid()'::regprocedure, 'pg_proc')")
-            assert comment == "owned by supabase"  # ours did not replace theirs
-            a, b = await make_team(conn), await make_team(conn)
-            async with acting_as(conn, a.supervisor, "supervisor"):
-                assert {r["id"] for r in await conn.fetch("select id from agents")} == {a.agent}
-            assert b.agent != a.agent
+            async with connection(postgres_admin_url.rsplit("/", 1)[0] + f"/{name}") as conn:
+                await conn.execute(SUPABASE_AUTH)
+                assert await migrate(conn) == [m.version for m in migrations()]
+                comment = await conn.fetchval("select obj_description('auth.uid()'::regprocedure, 'pg_proc')")
+                assert comment == "owned by supabase"  # ours did not replace theirs
+                a, b = await make_team(conn), await make_team(conn)
+                async with acting_as(conn, a.supervisor, "supervisor"):
+                    assert {r["id"] for r in await conn.fetch("select id from agents")} == {a.agent}
+                assert b.agent != a.agent
         finally:
-            await conn.close()
-    finally:
-        await admin.execute(f'drop database "{name}" with (force)')
-        await admin.close()
+            await admin.execute(f'drop database "{name}" with (force)')
