@@ -5,6 +5,7 @@ notification for A."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import uuid
@@ -26,6 +27,7 @@ from tests.pg import connection
 
 PASSWORD = "correct-horse-battery"
 JWT_SECRET = "integration-test-secret-of-32-bytes-or-more"
+METRICS_TOKEN = "integration-test-scrape-token"
 
 
 @dataclass
@@ -35,30 +37,49 @@ class RunningGateway:
     app: Any
 
 
-def start_gateway(nats_url: str, database_url: str, **overrides: Any) -> tuple[RunningGateway, uvicorn.Server,
-                                                                               threading.Thread]:
-    settings = Settings(nats_url=nats_url, database_url=database_url, jwt_secret=JWT_SECRET,
-                        frontend_dist=Path("/nonexistent"), **overrides)
-    app = build(settings)
+@dataclass
+class ServedApp:
+    """An ASGI app served by uvicorn on a free local port, in a thread of its own."""
+
+    url: str
+    server: uvicorn.Server
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+def serve(app: Any) -> ServedApp:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "gateway did not start"
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
-    return RunningGateway(f"http://127.0.0.1:{port}", settings, app), server, thread
+    return ServedApp(f"http://127.0.0.1:{port}", server, thread)
+
+
+@contextlib.contextmanager
+def running_gateway(nats_url: str, database_url: str, **overrides: Any) -> Iterator[RunningGateway]:
+    settings = Settings(nats_url=nats_url, database_url=database_url, jwt_secret=JWT_SECRET,
+                        frontend_dist=Path("/nonexistent"), **overrides)
+    app = build(settings)
+    served = serve(app)
+    try:
+        yield RunningGateway(served.url, settings, app)
+    finally:
+        served.stop()
 
 
 @pytest.fixture(scope="session")
 def gateway(nats_url: str, database_url: str) -> Iterator[RunningGateway]:
-    running, server, thread = start_gateway(
-        nats_url, database_url, login_attempts_per_minute=100_000, refresh_attempts_per_minute=100_000,
-        sse_ping_seconds=1.0)
-    yield running
-    server.should_exit = True
-    thread.join(15)
+    with running_gateway(nats_url, database_url, login_attempts_per_minute=100_000,
+                         refresh_attempts_per_minute=100_000, sse_ping_seconds=1.0,
+                         metrics_token=METRICS_TOKEN) as running:
+        yield running
 
 
 @dataclass

@@ -6,7 +6,9 @@ Both backends issue and accept tokens of the same shape, so everything past this
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -205,6 +207,7 @@ class SupabaseAuth:
         self.url = settings.supabase_url.rstrip("/")
         self.key = settings.supabase_key
         self.jwt_secret = settings.supabase_jwt_secret
+        self.max_agents = settings.max_agents_per_supervisor
         self._jwks = None if self.jwt_secret else jwt.PyJWKClient(f"{self.url}/auth/v1/.well-known/jwks.json",
                                                                   cache_keys=True)
 
@@ -215,36 +218,55 @@ class SupabaseAuth:
         return await acreate_client(self.url, self.key,
                                     options=AsyncClientOptions(auto_refresh_token=False, persist_session=False))
 
+    @contextlib.asynccontextmanager
+    async def _supabase(self, refused_status: int, refused_code: str) -> AsyncIterator[Any]:
+        """A Supabase Auth call: its refusals become ``refused_status``, an outage a 503, never a 500."""
+        from supabase_auth.errors import AuthApiError, AuthError
+
+        try:
+            yield await self._client()
+        except AuthApiError as exc:
+            raise ApiError(refused_status, refused_code, exc.message,
+                           headers={"WWW-Authenticate": "Bearer"} if refused_status == 401 else None) from exc
+        except AuthError as exc:
+            log.error("Supabase Auth unreachable: %s", exc)
+            raise ApiError(503, "auth_unavailable", "Supabase Auth cannot be reached; try again shortly") from exc
+
     async def _tokens(self, response: Any) -> Tokens:
         session = response.session
         if session is None:
             raise unauthorized("Supabase returned no session")
-        principal = await self.verify(session.access_token)
-        return Tokens(session.access_token, session.refresh_token, int(session.expires_in), principal)
+        principal = await self._verified(session.access_token)
+        await self._provision(principal, response.user)
+        return Tokens(session.access_token, session.refresh_token, int(session.expires_in),
+                      await active_principal(self.pool, principal))
+
+    async def _provision(self, principal: Principal, user: Any) -> None:
+        """Users made in the Supabase dashboard (the first admin, say) get their profile row at first
+        sign-in. Trusting the token's role is safe: only the service role can set app_metadata."""
+        full_name = str((getattr(user, "user_metadata", None) or {}).get("full_name", ""))
+        async with self.pool.acquire() as conn, conn.transaction():
+            created = await conn.fetchval(
+                "insert into users(id, email, role, full_name) values ($1, $2, $3, $4) on conflict do nothing"
+                " returning true", principal.user_id, principal.email.lower(), principal.role, full_name)
+            if created and principal.role == "supervisor":
+                await conn.execute("insert into supervisors(id, max_agents) values ($1, $2)",
+                                   principal.user_id, self.max_agents)
 
     async def sign_in(self, email: str, password: str) -> Tokens:
-        from supabase_auth.errors import AuthApiError
-
-        client = await self._client()
-        try:
+        async with self._supabase(401, "unauthorized") as client:
             response = await client.auth.sign_in_with_password({"email": email, "password": password})
-        except AuthApiError as exc:
-            raise unauthorized(f"sign-in refused: {exc.message}") from exc
         return await self._tokens(response)
 
     async def refresh(self, refresh_token: str) -> Tokens:
-        from supabase_auth.errors import AuthApiError
-
-        client = await self._client()
-        try:
+        async with self._supabase(401, "unauthorized") as client:
             response = await client.auth.refresh_session(refresh_token)
-        except AuthApiError as exc:
-            raise unauthorized(f"refresh refused: {exc.message}") from exc
         return await self._tokens(response)
 
     async def sign_out(self, principal: Principal, access_token: str) -> None:
-        client = await self._client()
-        await client.auth.admin.sign_out(access_token, "local")
+        # Supabase access tokens are stateless and stay valid until they expire; this ends the refresh token.
+        async with self._supabase(401, "unauthorized") as client:
+            await client.auth.admin.sign_out(access_token, "local")
 
     async def _verification_key(self, token: str) -> tuple[Any, tuple[str, ...]]:
         if self.jwt_secret:
@@ -253,36 +275,35 @@ class SupabaseAuth:
         signing_key = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
         return signing_key.key, ("RS256", "ES256")
 
-    async def verify(self, token: str) -> Principal:
+    async def _verified(self, token: str) -> Principal:
+        """Signature, expiry, audience and platform role; Supabase's session is not ours to check."""
         try:
             key, algorithms = await self._verification_key(token)
             principal = verify_token(token, key, utc_now(), algorithms=algorithms)
         except (InvalidToken, jwt.PyJWTError) as exc:
             raise unauthorized(str(exc)) from exc
-        # Supabase's session is not ours to check; the account must still be active here.
-        return await active_principal(self.pool, Principal(principal.user_id, principal.email, principal.role, None))
+        return Principal(principal.user_id, principal.email, principal.role, None)
+
+    async def verify(self, token: str) -> Principal:
+        return await active_principal(self.pool, await self._verified(token))
 
     async def create_user(self, conn: asyncpg.Connection, email: str, password: str, role: AppRole,
                           full_name: str) -> UUID:
-        from supabase_auth.errors import AuthApiError
-
-        client = await self._client()
-        try:
+        async with self._supabase(409, "supabase_refused") as client:
             response = await client.auth.admin.create_user({
                 "email": email, "password": password, "email_confirm": True,
                 "app_metadata": {"role": role}, "user_metadata": {"full_name": full_name}})
-        except AuthApiError as exc:
-            raise ApiError(409 if exc.status == 422 else 502, "supabase_refused", exc.message) from exc
         return await insert_user(conn, UUID(response.user.id), email, role, full_name)
 
     async def delete_user(self, conn: asyncpg.Connection, user_id: UUID) -> None:
+        # Our row first, in the caller's transaction: if Supabase refuses, the row comes back.
         await conn.execute("delete from users where id = $1", user_id)
-        client = await self._client()
-        await client.auth.admin.delete_user(str(user_id))
+        async with self._supabase(502, "supabase_refused") as client:
+            await client.auth.admin.delete_user(str(user_id))
 
     async def set_password(self, conn: asyncpg.Connection, user_id: UUID, password: str) -> None:
-        client = await self._client()
-        await client.auth.admin.update_user_by_id(str(user_id), {"password": password})
+        async with self._supabase(422, "invalid_request") as client:
+            await client.auth.admin.update_user_by_id(str(user_id), {"password": password})
 
 
 def auth_backend(pool: asyncpg.Pool, settings: Settings) -> AuthBackend:

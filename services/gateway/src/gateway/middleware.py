@@ -35,30 +35,33 @@ class BodySizeLimit:
             return
         received = 0
         response_started = False
+        refused = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
+                if received > self.max_bytes and not refused:
+                    refused = True
+                    if not response_started:
+                        await _send_json(send, 413, too_large)
+                    # The app sees the client leave and stops reading; it never sees the oversized body.
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal response_started
+            if refused:
+                return  # the 413 has been sent; whatever the app answers to the disconnect is dropped
             response_started = response_started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not response_started:
-                await _send_json(send, 413, too_large)
-
-
-class _BodyTooLarge(Exception):
-    pass
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
 
 
 class RequestMetrics:

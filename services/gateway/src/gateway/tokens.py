@@ -69,7 +69,7 @@ def verify_token(token: str, key: Any, now: datetime, audience: str = ACCESS_AUD
     try:
         claims = jwt.decode(token, key, algorithms=list(algorithms), audience=audience,
                             options={"require": ["exp", "sub", "aud"], "verify_iat": False},
-                            leeway=0, )
+                            leeway=0)
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("token expired") from exc
     except jwt.PyJWTError as exc:

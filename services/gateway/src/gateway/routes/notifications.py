@@ -5,6 +5,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from gateway import audit
 from gateway.deps import CurrentUser, Db
 from gateway.errors import not_found
 from gateway.schemas import NotificationOut
@@ -27,6 +28,8 @@ async def mark_read(notification_id: UUID, principal: CurrentUser, db: Db) -> No
     async with db.as_user(principal) as conn:
         row = await conn.fetchrow(
             "update notifications set read_at = coalesce(read_at, now()) where id = $1 returning *", notification_id)
-    if row is None:
-        raise not_found("notification")
+        if row is None:
+            raise not_found("notification")
+        await audit.record(conn, principal, "notification.read", "notification", notification_id,
+                           row["supervisor_id"])
     return NotificationOut(**dict(row))

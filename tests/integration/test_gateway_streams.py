@@ -1,0 +1,246 @@
+"""SSE fan-out through a real gateway, a real HTTP client and real JetStream: resume with
+Last-Event-ID, the per-supervisor stream limit, ownership, heartbeats and clean-up on disconnect."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts.bus import Bus
+from contracts.calls import AgentStatusChanged
+from contracts.results import NotificationCreated
+from contracts.subjects import CALLS_STREAM
+from contracts.transcripts import TranscriptChunk
+from tests.integration.conftest import RunningGateway, World, create_agent, create_supervisor
+
+
+@dataclass(frozen=True)
+class SseEvent:
+    id: str
+    event: str
+    data: dict[str, Any]
+
+
+class SseReader:
+    """Reads an event stream line by line, as EventSource does (comments are heartbeats)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.lines = response.aiter_lines()
+        self.comments = 0
+
+    async def next(self, within: float = 10.0) -> SseEvent:
+        fields: dict[str, str] = {}
+        while True:
+            line = await asyncio.wait_for(anext(self.lines), within)
+            if line.startswith(":"):
+                self.comments += 1
+            elif line == "":
+                if "data" in fields:
+                    return SseEvent(fields.get("id", ""), fields.get("event", "message"), json.loads(fields["data"]))
+            else:
+                name, _, value = line.partition(":")
+                fields[name] = value.removeprefix(" ")
+
+
+@contextlib.asynccontextmanager
+async def open_stream(client: httpx.AsyncClient, path: str, **params: str) -> AsyncIterator[SseReader]:
+    async with client.stream("GET", path, params=params) as response:
+        assert response.status_code == 200, (await response.aread()).decode()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        yield SseReader(response)
+
+
+def stream_token(http: httpx.Client, world: World, email: str) -> str:
+    response = http.post("/api/stream-token", headers=world.headers(http, email))
+    assert response.status_code == 200, response.text
+    return response.json()["token"]
+
+
+def chunk(team: dict[str, Any], text: str, seq: int, agent_id: str | None = None) -> TranscriptChunk:
+    return TranscriptChunk(supervisor_id=team["id"], agent_id=agent_id or team["agent"], call_id=team["call"],
+                           seq=seq, speaker="customer", text=text)
+
+
+async def sse_consumers(bus: Bus) -> int:
+    return sum(info.name.startswith("sse-") for info in await bus.js.consumers_info(CALLS_STREAM))
+
+
+async def wait_until(condition: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not await condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+def http(gateway: RunningGateway) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.url) as created:
+        yield created
+
+
+@pytest.fixture
+async def client(gateway: RunningGateway) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=httpx.Timeout(10, read=15)) as created:
+        yield created
+
+
+async def test_reconnect_with_last_event_id_gets_exactly_the_missed_events(
+        client: httpx.AsyncClient, http: httpx.Client, world: World, bus: Bus) -> None:
+    token = stream_token(http, world, world.a["email"])
+    path = f"/api/stream/agents/{world.a['agent']}"
+    other_agent = create_agent(http, world.headers(http, world.a["email"]), name="Elsewhere")["id"]
+    async with open_stream(client, path, token=token) as reader:
+        ready = await reader.next()
+        assert ready.event == "ready"
+        seen = []
+        for seq in range(3):
+            await bus.publish(chunk(world.a, f"live {seq}", seq))
+            seen.append(await reader.next())
+    assert [e.data["text"] for e in seen] == ["live 0", "live 1", "live 2"]
+    assert [int(e.id) for e in seen] == sorted(int(e.id) for e in seen)
+
+    missed = [chunk(world.a, f"missed {seq}", seq) for seq in (3, 4)]
+    for event in missed[:1]:
+        await bus.publish(event)
+    await bus.publish(chunk(world.b, "another supervisor's call", 0))  # must never reach A
+    await bus.publish(chunk(world.a, "another agent of A", 0, agent_id=other_agent))  # not this agent's stream
+    await bus.publish(missed[1])
+
+    async with client.stream("GET", path, params={"token": token},
+                             headers={"Last-Event-ID": seen[-1].id}) as response:
+        assert response.status_code == 200
+        reader = SseReader(response)
+        replayed = [await reader.next(), await reader.next()]
+        marker = chunk(world.a, "after the reconnect", 5)
+        await bus.publish(marker)
+        following = await reader.next()
+    assert [e.data["event_id"] for e in replayed] == [str(e.event_id) for e in missed]
+    assert following.data["event_id"] == str(marker.event_id)  # nothing duplicated or extra in between
+    assert int(seen[-1].id) < int(replayed[0].id) < int(replayed[1].id) < int(following.id)
+
+
+async def test_resuming_from_the_ready_event_loses_nothing_published_while_away(
+        client: httpx.AsyncClient, http: httpx.Client, world: World, bus: Bus) -> None:
+    token = stream_token(http, world, world.a["email"])
+    path = f"/api/stream/agents/{world.a['agent']}"
+    async with open_stream(client, path, token=token) as reader:
+        ready = await reader.next()
+    event = chunk(world.a, "published while the browser was away", 7)
+    await bus.publish(event)
+    async with open_stream(client, path, token=token, last_event_id=ready.id) as reader:
+        assert (await reader.next()).data["event_id"] == str(event.event_id)
+
+
+async def test_disconnect_removes_the_bus_consumer_and_frees_the_slot(
+        client: httpx.AsyncClient, http: httpx.Client, world: World, bus: Bus, gateway: RunningGateway) -> None:
+    slots = gateway.app.state.stream_slots
+
+    async def all_closed() -> bool:
+        return await sse_consumers(bus) == 0 and slots.total == 0
+
+    await wait_until(all_closed)  # streams of earlier tests
+    token = stream_token(http, world, world.a["email"])
+    async with open_stream(client, f"/api/stream/agents/{world.a['agent']}", token=token) as reader:
+        await reader.next()
+        assert await sse_consumers(bus) == 1 and slots.total == 1
+    await wait_until(all_closed, within=5)
+
+
+async def test_the_fourth_agent_stream_is_refused_until_one_closes(
+        client: httpx.AsyncClient, http: httpx.Client, world: World) -> None:
+    supervisor = create_supervisor(http, world.headers(http, world.admin_email), "streams")
+    headers = world.headers(http, supervisor["email"])
+    agents = [create_agent(http, headers, name=f"Agent {n}")["id"] for n in range(3)]
+    token = stream_token(http, world, supervisor["email"])
+    async with contextlib.AsyncExitStack() as streams:
+        # Keep every reader referenced: a collected line iterator closes its connection.
+        readers = [await streams.enter_async_context(open_stream(client, f"/api/stream/agents/{agent}", token=token))
+                   for agent in agents]
+        assert [(await reader.next()).event for reader in readers] == ["ready"] * 3
+        refused = await client.get(f"/api/stream/agents/{agents[0]}", params={"token": token})
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"].isdigit()
+        assert "3 agent streams open" in refused.json()["message"]
+    # Once one closes, a new one is admitted (the slot frees as soon as the server sees the disconnect).
+    deadline = time.monotonic() + 5
+    while True:
+        async with client.stream("GET", f"/api/stream/agents/{agents[0]}", params={"token": token}) as response:
+            if response.status_code == 200:
+                break
+        assert time.monotonic() < deadline, "the closed streams' slots were never freed"
+        await asyncio.sleep(0.1)
+
+
+async def test_a_supervisor_cannot_open_another_supervisors_agent_stream(
+        client: httpx.AsyncClient, http: httpx.Client, world: World) -> None:
+    token = stream_token(http, world, world.b["email"])
+    response = await client.get(f"/api/stream/agents/{world.a['agent']}", params={"token": token})
+    assert response.status_code == 403
+    assert response.json()["message"] == "this agent belongs to another supervisor"
+
+
+@pytest.mark.parametrize("token", ["not-a-jwt", "access"])
+async def test_stream_tokens_are_checked(client: httpx.AsyncClient, http: httpx.Client, world: World,
+                                         token: str) -> None:
+    if token == "access":  # an access token is not a stream token: the audience differs
+        token = world.headers(http, world.a["email"])["Authorization"].removeprefix("Bearer ")
+    response = await client.get(f"/api/stream/agents/{world.a['agent']}", params={"token": token})
+    assert response.status_code == 401
+    assert "stream token refused" in response.json()["message"]
+
+
+async def test_a_malformed_last_event_id_is_a_clear_422(client: httpx.AsyncClient, http: httpx.Client,
+                                                        world: World) -> None:
+    token = stream_token(http, world, world.a["email"])
+    response = await client.get(f"/api/stream/agents/{world.a['agent']}", params={"token": token},
+                                headers={"Last-Event-ID": "yesterday"})
+    assert response.status_code == 422 and "Last-Event-ID" in response.json()["message"]
+
+
+async def test_idle_streams_get_heartbeat_comments(client: httpx.AsyncClient, http: httpx.Client, world: World) -> None:
+    token = stream_token(http, world, world.a["email"])
+    async with open_stream(client, f"/api/stream/agents/{world.a['agent']}", token=token) as reader:
+        await reader.next()
+        async with asyncio.timeout(5):  # the test gateway pings every second
+            while reader.comments < 2:
+                if (await anext(reader.lines)).startswith(":"):
+                    reader.comments += 1
+
+
+async def test_supervisor_stream_carries_only_their_own_notifications(
+        client: httpx.AsyncClient, http: httpx.Client, world: World, bus: Bus) -> None:
+    token = stream_token(http, world, world.a["email"])
+
+    def note(team: dict[str, Any], title: str) -> NotificationCreated:
+        return NotificationCreated(supervisor_id=team["id"], agent_id=team["agent"], call_id=team["call"],
+                                   notification_id=uuid.uuid4(), kind="call_ended", title=title)
+
+    async with open_stream(client, "/api/stream/supervisor", token=token) as reader:
+        await reader.next()
+        await bus.publish(note(world.b, "for B"))
+        mine = note(world.a, "for A")
+        await bus.publish(mine)
+        received = await reader.next()
+    assert received.event == "notification.created" and received.data["event_id"] == str(mine.event_id)
+
+
+async def test_admin_stream_sees_every_supervisor(client: httpx.AsyncClient, http: httpx.Client, world: World,
+                                                  bus: Bus) -> None:
+    token = stream_token(http, world, world.admin_email)
+    async with open_stream(client, "/api/stream/admin", token=token) as reader:
+        await reader.next()
+        events = [AgentStatusChanged(supervisor_id=team["id"], agent_id=team["agent"], status="idle",
+                                     queue_length=0) for team in (world.a, world.b)]
+        for event in events:
+            await bus.publish(event)
+        received = [await reader.next(), await reader.next()]
+    assert [e.data["event_id"] for e in received] == [str(e.event_id) for e in events]
