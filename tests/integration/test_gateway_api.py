@@ -147,13 +147,14 @@ def test_unknown_routes_are_404_json(http: httpx.Client) -> None:
 
 def test_changes_are_audited(http: httpx.Client, world: World, fresh_supervisor: dict[str, Any],
                              database_url: str) -> None:
+    before = fetch(database_url, "select coalesce(max(id), 0) as id from audit_log")[0]["id"]
     agent = create_agent(http, fresh_supervisor["headers"], name="Audited")
     http.patch(f"/api/agents/{agent['id']}", headers=world.headers(http, world.admin_email), json={"name": "Renamed"})
     http.delete(f"/api/agents/{agent['id']}", headers=fresh_supervisor["headers"])
     http.post(f"/api/notifications/{world.a['notification']}/read", headers=world.headers(http, world.a["email"]))
     rows = fetch(database_url, "select actor_id, actor_role, action, target_id, supervisor_id, at from audit_log"
-                               " where target_id = any($1::text[]) order by id",
-                 [agent["id"], world.a["notification"]])
+                               " where target_id = any($1::text[]) and id > $2 order by id",
+                 [agent["id"], world.a["notification"]], before)
     assert [(r["action"], r["actor_role"]) for r in rows] == [
         ("agent.create", "supervisor"), ("agent.update", "admin"), ("agent.delete", "supervisor"),
         ("notification.read", "supervisor")]

@@ -74,8 +74,10 @@ async def bus_events(js: JetStreamContext, filter_subjects: list[str], last_even
     """Yield the bus events for these subjects as SSE events, from just after ``last_event_id``
     (or from now, announced by a ``ready`` event whose id a reconnect can resume from)."""
     config = consumer_config(filter_subjects, last_event_id)
-    info = await js.add_consumer(CALLS_STREAM, config)
+    subscription: JetStreamContext.PullSubscription | None = None
     try:
+        # Inside the try: a viewer who leaves while the consumer is being created must not leak it.
+        info = await js.add_consumer(CALLS_STREAM, config)
         subscription = await js.pull_subscribe_bind(consumer=config.name, stream=CALLS_STREAM)
         if last_event_id is None:
             yield ServerSentEvent(id=str(info.delivered.stream_seq), event=READY_EVENT, data="{}")
@@ -93,9 +95,17 @@ async def bus_events(js: JetStreamContext, filter_subjects: list[str], last_even
                 yield ServerSentEvent(id=str(message.metadata.sequence.stream), event=event.type,
                                       data=event.model_dump_json())
     finally:
-        # Clean up at once on disconnect rather than waiting for the inactivity threshold.
+        # Clean up at once on disconnect rather than waiting for the inactivity threshold; shielded so
+        # the cancellation that ended the stream does not also cancel its clean-up.
         with contextlib.suppress(Exception):
-            await asyncio.shield(js.delete_consumer(CALLS_STREAM, config.name))
+            await asyncio.shield(_release(js, config.name, subscription))
+
+
+async def _release(js: JetStreamContext, consumer: str, subscription: JetStreamContext.PullSubscription | None) -> None:
+    if subscription is not None:
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()
+    await js.delete_consumer(CALLS_STREAM, consumer)
 
 
 def parse_last_event_id(header: str | None, query: str | None) -> int | None:
