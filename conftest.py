@@ -66,6 +66,22 @@ def database_url(postgres_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
+async def isolated_database_url(postgres_admin_url: str) -> AsyncIterator[str]:
+    """A database of its own, for tests of platform-wide state (the call queue counts every call)."""
+    database = f"iso_{uuid.uuid4().hex[:12]}"
+    await _create_migrated_database(postgres_admin_url, database)
+    yield _with_database(postgres_admin_url, database)
+    await _drop_database(postgres_admin_url, database)
+
+
+@pytest.fixture
+async def isolated_pool(isolated_database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    created = await create_pool(isolated_database_url)
+    yield created
+    await created.close()
+
+
+@pytest.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
     connected = await connect_bus(nats_url, "tests")
     await ensure_streams(connected.js)

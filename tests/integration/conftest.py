@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 from embedded_stack.postgres_server import free_port
 from gateway.app import build
 from gateway.config import Settings
+from tests.factories import new_number
 from tests.pg import connection
 
 PASSWORD = "correct-horse-battery"
@@ -135,10 +136,6 @@ async def _seed_history(database_url: str, supervisor_id: uuid.UUID,
             "insert into notifications(supervisor_id, call_id, kind, title) values ($1, $2, 'call_ended', 'Call ended')"
             " returning id", supervisor_id, call_id)
     return call_id, notification_id
-
-
-def new_number() -> str:
-    return f"+1-555-{uuid.uuid4().int % 10**7:07d}"
 
 
 def create_supervisor(client: httpx.Client, admin_headers: dict[str, str], label: str) -> dict[str, Any]:

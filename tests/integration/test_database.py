@@ -9,6 +9,7 @@ import asyncpg
 import pytest
 
 from contracts.db import acting_as, claim_event, migrate, migrations
+from tests.factories import make_agent, make_user
 from tests.pg import connection
 
 
@@ -19,20 +20,9 @@ class Team:
     call: uuid.UUID
 
 
-async def make_user(conn: asyncpg.Connection, role: str) -> uuid.UUID:
-    user_id = uuid.uuid4()
-    await conn.execute("insert into users(id, email, role) values ($1, $2, $3)",
-                       user_id, f"{user_id.hex[:10]}@test.local", role)
-    if role == "supervisor":
-        await conn.execute("insert into supervisors(id) values ($1)", user_id)
-    return user_id
-
-
 async def make_team(conn: asyncpg.Connection) -> Team:
     supervisor = await make_user(conn, "supervisor")
-    agent = await conn.fetchval(
-        "insert into agents(supervisor_id, name, phone_number) values ($1, 'A', $2) returning id",
-        supervisor, f"+1-555-{uuid.uuid4().int % 10**7:07d}")
+    agent = await make_agent(conn, supervisor)
     call = uuid.uuid4()
     await conn.execute(
         """insert into calls(id, supervisor_id, agent_id, agent_name, channel, dialled_number, status)

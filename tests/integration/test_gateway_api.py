@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import METRICS_TOKEN, RunningGateway, World, create_agent, create_supervisor, new_number
+from tests.factories import new_number
+from tests.integration.conftest import METRICS_TOKEN, RunningGateway, World, create_agent, create_supervisor
 from tests.pg import connection
 
 

@@ -1,0 +1,194 @@
+"""Who talks to whom: connect a call to its idle agent, or queue it (FIFO) while the agent is busy or
+the platform is at its concurrent-call cap; end calls; serve the queue as agents free up.
+
+Plain functions over a PostgreSQL connection. The queue is the `calls` table itself, so it survives a
+restart, and every decision runs under one transaction-scoped advisory lock, so two routers never
+give one agent two calls (a partial unique index backs that up). Each function returns the events
+its change implies; the caller stages them in the same transaction (see contracts.outbox).
+
+Event ids are derived from the call and what happened to it, so re-announcing after a redelivery
+publishes the same ids and JetStream drops the duplicates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Literal
+from uuid import UUID, uuid5
+
+import asyncpg
+
+from contracts.calls import AgentStatusChanged, CallEnded, CallHangup, CallQueued, CallRequested, CallStarted, EndReason
+from contracts.envelope import Envelope, utc_now
+
+ROUTER_LOCK_KEY = 7_301_978
+END_REASONS: dict[str, EndReason] = {"customer": "customer_hangup", "agent": "agent_resolved",
+                                     "supervisor": "supervisor_ended"}
+
+
+def event_id(call_id: UUID, what: str) -> UUID:
+    return uuid5(call_id, what)
+
+
+@dataclass(frozen=True)
+class QueuedCall:
+    id: UUID
+    supervisor_id: UUID
+    agent_id: UUID | None
+    agent_name: str
+    channel: str
+    caller: str
+    queued_at: datetime
+    queue_position: int | None
+
+
+async def lock(conn: asyncpg.Connection) -> None:
+    await conn.execute("select pg_advisory_xact_lock($1)", ROUTER_LOCK_KEY)
+
+
+async def request_call(conn: asyncpg.Connection, request: CallRequested, max_concurrent_calls: int) -> list[Envelope]:
+    """A customer dialled: record the call as queued, then let the queue decide."""
+    agent = await conn.fetchrow("select name, active from agents where id = $1", request.agent_id)
+    inserted = await conn.fetchval(
+        """insert into calls(id, supervisor_id, agent_id, agent_name, channel, caller, dialled_number, status,
+                             queued_at)
+           values ($1, $2, $3, $4, $5, $6, $7, 'queued', $8) on conflict (id) do nothing returning true""",
+        request.call_id, request.supervisor_id, request.agent_id, agent["name"] if agent else "unknown agent",
+        request.channel, request.caller, request.dialled_number, request.occurred_at)
+    if not inserted:
+        return await announce(conn, request.call_id)  # a redelivery: say again where the call stands
+    if agent is None or not agent["active"]:
+        return await end_call(conn, request.call_id, "error", "agent", request.occurred_at)
+    return await serve_queue(conn, max_concurrent_calls)
+
+
+async def hang_up(conn: asyncpg.Connection, hangup: CallHangup, max_concurrent_calls: int) -> list[Envelope]:
+    """Someone ended the call, or the customer left the queue."""
+    status = await conn.fetchval("select status from calls where id = $1", hangup.call_id)
+    if status is None:
+        return []
+    if status == "ended":
+        return await announce(conn, hangup.call_id)
+    reason = "abandoned_in_queue" if status == "queued" else END_REASONS[hangup.by]
+    events = await end_call(conn, hangup.call_id, reason, hangup.by, hangup.occurred_at)
+    return events + await serve_queue(conn, max_concurrent_calls)
+
+
+async def end_call(conn: asyncpg.Connection, call_id: UUID, reason: EndReason, by: str,
+                   at: datetime) -> list[Envelope]:
+    was_active = await conn.fetchval("select status = 'active' from calls where id = $1", call_id)
+    await conn.execute(
+        """update calls set status = 'ended', ended_at = greatest($2, coalesce(started_at, queued_at)),
+                            end_reason = $3, ended_by = $4, queue_position = null
+           where id = $1 and status <> 'ended'""", call_id, at, reason, by)
+    events = await announce(conn, call_id)
+    if was_active:
+        row = await conn.fetchrow("select supervisor_id, agent_id from calls where id = $1", call_id)
+        if row["agent_id"] is not None:
+            events.append(agent_status(call_id, row["supervisor_id"], row["agent_id"], "idle",
+                                       await queue_length(conn, row["agent_id"])))
+    return events
+
+
+def agent_status(call_id: UUID, supervisor_id: UUID, agent_id: UUID, status: Literal["idle", "busy"],
+                 waiting: int) -> AgentStatusChanged:
+    """The agent took (busy) or finished (idle) this call."""
+    return AgentStatusChanged(event_id=event_id(call_id, f"agent.{status}"), supervisor_id=supervisor_id,
+                              agent_id=agent_id, status=status, queue_length=waiting)
+
+
+async def announce(conn: asyncpg.Connection, call_id: UUID) -> list[Envelope]:
+    """The event that says where a call stands now: queued at its position, started, or ended."""
+    row = await conn.fetchrow("select * from calls where id = $1", call_id)
+    ids = {"supervisor_id": row["supervisor_id"], "agent_id": row["agent_id"], "call_id": call_id}
+    if row["agent_id"] is None:
+        return []
+    queued_seconds = ((row["started_at"] or row["ended_at"] or utc_now()) - row["queued_at"]).total_seconds()
+    if row["status"] == "active":
+        return [CallStarted(event_id=event_id(call_id, "call.started"), **ids, channel=row["channel"],
+                            caller=row["caller"], agent_name=row["agent_name"],
+                            queued_seconds=max(0.0, queued_seconds), livekit_room=row["livekit_room"],
+                            occurred_at=row["started_at"])]
+    if row["status"] == "ended":
+        started, ended = row["started_at"], row["ended_at"]
+        return [CallEnded(event_id=event_id(call_id, "call.ended"), **ids, reason=row["end_reason"],
+                          ended_by=row["ended_by"], channel=row["channel"], caller=row["caller"],
+                          started_at=started, ended_at=ended,
+                          duration_seconds=(ended - started).total_seconds() if started else 0.0,
+                          queued_seconds=max(0.0, queued_seconds), brain=row["brain"], occurred_at=ended)]
+    if row["queue_position"] is None:
+        return []
+    call = QueuedCall(**{f.name: row[f.name] for f in fields(QueuedCall)})
+    return [_queued_event(call, row["queue_position"], await _agent_busy(conn, row["agent_id"]))]
+
+
+def _queued_event(call: QueuedCall, position: int, agent_busy: bool) -> CallQueued:
+    return CallQueued(event_id=event_id(call.id, f"call.queued:{position}"), supervisor_id=call.supervisor_id,
+                      agent_id=call.agent_id, call_id=call.id, position=position,
+                      reason="agent_busy" if agent_busy else "platform_at_capacity")
+
+
+async def _agent_busy(conn: asyncpg.Connection, agent_id: UUID) -> bool:
+    return await conn.fetchval("select exists(select 1 from calls where agent_id = $1 and status = 'active')",
+                               agent_id)
+
+
+async def queue_length(conn: asyncpg.Connection, agent_id: UUID) -> int:
+    return await conn.fetchval("select count(*) from calls where agent_id = $1 and status = 'queued'", agent_id)
+
+
+def queue_positions(queued: list[QueuedCall], busy_agents: set[UUID]) -> dict[UUID, int]:
+    """Where each waiting call stands, counting only the calls that will be served before it: those
+    for the same agent when its agent is busy, otherwise every earlier call whose agent is free."""
+    positions: dict[UUID, int] = {}
+    for index, call in enumerate(queued):
+        ahead = queued[:index]
+        if call.agent_id in busy_agents:
+            positions[call.id] = 1 + sum(other.agent_id == call.agent_id for other in ahead)
+        else:
+            positions[call.id] = 1 + sum(other.agent_id not in busy_agents for other in ahead)
+    return positions
+
+
+def calls_to_start(queued: list[QueuedCall], busy_agents: set[UUID], active_calls: int,
+                   max_concurrent_calls: int) -> list[QueuedCall]:
+    """First come, first served: each free agent takes its earliest caller, up to the cap. A caller
+    for a busy agent does not hold up the callers behind them for other agents."""
+    starting: list[QueuedCall] = []
+    taken = set(busy_agents)
+    for call in queued:
+        if active_calls + len(starting) >= max_concurrent_calls:
+            break
+        if call.agent_id is not None and call.agent_id not in taken:
+            starting.append(call)
+            taken.add(call.agent_id)
+    return starting
+
+
+async def serve_queue(conn: asyncpg.Connection, max_concurrent_calls: int) -> list[Envelope]:
+    rows = await conn.fetch(
+        f"select {', '.join(f.name for f in fields(QueuedCall))} from calls where status = 'queued'"
+        " order by queued_at, id")
+    queued = [QueuedCall(**dict(r)) for r in rows]
+    busy = {r["agent_id"] for r in await conn.fetch("select agent_id from calls where status = 'active'")}
+    active = len(busy)
+    events: list[Envelope] = []
+    starting = calls_to_start(queued, busy, active, max_concurrent_calls)
+    now = utc_now()
+    for call in starting:
+        await conn.execute(
+            "update calls set status = 'active', started_at = $2, queue_position = null where id = $1",
+            call.id, max(now, call.queued_at))
+        busy.add(call.agent_id)
+        events += await announce(conn, call.id)
+    waiting = [call for call in queued if call not in starting]
+    for call in starting:
+        events.append(agent_status(call.id, call.supervisor_id, call.agent_id, "busy",
+                                   sum(w.agent_id == call.agent_id for w in waiting)))
+    for call_id, position in queue_positions(waiting, busy).items():
+        call = next(c for c in waiting if c.id == call_id)
+        if call.queue_position != position:
+            await conn.execute("update calls set queue_position = $2 where id = $1", call_id, position)
+            events.append(_queued_event(call, position, call.agent_id in busy))
+    return events

@@ -1,0 +1,146 @@
+"""Routing decisions against a real PostgreSQL (a database of their own: the queue is platform-wide)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import asyncpg
+
+from call_router import routing
+from contracts.calls import AgentStatusChanged, CallEnded, CallHangup, CallQueued, CallRequested, CallStarted
+from contracts.envelope import Envelope, utc_now
+from tests.factories import make_agent, make_user
+
+CAP = 10
+
+
+async def agents(conn: asyncpg.Connection, count: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    supervisor = await make_user(conn, "supervisor")
+    return [(supervisor, await make_agent(conn, supervisor, f"Agent {n}")) for n in range(count)]
+
+
+def dial(supervisor: uuid.UUID, agent: uuid.UUID, seconds: float = 0.0) -> CallRequested:
+    return CallRequested(supervisor_id=supervisor, agent_id=agent, call_id=uuid.uuid4(), channel="chat",
+                         dialled_number="+1-555-0000", occurred_at=utc_now() + timedelta(seconds=seconds))
+
+
+def hang(call: CallRequested, by: str = "customer") -> CallHangup:
+    return CallHangup(supervisor_id=call.supervisor_id, agent_id=call.agent_id, call_id=call.call_id, by=by)
+
+
+async def decide(pool: asyncpg.Pool, event: CallRequested | CallHangup, cap: int = CAP) -> list[Envelope]:
+    async with pool.acquire() as conn, conn.transaction():
+        await routing.lock(conn)
+        if isinstance(event, CallRequested):
+            return await routing.request_call(conn, event, cap)
+        return await routing.hang_up(conn, event, cap)
+
+
+def of(events: list[Envelope], kind: type[Envelope]) -> list[Envelope]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+async def test_an_idle_agent_takes_the_call_and_becomes_busy(isolated_pool: asyncpg.Pool) -> None:
+    async with isolated_pool.acquire() as conn:
+        [(supervisor, agent)] = await agents(conn, 1)
+    call = dial(supervisor, agent)
+    events = await decide(isolated_pool, call)
+    assert [type(e) for e in events] == [CallStarted, AgentStatusChanged]
+    assert events[0].agent_name == "Agent 0" and events[1].status == "busy"
+
+
+async def test_a_busy_agent_queues_callers_in_order_and_serves_them_as_calls_end(isolated_pool: asyncpg.Pool) -> None:
+    async with isolated_pool.acquire() as conn:
+        [(supervisor, agent)] = await agents(conn, 1)
+    calls = [dial(supervisor, agent, seconds=n) for n in range(4)]
+    first = await decide(isolated_pool, calls[0])
+    assert of(first, CallStarted)
+    for position, call in enumerate(calls[1:], start=1):
+        [queued] = await decide(isolated_pool, call)
+        assert isinstance(queued, CallQueued) and (queued.position, queued.reason) == (position, "agent_busy")
+
+    ended = await decide(isolated_pool, hang(calls[0], by="agent"))
+    [end] = of(ended, CallEnded)
+    assert end.reason == "agent_resolved" and end.call_id == calls[0].call_id
+    assert [e.call_id for e in of(ended, CallStarted)] == [calls[1].call_id]
+    assert [(e.call_id, e.position) for e in of(ended, CallQueued)] == [(calls[2].call_id, 1), (calls[3].call_id, 2)]
+    assert [e.status for e in of(ended, AgentStatusChanged)] == ["idle", "busy"]
+
+
+async def test_a_caller_who_hangs_up_in_the_queue_leaves_it(isolated_pool: asyncpg.Pool) -> None:
+    async with isolated_pool.acquire() as conn:
+        [(supervisor, agent)] = await agents(conn, 1)
+    calls = [dial(supervisor, agent, seconds=n) for n in range(3)]
+    for call in calls:
+        await decide(isolated_pool, call)
+    left = await decide(isolated_pool, hang(calls[1]))
+    [end] = of(left, CallEnded)
+    assert end.reason == "abandoned_in_queue" and end.started_at is None and end.duration_seconds == 0
+    assert [(e.call_id, e.position) for e in of(left, CallQueued)] == [(calls[2].call_id, 1)]
+    assert not of(left, CallStarted)  # the agent is still busy with the first caller
+
+
+async def test_fifteen_callers_the_cap_of_ten_and_first_come_first_served(isolated_pool: asyncpg.Pool) -> None:
+    async with isolated_pool.acquire() as conn:
+        team = (await agents(conn, 5)) + (await agents(conn, 5)) + (await agents(conn, 5))
+    calls = [dial(supervisor, agent, seconds=n) for n, (supervisor, agent) in enumerate(team)]
+    results = [await decide(isolated_pool, call) for call in calls]
+    assert all(of(r, CallStarted) for r in results[:10])
+    waiting = [of(r, CallQueued)[0] for r in results[10:]]
+    assert [(q.position, q.reason) for q in waiting] == [(n, "platform_at_capacity") for n in range(1, 6)]
+
+    freed = await decide(isolated_pool, hang(calls[3]))
+    assert [e.call_id for e in of(freed, CallStarted)] == [calls[10].call_id]
+    assert [(e.call_id, e.position) for e in of(freed, CallQueued)] == [
+        (c.call_id, n) for n, c in enumerate(calls[11:], start=1)]
+    async with isolated_pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from calls where status = 'active'") == 10
+
+
+async def test_a_caller_for_a_busy_agent_does_not_hold_up_the_others(isolated_pool: asyncpg.Pool) -> None:
+    async with isolated_pool.acquire() as conn:
+        [(sup, busy), (_, free)] = await agents(conn, 2)
+    first, stuck, other = dial(sup, busy, 0), dial(sup, busy, 1), dial(sup, free, 2)
+    for call in (first, stuck):
+        await decide(isolated_pool, call)
+    assert of(await decide(isolated_pool, other), CallStarted)
+
+
+async def test_redelivered_events_change_nothing_and_re_announce_the_same_ids(isolated_pool: asyncpg.Pool) -> None:
+    async with isolated_pool.acquire() as conn:
+        [(supervisor, agent)] = await agents(conn, 1)
+    call = dial(supervisor, agent)
+    first = await decide(isolated_pool, call)
+    again = await decide(isolated_pool, call)
+    assert [e.event_id for e in again] == [first[0].event_id]  # CallStarted, same id: JetStream drops it
+    ended = await decide(isolated_pool, hang(call))
+    assert [e.event_id for e in await decide(isolated_pool, hang(call))] == [of(ended, CallEnded)[0].event_id]
+
+
+async def test_concurrent_decisions_never_give_an_agent_two_calls(isolated_pool: asyncpg.Pool) -> None:
+    async with isolated_pool.acquire() as conn:
+        [(supervisor, agent)] = await agents(conn, 1)
+    results = await asyncio.gather(*(decide(isolated_pool, dial(supervisor, agent, n)) for n in range(8)))
+    assert sum(len(of(r, CallStarted)) for r in results) == 1
+    async with isolated_pool.acquire() as conn:
+        positions = [r["queue_position"] for r in await conn.fetch(
+            "select queue_position from calls where status = 'queued' order by queued_at")]
+    assert positions == list(range(1, 8))
+
+
+async def test_a_call_to_a_deactivated_agent_ends_at_once(isolated_pool: asyncpg.Pool) -> None:
+    async with isolated_pool.acquire() as conn:
+        [(supervisor, agent)] = await agents(conn, 1)
+        await conn.execute("update agents set active = false where id = $1", agent)
+    [end] = await decide(isolated_pool, dial(supervisor, agent))
+    assert isinstance(end, CallEnded) and end.reason == "error"
+
+
+def test_queue_positions_count_only_who_is_served_first() -> None:
+    a, b = uuid.uuid4(), uuid.uuid4()
+    now = utc_now()
+    queued = [routing.QueuedCall(uuid.uuid4(), uuid.uuid4(), agent, "x", "chat", "c", now, None)
+              for agent in (a, b, a, b)]
+    assert list(routing.queue_positions(queued, busy_agents={a}).values()) == [1, 1, 2, 2]

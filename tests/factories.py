@@ -1,0 +1,25 @@
+"""Rows tests need, written straight to the database (the API has its own tests)."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+
+async def make_user(conn: asyncpg.Connection, role: str) -> uuid.UUID:
+    user_id = uuid.uuid4()
+    await conn.execute("insert into users(id, email, role) values ($1, $2, $3)",
+                       user_id, f"{user_id.hex[:10]}@test.local", role)
+    if role == "supervisor":
+        await conn.execute("insert into supervisors(id, max_agents) values ($1, 100)", user_id)
+    return user_id
+
+
+def new_number() -> str:
+    return f"+1-555-{uuid.uuid4().int % 10**7:07d}"
+
+
+async def make_agent(conn: asyncpg.Connection, supervisor: uuid.UUID, name: str = "A") -> uuid.UUID:
+    return await conn.fetchval("insert into agents(supervisor_id, name, phone_number) values ($1, $2, $3) returning id",
+                               supervisor, name, new_number())
