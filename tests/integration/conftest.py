@@ -20,11 +20,15 @@ import pytest
 import uvicorn
 from argon2 import PasswordHasher
 
+from call_router.app import setup as router_setup
+from call_router.config import Settings as RouterSettings
+from contracts.service import Runtime
 from embedded_stack.postgres_server import free_port
 from gateway.app import build
 from gateway.config import Settings
 from tests.factories import new_number
 from tests.pg import connection
+from tests.services import running_service
 
 PASSWORD = "correct-horse-battery"
 JWT_SECRET = "integration-test-secret-of-32-bytes-or-more"
@@ -83,10 +87,19 @@ def gateway(nats_url: str, database_url: str) -> Iterator[RunningGateway]:
         yield running
 
 
+@pytest.fixture(scope="session")
+def call_router(nats_url: str, database_url: str) -> Iterator[Runtime]:
+    """The real call-router. Its cap is lifted: other tests leave live calls in this shared database,
+    and the cap itself is tested on a database of its own."""
+    settings = RouterSettings(nats_url=nats_url, database_url=database_url, max_concurrent_calls=1000)
+    with running_service("call-router", settings, router_setup) as runtime:
+        yield runtime
+
+
 @dataclass
 class World:
     admin_email: str
-    a: dict[str, Any]  # supervisor A: id, email, agent (id), call (archived call id), notification id
+    a: dict[str, Any]  # supervisor A: id, email, agent (id), phone_number, call (archived), notification, tool_request
     b: dict[str, Any]
     _tokens: dict[str, str] = field(default_factory=dict)
 
@@ -114,7 +127,7 @@ async def _seed_admin(database_url: str, email: str) -> None:
 
 
 async def _seed_history(database_url: str, supervisor_id: uuid.UUID,
-                        agent_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+                        agent_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
     call_id = uuid.uuid4()
     started = datetime.now(UTC) - timedelta(hours=1)
     async with connection(database_url) as conn:
@@ -135,7 +148,12 @@ async def _seed_history(database_url: str, supervisor_id: uuid.UUID,
         notification_id = await conn.fetchval(
             "insert into notifications(supervisor_id, call_id, kind, title) values ($1, $2, 'call_ended', 'Call ended')"
             " returning id", supervisor_id, call_id)
-    return call_id, notification_id
+        request_id = await conn.fetchval(
+            """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, requires_approval, status,
+                                         expires_at)
+               values (gen_random_uuid(), $1, $2, $3, 'refund_order', true, 'pending', now() + interval '1 day')
+               returning id""", call_id, supervisor_id, agent_id)
+    return call_id, notification_id, request_id
 
 
 def create_supervisor(client: httpx.Client, admin_headers: dict[str, str], label: str) -> dict[str, Any]:
@@ -167,7 +185,8 @@ def world(gateway: RunningGateway, database_url: str) -> World:
             assert client.patch(f"/api/supervisors/{supervisor['id']}", headers=admin,
                                 json={"max_agents": 100}).status_code == 200
             agent = create_agent(client, world.headers(client, supervisor["email"]))
-            call, notification = asyncio.run(_seed_history(database_url, supervisor["id"], agent["id"]))
+            call, notification, request = asyncio.run(_seed_history(database_url, supervisor["id"], agent["id"]))
             teams[label] = {"id": supervisor["id"], "email": supervisor["email"], "agent": agent["id"],
-                            "call": str(call), "notification": str(notification)}
+                            "phone_number": agent["phone_number"], "call": str(call),
+                            "notification": str(notification), "tool_request": str(request)}
     return World(admin_email, teams["a"], teams["b"])

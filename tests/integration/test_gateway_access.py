@@ -12,10 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.service import Runtime
 from tests.integration.conftest import PASSWORD, RunningGateway, World, create_agent, create_supervisor
 
 # public: anyone; user: any signed-in user; admin: admins only; own: A and the admin (B gets 404: RLS hides
-# other supervisors' rows); own-stream: like own, but B gets 403 as the issue asks for streams.
+# other supervisors' rows); own-stream: like own, but B gets 403 as the issue asks for streams;
+# call-token: only the customer's call token opens it, never a user's token.
 RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/login"): "public",
     ("POST", "/api/auth/refresh"): "public",
@@ -40,6 +42,16 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/stream/agents/{agent_id}"): "own-stream",
     ("GET", "/api/stream/supervisor"): "user",
     ("GET", "/api/stream/admin"): "admin",
+    ("POST", "/api/calls"): "public",
+    ("POST", "/api/calls/{call_id}/messages"): "call-token",
+    ("GET", "/api/calls/{call_id}/stream"): "call-token",
+    ("POST", "/api/calls/{call_id}/end"): "own",
+    ("GET", "/api/calls"): "user",
+    ("GET", "/api/calls/{call_id}"): "own",
+    ("POST", "/api/calls/{call_id}/whisper"): "own",
+    ("POST", "/api/calls/{call_id}/inject"): "own",
+    ("GET", "/api/tool-requests"): "user",
+    ("POST", "/api/tool-requests/{request_id}/decision"): "own",
     ("GET", "/health"): "public",
     ("GET", "/metrics"): "admin",
 }
@@ -50,6 +62,13 @@ DENIED = {
     "admin": {"anonymous": 401, "supervisor_a": 403, "supervisor_b": 403},
     "own": {"anonymous": 401, "supervisor_b": 404},
     "own-stream": {"anonymous": 401, "supervisor_b": 403},
+    "call-token": {"anonymous": 401, "supervisor_a": 401, "supervisor_b": 401, "admin": 401},
+}
+# Valid bodies, so that what is checked is who may call, not what they sent.
+BODIES: dict[str, Any] = {
+    "/api/calls/{call_id}/inject": {"instructions": "Offer a voucher."},
+    "/api/tool-requests/{request_id}/decision": {"allow": False, "note": "matrix"},
+    "/api/calls/{call_id}/messages": {"text": "hello"},
 }
 
 
@@ -66,23 +85,28 @@ def test_every_route_has_an_access_rule(gateway: RunningGateway) -> None:
 def path_values(client: httpx.Client, world: World, method: str, admin: dict[str, str]) -> dict[str, str]:
     """A's resources; a DELETE gets fresh ones so that an allowed delete does not spoil the next check."""
     values = {"agent_id": world.a["agent"], "call_id": world.a["call"], "notification_id": world.a["notification"],
-              "supervisor_id": world.a["id"]}
+              "supervisor_id": world.a["id"], "request_id": world.a["tool_request"]}
     if method == "DELETE":
         values["agent_id"] = create_agent(client, world.headers(client, world.a["email"]), name="Disposable")["id"]
         values["supervisor_id"] = create_supervisor(client, admin, "disposable")["id"]
     return values
 
 
-def call(client: httpx.Client, world: World, method: str, path: str, headers: dict[str, str]) -> int:
-    if path.startswith("/api/stream/"):
+def call(client: httpx.Client, world: World, method: str, template: str, path: str, headers: dict[str, str]) -> int:
+    if path.endswith("/stream") or path.startswith("/api/stream/"):
         with client.stream(method, path, headers=headers, timeout=5) as response:
             return response.status_code
-    body: Any = {"email": world.a["email"], "password": PASSWORD} if path == "/api/auth/login" else {}
+    body: Any = BODIES.get(template, {})
+    if template == "/api/auth/login":
+        body = {"email": world.a["email"], "password": PASSWORD}
+    elif template == "/api/calls":
+        body = {"number": world.a["phone_number"], "caller": "matrix@test.local"}
     return client.request(method, path, headers=headers, json=body if method in {"POST", "PATCH"} else None).status_code
 
 
 @pytest.mark.parametrize(("method", "template"), sorted(RULES), ids=lambda v: v)
-def test_route_access_by_role(gateway: RunningGateway, world: World, method: str, template: str) -> None:
+def test_route_access_by_role(gateway: RunningGateway, world: World, call_router: Runtime, method: str,
+                              template: str) -> None:
     rule = RULES[(method, template)]
     ends_session = template == "/api/auth/logout"
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
@@ -94,7 +118,7 @@ def test_route_access_by_role(gateway: RunningGateway, world: World, method: str
             path = template.format(**path_values(client, world, method, admin))
             if template == "/api/stream/supervisor" and role == "admin":
                 path += f"?supervisor_id={world.a['id']}"
-            status = call(client, world, method, path, headers)
+            status = call(client, world, method, template, path, headers)
             expected = DENIED[rule].get(role)
             if expected is not None:
                 assert status == expected, f"{role} {method} {path}: {status}"

@@ -62,15 +62,21 @@ async def serve(name: str, settings: ServiceSettings, setup: Setup, *, needs_dat
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stop.set)
+    await run(runtime)
+
+
+async def run(runtime: Runtime) -> None:
+    """Run a started service's work until ``runtime.stop`` is set or a task fails, then shut down."""
     tasks = [asyncio.create_task(work) for work in runtime._work]
-    log.info("%s started", name, extra={"tasks": len(tasks)})
+    log.info("%s started", runtime.name, extra={"tasks": len(tasks)})
     stopper = asyncio.create_task(runtime.stop.wait())
     done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
     for task in done - {stopper}:
         if task.exception() is not None:
-            log.error("a task of %s failed; stopping", name, exc_info=task.exception())
+            log.error("a task of %s failed; stopping", runtime.name, exc_info=task.exception())
+    stopper.cancel()
     await shutdown(runtime, tasks)
-    log.info("%s stopped", name)
+    log.info("%s stopped", runtime.name)
 
 
 async def shutdown(runtime: Runtime, tasks: list[asyncio.Task[None]]) -> None:

@@ -25,7 +25,7 @@ from gateway.health import health_report
 from gateway.metrics import Metrics
 from gateway.middleware import BodySizeLimit, RequestMetrics
 from gateway.ratelimit import RateLimiter
-from gateway.routes import admin, agents, archive, auth, notifications, streams, supervisors
+from gateway.routes import admin, agents, archive, auth, calls, notifications, streams, supervisors, tools
 
 log = logging.getLogger("gateway")
 
@@ -63,7 +63,7 @@ def build(settings: Settings) -> FastAPI:
     }
     install_error_handlers(app)
     for router in (auth.router, supervisors.router, agents.router, archive.router, notifications.router,
-                   admin.router, streams.router):
+                   admin.router, streams.router, calls.router, tools.router):
         app.include_router(router)
 
     @app.get("/health", tags=["ops"], summary="Database, bus, providers and every service's liveness")

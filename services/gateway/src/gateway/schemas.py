@@ -237,3 +237,62 @@ class Overview(BaseModel):
     supervisors: list[SupervisorCard]
     live_calls: int
     queued_calls: int
+
+
+class CallIn(Body):
+    number: PhoneNumber = Field(description="The agent's mock number the customer dials.")
+    channel: Literal["chat", "voice"] = "chat"
+    caller: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] = "anonymous"
+
+
+class CallAgent(BaseModel):
+    name: str
+
+
+class CallOut(BaseModel):
+    call_id: UUID
+    call_token: str = Field(description="Send as 'Authorization: Bearer' (or ?token= on the stream).")
+    expires_in: int
+    status: Literal["connected", "queued", "ended"]
+    queue_position: int | None
+    agent: CallAgent
+    stream_url: str
+
+
+class MessageIn(Body):
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class Accepted(BaseModel):
+    accepted: Literal[True] = True
+    event_id: UUID
+
+
+class InjectIn(Body):
+    instructions: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+
+
+class LiveCall(BaseModel):
+    id: UUID
+    supervisor_id: UUID
+    agent_id: UUID | None
+    agent_name: str
+    channel: str
+    caller: str
+    status: Literal["queued", "active", "ended"]
+    brain: str | None
+    queue_position: int | None
+    queued_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+
+
+class LiveCallDetail(LiveCall):
+    transcript: list[TranscriptLine]
+    tool_requests: list[ToolDecision]
+
+
+class DecisionIn(Body):
+    allow: bool
+    note: Annotated[str, StringConstraints(max_length=1000)] = ""

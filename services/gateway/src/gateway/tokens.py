@@ -17,6 +17,7 @@ import jwt
 AppRole = Literal["admin", "supervisor"]
 ACCESS_AUDIENCE = "authenticated"
 STREAM_AUDIENCE = "sse-stream"
+CALL_AUDIENCE = "customer-call"
 ISSUER = "cs-agents-platform"
 ALGORITHM = "HS256"
 
@@ -86,3 +87,25 @@ def new_refresh_token() -> str:
 def hash_refresh_token(token: str) -> str:
     """Only the hash is stored: a database leak does not leak usable refresh tokens."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_call_token(call_id: UUID, secret: str, lifetime: timedelta, now: datetime) -> str:
+    """The customer's key to one call: no account, just this call, for a while."""
+    claims = {"iss": ISSUER, "sub": str(call_id), "aud": CALL_AUDIENCE, "iat": int(now.timestamp()),
+              "exp": int((now + lifetime).timestamp())}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def verify_call_token(token: str, secret: str, now: datetime) -> UUID:
+    """The call this token opens."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], audience=CALL_AUDIENCE,
+                            options={"require": ["exp", "sub", "aud"]})
+        call_id = UUID(claims["sub"])
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("call token expired") from exc
+    except (jwt.PyJWTError, ValueError) as exc:
+        raise InvalidToken(f"invalid call token: {exc}") from exc
+    if claims["exp"] <= now.timestamp():
+        raise InvalidToken("call token expired")
+    return call_id

@@ -1,0 +1,54 @@
+"""Tool requests that wait for a supervisor: list them, allow or deny.
+
+The database decides who was first: a decision only lands on a request still pending, so a
+supervisor's answer and the agent's timeout can never both count.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+
+from contracts.tools import ToolPermissionDecision
+from gateway import audit
+from gateway.deps import CurrentUser, Db
+from gateway.errors import ApiError, not_found
+from gateway.schemas import DecisionIn, ToolDecision
+
+router = APIRouter(prefix="/api/tool-requests", tags=["tools"])
+COLUMNS = ", ".join(ToolDecision.model_fields)
+
+
+@router.get("", response_model=list[ToolDecision], summary="Your agents' tool requests, newest first")
+async def list_requests(principal: CurrentUser, db: Db,
+                        status: Literal["pending", "allowed", "denied", "timed_out", "executed", "failed"] | None
+                        = "pending") -> list[ToolDecision]:
+    async with db.as_user(principal) as conn:
+        rows = await conn.fetch(f"select {COLUMNS} from tool_requests where ($1::text is null or status = $1)"
+                                " order by requested_at desc limit 200", status)
+    return [ToolDecision(**dict(r)) for r in rows]
+
+
+@router.post("/{request_id}/decision", response_model=ToolDecision,
+             summary="Allow or deny a tool call the agent is waiting on")
+async def decide(request_id: UUID, body: DecisionIn, principal: CurrentUser, db: Db, request: Request) -> ToolDecision:
+    async with db.as_user(principal) as conn:
+        row = await conn.fetchrow(
+            f"""update tool_requests set status = $2, decided_at = now(), decided_by = $3, note = $4
+                where id = $1 and status = 'pending' and (expires_at is null or expires_at > now())
+                returning {COLUMNS}, call_id, supervisor_id, agent_id""",
+            request_id, "allowed" if body.allow else "denied", principal.user_id, body.note)
+        if row is None:
+            current = await conn.fetchrow("select status, expires_at from tool_requests where id = $1", request_id)
+            if current is None:
+                raise not_found("tool request")
+            status = "timed out (denied)" if current["status"] in ("pending", "timed_out") else current["status"]
+            raise ApiError(409, "already_decided", f"too late: this request has already {status}")
+        await audit.record(conn, principal, "tool_request.decide", "tool_request", request_id, row["supervisor_id"],
+                           allowed=body.allow, note=body.note)
+    await request.app.state.bus.publish(ToolPermissionDecision(
+        supervisor_id=row["supervisor_id"], agent_id=row["agent_id"], call_id=row["call_id"], request_id=request_id,
+        allowed=body.allow, decided_by="supervisor", decided_by_user=principal.user_id, note=body.note))
+    return ToolDecision(**{k: row[k] for k in ToolDecision.model_fields})
