@@ -193,7 +193,7 @@ def test_archived_call_in_full(http: httpx.Client, world: World) -> None:
     assert call["summary"] == "Parcel tracking given" and call["tags"] == ["shipping"]
     assert call["csat"] == 4.5 and call["fcr"] is True and call["handle_seconds"] == 180
     assert [line["text"] for line in call["transcript"]] == ["Where is my parcel?"]
-    assert call["tool_requests"] == [] and "sentiment_timeline" in call
+    assert [t["tool_name"] for t in call["tool_requests"]] == ["refund_order"] and "sentiment_timeline" in call
 
 
 def test_admin_overview_has_a_card_per_supervisor(http: httpx.Client, world: World) -> None:
