@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from dataclasses import dataclass
@@ -99,6 +100,28 @@ class DemoSummary:
     archived_calls: int
 
 
+# The demo shop the agents' built-in tools work on; the dialer's help text suggests these numbers.
+SHOP_ORDERS = (
+    ("ORD-1042", "jo@example.com", "Jo Rivera", [{"name": "Trail running shoes", "quantity": 1}], "89.90",
+     "shipped", "12 Harbour Road, Bristol BS1 5DB", "UPS", "1Z999AA10123456784"),
+    ("ORD-2001", "sam@example.com", "Sam Okafor", [{"name": "Rain jacket", "quantity": 1},
+                                                  {"name": "Wool socks", "quantity": 3}], "124.50",
+     "processing", "4 Mill Lane, Leeds LS1 4AP", None, None),
+    ("ORD-3003", "ana@example.com", "Ana Duarte", [{"name": "Camping stove", "quantity": 1}], "45.00",
+     "delivered", "77 Rua Augusta, Lisbon 1100-048", "DHL", "JD014600006281234567"),
+)
+
+
+async def seed_shop(conn: asyncpg.Connection) -> None:
+    """Idempotent: existing orders are left as the tools changed them."""
+    await conn.executemany(
+        """insert into shop_orders(id, customer_email, customer_name, items, total, status, shipping_address,
+                                   carrier, tracking_number)
+           values ($1, $2, $3, $4::text::jsonb, $5::numeric, $6, $7, $8, $9) on conflict (id) do nothing""",
+        [(order_id, email, name, json.dumps(items), total, status, address, carrier, tracking)
+         for order_id, email, name, items, total, status, address, carrier, tracking in SHOP_ORDERS])
+
+
 def demo_id(name: str) -> uuid.UUID:
     """Stable ids, so re-seeding and documentation can refer to the same rows."""
     return uuid.uuid5(DEMO_NAMESPACE, name)
@@ -106,6 +129,7 @@ def demo_id(name: str) -> uuid.UUID:
 
 async def seed_demo(conn: asyncpg.Connection, password: str, *, calls_per_agent: int = 50,
                     now: datetime | None = None) -> DemoSummary:
+    await seed_shop(conn)
     if await conn.fetchval("select exists(select 1 from users where email = $1)", ADMIN_EMAIL):
         return DemoSummary(False, 0, 0, 0)
     now = now or datetime.now(UTC)

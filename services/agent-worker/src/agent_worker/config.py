@@ -12,6 +12,10 @@ class Settings(ServiceSettings):
     gemini_api_key: str | None = Field(None, validation_alias=shared("GEMINI_API_KEY"))
     llm_base_url: str | None = Field(None, validation_alias=shared("LLM_BASE_URL"),
                                      description="An OpenAI-compatible endpoint (a self-hosted model server).")
+    gemini_model: str = Field("gemini-2.5-flash-lite", description="The Gemini model (GEMINI_API_KEY set).")
+    llm_model: str = Field("llama-3.1-8b-instruct", description="Model name on the OpenAI-compatible server.")
+    llm_api_key: str | None = Field(None, validation_alias=shared("LLM_API_KEY"),
+                                    description="API key for LLM_BASE_URL, if it wants one.")
     livekit_url: str | None = Field(None, validation_alias=shared("LIVEKIT_URL"))
     tool_approval_timeout_seconds: float = Field(60.0, gt=0, description="No decision by then counts as deny.")
 
@@ -21,7 +25,7 @@ class Settings(ServiceSettings):
             return "gemini"
         if self.llm_base_url:
             return "openai-compatible"
-        return "local"
+        return "local-minilm"
 
     def secret_fields(self) -> dict[str, str | None]:
-        return {"GEMINI_API_KEY": self.gemini_api_key}
+        return {"GEMINI_API_KEY": self.gemini_api_key, "LLM_API_KEY": self.llm_api_key}

@@ -215,10 +215,9 @@ def spoken_result(output: str, is_error: bool) -> str:
         except (ValueError, SyntaxError):
             continue
     message = data.get("message") if isinstance(data, dict) else None
-    if is_error or (isinstance(data, dict) and data.get("ok") is False):
-        reason = message or output
-        return f"I'm sorry, I couldn't do that: {reason}" if not reason.startswith("I'm sorry") else reason
-    return message or "That's done."
+    if message:  # composed for the customer by the tool, success or not
+        return str(message)
+    return f"I'm sorry, I couldn't do that: {output}" if is_error else "That's done."
 
 
 class LocalDialogueLLM(llm.LLM):

@@ -14,6 +14,7 @@ import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import nats.errors
 from nats.js import JetStreamContext
@@ -55,14 +56,19 @@ class StreamSlots:
         return sum(self.open.values())
 
 
-def consumer_config(filter_subjects: list[str], last_event_id: int | None) -> ConsumerConfig:
-    resume = last_event_id is not None
+def consumer_config(filter_subjects: list[str], last_event_id: int | None,
+                    since: datetime | None = None) -> ConsumerConfig:
+    if last_event_id is not None:
+        policy = DeliverPolicy.BY_START_SEQUENCE
+    else:
+        policy = DeliverPolicy.NEW if since is None else DeliverPolicy.BY_START_TIME
     return ConsumerConfig(
         name=f"sse-{uuid.uuid4().hex}",
         filter_subjects=filter_subjects,
         ack_policy=AckPolicy.NONE,
-        deliver_policy=DeliverPolicy.BY_START_SEQUENCE if resume else DeliverPolicy.NEW,
-        opt_start_seq=(last_event_id + 1) if resume else None,
+        deliver_policy=policy,
+        opt_start_seq=(last_event_id + 1) if last_event_id is not None else None,
+        opt_start_time=since.isoformat() if policy == DeliverPolicy.BY_START_TIME and since else None,
         inactive_threshold=CONSUMER_INACTIVE_SECONDS,
         mem_storage=True,
         num_replicas=1,
@@ -70,16 +76,16 @@ def consumer_config(filter_subjects: list[str], last_event_id: int | None) -> Co
 
 
 async def bus_events(js: JetStreamContext, filter_subjects: list[str], last_event_id: int | None,
-                     poll_seconds: float = 5.0) -> AsyncIterator[ServerSentEvent]:
-    """Yield the bus events for these subjects as SSE events, from just after ``last_event_id``
-    (or from now, announced by a ``ready`` event whose id a reconnect can resume from)."""
-    config = consumer_config(filter_subjects, last_event_id)
+                     since: datetime | None = None, poll_seconds: float = 5.0) -> AsyncIterator[ServerSentEvent]:
+    """Yield the bus events for these subjects as SSE events: from just after ``last_event_id``; else
+    from ``since``; else from now, announced by a ``ready`` event whose id a reconnect can resume from."""
+    config = consumer_config(filter_subjects, last_event_id, since)
     subscription: JetStreamContext.PullSubscription | None = None
     try:
         # Inside the try: a viewer who leaves while the consumer is being created must not leak it.
         info = await js.add_consumer(CALLS_STREAM, config)
         subscription = await js.pull_subscribe_bind(consumer=config.name, stream=CALLS_STREAM)
-        if last_event_id is None:
+        if config.deliver_policy == DeliverPolicy.NEW:
             yield ServerSentEvent(id=str(info.delivered.stream_seq), event=READY_EVENT, data="{}")
         while True:
             try:

@@ -137,7 +137,9 @@ async def customer_stream(call_id: UUID, request: Request, token: CallTokenQuery
     call = await customer_call(request, call_id, token or bearer_token(request))
     resume = resume_point(last_event_id_header, last_event_id)
     filters = [f"{topic}.{call['supervisor_id']}.{call['agent_id']}.{call_id}" for topic in CUSTOMER_TOPICS]
-    return event_stream(request, filters, resume, f"call:{call_id}", CUSTOMER_STREAMS_PER_CALL, "customer")
+    # A first connection replays the call from its start: the greeting may precede the stream.
+    return event_stream(request, filters, resume, f"call:{call_id}", CUSTOMER_STREAMS_PER_CALL, "customer",
+                        since=call["queued_at"] - timedelta(seconds=1))
 
 
 async def publish_hangup(request: Request, call: asyncpg.Record, by: Party) -> Accepted:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -48,7 +49,7 @@ def resume_point(header: str | None, query: str | None) -> int | None:
 
 
 def event_stream(request: Request, filters: list[str], last_event_id: int | None, slot_key: str,
-                 limit: int | None, kind: str) -> EventSourceResponse:
+                 limit: int | None, kind: str, since: datetime | None = None) -> EventSourceResponse:
     state = request.app.state
     slots = state.stream_slots
     if limit is not None and slots.open[slot_key] >= limit:
@@ -62,7 +63,7 @@ def event_stream(request: Request, filters: list[str], last_event_id: int | None
                 return
             state.metrics.sse_connections.labels(kind).inc()
             try:
-                async for event in bus_events(state.bus.js, filters, last_event_id):
+                async for event in bus_events(state.bus.js, filters, last_event_id, since):
                     yield event
             finally:
                 state.metrics.sse_connections.labels(kind).dec()

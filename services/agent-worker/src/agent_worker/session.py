@@ -1,0 +1,301 @@
+"""One call: a livekit-agents AgentSession built from the agent's configuration, fed the customer's
+chat messages from the bus and answering through it; tool approval; whisper pause and inject.
+
+Text in and out goes through the bus, so a chat call needs no LiveKit server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+from livekit.agents import Agent, AgentSession, ChatContext, llm
+from livekit.agents.llm import function_tool
+from livekit.agents.voice.run_result import ChatMessageEvent
+
+from agent_worker import shop
+from agent_worker.local_brain import DialogueEngine
+from contracts.bus import Bus
+from contracts.calls import CallHangup
+from contracts.envelope import utc_now
+from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
+from contracts.transcripts import TranscriptChunk
+from contracts.whisper import WhisperAck
+
+log = logging.getLogger("agent_worker.session")
+
+PAUSE_LINE = "Excuse me for a moment, I need to check something. I'll be right back with you."
+RESUME_LINE = "Thank you for waiting."
+APPROVAL_LINE = "One moment please, I need my supervisor's approval for that."
+
+
+@dataclass(frozen=True)
+class ToolConfig:
+    name: str
+    description: str
+    requires_approval: bool
+    source: str
+    mcp_server_url: str | None
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    id: UUID
+    supervisor_id: UUID
+    name: str
+    instructions: str
+    greeting: str
+    tools: list[ToolConfig]
+    knowledge: list[tuple[str, str]]
+
+
+async def load_agent(conn: asyncpg.Connection, agent_id: UUID) -> AgentConfig | None:
+    row = await conn.fetchrow("select id, supervisor_id, name, instructions, greeting from agents where id = $1",
+                              agent_id)
+    if row is None:
+        return None
+    tools = await conn.fetch("select name, description, requires_approval, source, mcp_server_url from agent_tools"
+                             " where agent_id = $1 order by name", agent_id)
+    knowledge = await conn.fetch("select title, content from knowledge_entries where agent_id = $1"
+                                 " order by created_at, title", agent_id)
+    return AgentConfig(**dict(row), tools=[ToolConfig(**dict(t)) for t in tools],
+                       knowledge=[(k["title"], k["content"]) for k in knowledge])
+
+
+def full_instructions(config: AgentConfig, guidance: list[str]) -> str:
+    """The system prompt for a hosted model: role, the supervisor's instructions, the knowledge base."""
+    parts = [f"You are {config.name}, a customer-service agent. Be brief, warm and accurate. Use your tools for "
+             "anything about orders; never invent order data. If you do not know, say so and offer a ticket.",
+             config.instructions]
+    parts += [f"Instruction from your supervisor (follow it from now on): {text}" for text in guidance]
+    if config.knowledge:
+        parts.append("Knowledge base:\n" + "\n".join(f"- {title}: {content}" for title, content in config.knowledge))
+    return "\n\n".join(p for p in parts if p)
+
+
+@dataclass
+class Ids:
+    supervisor_id: UUID
+    agent_id: UUID
+    call_id: UUID
+
+    def fields(self) -> dict[str, UUID]:
+        return {"supervisor_id": self.supervisor_id, "agent_id": self.agent_id, "call_id": self.call_id}
+
+
+@dataclass
+class CallSession:
+    ids: Ids
+    config: AgentConfig
+    pool: asyncpg.Pool
+    bus: Bus
+    brain: str
+    model: llm.LLM
+    engine: DialogueEngine | None  # the local engine, when it is the brain
+    approval_timeout: timedelta
+    next_seq: int = 0
+    guidance: list[str] = field(default_factory=list)
+    inbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    resumed: asyncio.Event = field(default_factory=asyncio.Event)
+    decisions: dict[UUID, asyncio.Future[ToolPermissionDecision]] = field(default_factory=dict)
+    ending: bool = False
+    _agent: Agent | None = None
+    _session: AgentSession | None = None
+    _task: asyncio.Task[None] | None = None
+
+    async def start(self, history: ChatContext | None = None, greet: bool = True) -> None:
+        self.resumed.set()
+        tools = [self._tool(t) for t in self.config.tools if t.source == "builtin" and t.name in shop.SPECS]
+        tools.append(self._tool(ToolConfig("end_call", "", False, "builtin", None)))
+        self._agent = Agent(instructions=full_instructions(self.config, self.guidance), tools=tools,
+                            chat_ctx=history if history is not None else None)
+        self._session = AgentSession(llm=self.model)
+        await self._session.start(self._agent)
+        if greet:
+            greeting = self.config.greeting or f"Hello, you're through to {self.config.name}. How can I help you today?"
+            await self.say(greeting, add_to_history=True)
+        self._task = asyncio.create_task(self._serve(), name=f"call-{self.ids.call_id}")
+
+    # --- transcript ----------------------------------------------------------------------------
+
+    async def _transcribe(self, speaker: str, text: str) -> None:
+        seq, self.next_seq = self.next_seq, self.next_seq + 1
+        chunk = TranscriptChunk(**self.ids.fields(), seq=seq, speaker=speaker, text=text,
+                                brain=self.brain if speaker == "agent" else None)
+        await self.pool.execute(
+            """insert into transcript_lines(call_id, seq, supervisor_id, speaker, text, brain, occurred_at)
+               values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing""",
+            self.ids.call_id, seq, self.ids.supervisor_id, speaker, text, chunk.brain, chunk.occurred_at)
+        await self.bus.publish(chunk)
+
+    async def say(self, text: str, add_to_history: bool = False) -> None:
+        """Something the agent says outside a turn (greeting, pause, approval wait)."""
+        if add_to_history and self._agent is not None:
+            context = self._agent.chat_ctx.copy()
+            context.add_message(role="assistant", content=text)
+            await self._agent.update_chat_ctx(context)
+        await self._transcribe("agent", text)
+
+    # --- the conversation ----------------------------------------------------------------------
+
+    async def receive(self, text: str) -> None:
+        """A customer message: on the transcript at once; answered in order, after any pause."""
+        await self._transcribe("customer", text)
+        self.inbox.put_nowait(text)
+
+    async def _serve(self) -> None:
+        while True:
+            text = await self.inbox.get()
+            await self.resumed.wait()
+            try:
+                await self._turn(text)
+            except Exception:
+                log.exception("the agent failed to answer")
+                await self.say("I'm sorry, something went wrong on my side. Could you say that again?")
+            if self.ending:
+                await self.bus.publish(CallHangup(**self.ids.fields(), by="agent", reason="resolved"))
+                return
+
+    async def _turn(self, text: str) -> None:
+        assert self._session is not None
+        result = await self._session.run(user_input=text)
+        for event in result.events:
+            if isinstance(event, ChatMessageEvent) and event.item.role == "assistant" and event.item.text_content:
+                await self._transcribe("agent", event.item.text_content)
+
+    # --- whisper -------------------------------------------------------------------------------
+
+    async def pause(self) -> None:
+        if not self.resumed.is_set():
+            return
+        self.resumed.clear()
+        await self.say(PAUSE_LINE, add_to_history=True)
+        await self.bus.publish(WhisperAck(**self.ids.fields(), stage="paused",
+                                       message="Paused: the customer was told you are checking something"))
+
+    async def inject(self, instructions: str) -> None:
+        self.guidance.append(instructions)
+        if self.engine is not None:
+            self.engine.add_guidance(instructions)
+        if self._agent is not None:
+            await self._agent.update_instructions(full_instructions(self.config, self.guidance))
+        await self.bus.publish(WhisperAck(**self.ids.fields(), stage="received", message="Received"))
+        if not self.resumed.is_set():
+            await self.say(RESUME_LINE, add_to_history=True)
+            self.resumed.set()
+            await self.bus.publish(WhisperAck(**self.ids.fields(), stage="resumed",
+                                           message=f"Resumed; {self.inbox.qsize()} waiting message(s) answered next"))
+
+    # --- tools ---------------------------------------------------------------------------------
+
+    def _tool(self, config: ToolConfig) -> Any:
+        spec = shop.SPECS[config.name]
+
+        async def run_tool(raw_arguments: dict[str, Any]) -> dict[str, Any]:
+            return await self.use_tool(config, dict(raw_arguments))
+
+        return function_tool(run_tool, raw_schema=spec.raw_schema(config.description))
+
+    async def use_tool(self, config: ToolConfig, arguments: dict[str, Any]) -> dict[str, Any]:
+        if config.name == "end_call":
+            self.ending = True
+            return {"ok": True, "message": "Thank you for calling. Goodbye!"}
+        request_id = uuid4()
+        expires_at = utc_now() + self.approval_timeout if config.requires_approval else None
+        await self.pool.execute(
+            """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, arguments, reason,
+                                         requires_approval, status, expires_at)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)""",
+            request_id, self.ids.call_id, self.ids.supervisor_id, self.ids.agent_id, config.name, arguments,
+            str(arguments.get("reason", ""))[:1000], config.requires_approval, expires_at)
+        if config.requires_approval:
+            allowed, note = await self._ask_supervisor(request_id, config.name, arguments, expires_at)
+            if not allowed:
+                why = f" ({note})" if note else ""
+                return {"ok": False, "message": f"I'm sorry, I'm not able to do that right now{why}. "
+                                                "Is there anything else I can help with?"}
+        return await self._execute(request_id, config.name, arguments, approved=config.requires_approval)
+
+    async def _ask_supervisor(self, request_id: UUID, tool: str, arguments: dict[str, Any],
+                              expires_at: Any) -> tuple[bool, str]:
+        decided: asyncio.Future[ToolPermissionDecision] = asyncio.get_running_loop().create_future()
+        self.decisions[request_id] = decided
+        await self.bus.publish(ToolPermissionRequest(**self.ids.fields(), request_id=request_id, tool_name=tool,
+                                                  arguments=arguments, reason=str(arguments.get("reason", ""))[:1000],
+                                                  expires_at=expires_at))
+        await self.say(APPROVAL_LINE)
+        try:
+            decision = await asyncio.wait_for(decided, self.approval_timeout.total_seconds())
+            return decision.allowed, decision.note
+        except TimeoutError:
+            return await self._time_out(request_id, tool, arguments)
+        finally:
+            self.decisions.pop(request_id, None)
+
+    async def _time_out(self, request_id: UUID, tool: str, arguments: dict[str, Any]) -> tuple[bool, str]:
+        """No answer in time counts as deny, unless a decision landed in the database first."""
+        timed_out = await self.pool.fetchval(
+            "update tool_requests set status = 'timed_out', decided_at = now() where id = $1 and status = 'pending'"
+            " returning true", request_id)
+        if timed_out:
+            await self.bus.publish(ToolPermissionDecision(**self.ids.fields(), request_id=request_id, allowed=False,
+                                                       decided_by="timeout", note="no answer in time"))
+            return False, "my supervisor isn't available to approve it"
+        row = await self.pool.fetchrow("select status, note from tool_requests where id = $1", request_id)
+        return row["status"] == "allowed", row["note"]
+
+    def decided(self, decision: ToolPermissionDecision) -> None:
+        waiting = self.decisions.get(decision.request_id)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(decision)
+
+    async def _execute(self, request_id: UUID, tool: str, arguments: dict[str, Any], approved: bool) -> dict[str, Any]:
+        try:
+            async with self.pool.acquire() as conn:
+                result = await run_builtin(conn, tool, arguments, self.ids)
+        except shop.ToolFailure as exc:
+            result = {"ok": False, "message": str(exc)}
+        except KeyError as exc:
+            result = {"ok": False, "message": f"I still need the {str(exc).strip(chr(39)).replace('_', ' ')}."}
+        except (TypeError, ValueError) as exc:
+            result = {"ok": False, "message": f"I couldn't use {tool.replace('_', ' ')} with that: {exc}"}
+        ok = bool(result.get("ok"))
+        await self.pool.execute(
+            "update tool_requests set status = $2, result = $3, error = $4 where id = $1",
+            request_id, "executed" if ok else "failed", result, None if ok else result.get("message"))
+        await self.bus.publish(ToolExecuted(**self.ids.fields(), request_id=request_id if approved else None,
+                                         tool_name=tool, arguments=arguments, ok=ok, result=result,
+                                         error=None if ok else str(result.get("message"))))
+        return result
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        for waiting in self.decisions.values():
+            waiting.cancel()
+        if self._session is not None:
+            with contextlib.suppress(Exception):
+                await self._session.aclose()
+
+
+async def run_builtin(conn: asyncpg.Connection, tool: str, arguments: dict[str, Any], ids: Ids) -> dict[str, Any]:
+    if tool == "order_lookup":
+        return await shop.order_lookup(conn, str(arguments["order_id"]))
+    if tool == "refund_order":
+        amount = arguments.get("amount")
+        return await shop.refund_order(conn, str(arguments["order_id"]), float(amount) if amount is not None else None,
+                                       str(arguments.get("reason", "")), call_id=ids.call_id)
+    if tool == "change_address":
+        return await shop.change_address(conn, str(arguments["order_id"]), str(arguments["new_address"]))
+    if tool == "create_ticket":
+        return await shop.create_ticket(conn, str(arguments.get("subject", "")), str(arguments.get("details", "")),
+                                        arguments.get("email"), call_id=ids.call_id, supervisor_id=ids.supervisor_id)
+    raise shop.ToolFailure(f"the tool {tool} is not available")

@@ -1,0 +1,163 @@
+"""Whole chat calls through the real gateway, call-router and agent-worker (offline brain) over real
+NATS and PostgreSQL: the customer dials and chats over HTTP + SSE, the supervisor watches the agent's
+stream and answers tool requests and whispers through the API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from agent_worker.app import setup as worker_setup
+from agent_worker.config import Settings as WorkerSettings
+from contracts.service import Runtime
+from embedded_stack.demo import seed_shop
+from tests.integration.conftest import RunningGateway, World, create_agent, create_supervisor
+from tests.integration.test_gateway_streams import SseEvent, SseReader
+from tests.pg import connection
+from tests.services import running_service
+
+APPROVAL_TIMEOUT = 3.0
+
+
+@pytest.fixture(scope="module")
+def agent_worker(nats_url: str, database_url: str, call_router: Runtime) -> Iterator[Runtime]:
+    async def shop() -> None:
+        async with connection(database_url) as conn:
+            await seed_shop(conn)
+
+    asyncio.run(shop())
+    settings = WorkerSettings(nats_url=nats_url, database_url=database_url,
+                              tool_approval_timeout_seconds=APPROVAL_TIMEOUT)
+    with running_service("agent-worker", settings, worker_setup) as runtime:
+        yield runtime
+
+
+@dataclass
+class Desk:
+    """A supervisor with one agent configured for the tests, and clients for both sides."""
+
+    http: httpx.AsyncClient
+    supervisor: dict[str, str]
+    agent: dict[str, Any]
+
+    async def dial(self, caller: str = "jo@example.com") -> dict[str, Any]:
+        response = await self.http.post("/api/calls", json={"number": self.agent["phone_number"], "caller": caller})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    async def say(self, call: dict[str, Any], text: str) -> None:
+        response = await self.http.post(f"/api/calls/{call['call_id']}/messages", json={"text": text},
+                                        headers={"Authorization": f"Bearer {call['call_token']}"})
+        assert response.status_code == 202, response.text
+
+
+@pytest.fixture
+async def desk(gateway: RunningGateway, world: World, agent_worker: Runtime) -> AsyncIterator[Desk]:
+    with httpx.Client(base_url=gateway.url) as sync:
+        supervisor = create_supervisor(sync, world.headers(sync, world.admin_email), "calls")
+        headers = world.headers(sync, supervisor["email"])
+        agent = create_agent(sync, headers, name="Orders & Shipping", greeting="Hi, Orders & Shipping here.",
+                             tools=[{"name": "order_lookup"}, {"name": "refund_order", "requires_approval": True},
+                                    {"name": "change_address", "requires_approval": True},
+                                    {"name": "create_ticket"}],
+                             knowledge=[{"title": "Returns", "content": "You can return unused items within 30 days "
+                                                                        "of delivery. Refunds reach your account in "
+                                                                        "3 to 5 working days."}])
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=httpx.Timeout(10, read=30)) as http:
+        yield Desk(http, {**supervisor, **headers}, agent)
+
+
+@contextlib.asynccontextmanager
+async def customer_stream(desk: Desk, call: dict[str, Any]) -> AsyncIterator[SseReader]:
+    async with desk.http.stream("GET", f"/api/calls/{call['call_id']}/stream",
+                                params={"token": call["call_token"]}) as response:
+        assert response.status_code == 200, (await response.aread()).decode()
+        yield SseReader(response)
+
+
+@contextlib.asynccontextmanager
+async def agent_stream(desk: Desk) -> AsyncIterator[SseReader]:
+    auth = {"Authorization": desk.supervisor["Authorization"]}
+    token = (await desk.http.post("/api/stream-token", headers=auth)).json()["token"]
+    async with desk.http.stream("GET", f"/api/stream/agents/{desk.agent['id']}",
+                                params={"token": token}) as response:
+        reader = SseReader(response)
+        assert (await reader.next()).event == "ready"
+        yield reader
+
+
+async def until(reader: SseReader, wanted: Callable[[SseEvent], bool], within: float = 20.0) -> SseEvent:
+    """The next event ``wanted`` accepts, skipping others."""
+    deadline = time.monotonic() + within
+    while True:
+        event = await reader.next(within=max(0.1, deadline - time.monotonic()))
+        if wanted(event):
+            return event
+
+
+def spoken_by(speaker: str) -> Callable[[SseEvent], bool]:
+    return lambda e: e.event == "transcript.chunk" and e.data["speaker"] == speaker
+
+
+def of_type(kind: str) -> Callable[[SseEvent], bool]:
+    return lambda e: e.event == kind
+
+
+async def agent_says(reader: SseReader) -> str:
+    return (await until(reader, spoken_by("agent"))).data["text"]
+
+
+async def decide(desk: Desk, request_id: str, allow: bool, note: str = "") -> httpx.Response:
+    return await desk.http.post(f"/api/tool-requests/{request_id}/decision", json={"allow": allow, "note": note},
+                                headers={"Authorization": desk.supervisor["Authorization"]})
+
+
+async def test_a_chat_call_from_greeting_to_goodbye_with_an_approved_refund(desk: Desk, database_url: str) -> None:
+    async with agent_stream(desk) as supervisor_view:
+        call = await desk.dial()
+        assert call["status"] == "connected" and call["agent"] == {"name": "Orders & Shipping"}
+        async with customer_stream(desk, call) as customer:
+            assert (await until(customer, of_type("call.started"))).data["agent_name"] == "Orders & Shipping"
+            assert await agent_says(customer) == "Hi, Orders & Shipping here."
+
+            await desk.say(call, "How long do I have to return something?")
+            assert "30 days" in await agent_says(customer)
+
+            await desk.say(call, "Where is my order ORD-1042?")
+            answer = await agent_says(customer)
+            assert "ORD-1042" in answer and "shipped" in answer and "1Z999AA10123456784" in answer
+
+            await desk.say(call, "The shoes arrived damaged, I want a refund for ORD-1042")
+            assert "approval" in await agent_says(customer)
+            request = await until(supervisor_view, of_type("tool.permission.request"))
+            assert request.data["tool_name"] == "refund_order" and request.data["arguments"]["order_id"] == "ORD-1042"
+            decided = await decide(desk, request.data["request_id"], allow=True, note="damaged on arrival")
+            assert decided.status_code == 200 and decided.json()["status"] == "allowed"
+            refund = await agent_says(customer)
+            assert "refunded $89.90 on order ORD-1042" in refund
+
+            await desk.say(call, "Thanks, that's all. Bye!")
+            assert "Goodbye" in await agent_says(customer)
+            ended = await until(customer, of_type("call.ended"))
+            assert ended.data["reason"] == "agent_resolved" and ended.data["brain"] == "local-minilm"
+        status = await until(supervisor_view, lambda e: e.event == "agent.status" and e.data["status"] == "idle")
+        assert status.data["agent_id"] == desk.agent["id"]
+
+    async with connection(database_url) as conn:
+        lines = await conn.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq",
+                                 uuid.UUID(call["call_id"]))
+        tools = await conn.fetch("select tool_name, status, decided_by from tool_requests where call_id = $1"
+                                 " order by requested_at", uuid.UUID(call["call_id"]))
+        order = await conn.fetchval("select status from shop_orders where id = 'ORD-1042'")
+    assert [line["speaker"] for line in lines[:3]] == ["agent", "customer", "agent"]
+    assert [(t["tool_name"], t["status"]) for t in tools] == [("order_lookup", "executed"),
+                                                              ("refund_order", "executed")]
+    assert tools[1]["decided_by"] == uuid.UUID(desk.supervisor["id"]) and order == "refunded"
