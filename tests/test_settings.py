@@ -43,7 +43,7 @@ def test_dev_accepts_the_default_secret_and_production_a_real_one(monkeypatch: p
 
 
 @pytest.mark.parametrize(("env", "brain"), [
-    ({}, "local"),
+    ({}, "local-minilm"),
     ({"LLM_BASE_URL": "http://127.0.0.1:9/v1"}, "openai-compatible"),
     ({"LLM_BASE_URL": "http://127.0.0.1:9/v1", "GEMINI_API_KEY": "k"}, "gemini"),
 ])

@@ -20,7 +20,7 @@ from agent_worker.config import Settings as WorkerSettings
 from contracts.service import Runtime
 from embedded_stack.demo import seed_shop
 from tests.integration.conftest import RunningGateway, World, create_agent, create_supervisor
-from tests.integration.test_gateway_streams import SseEvent, SseReader
+from tests.integration.test_gateway_streams import SseEvent, SseReader, reading
 from tests.pg import connection
 from tests.services import running_service
 
@@ -80,7 +80,8 @@ async def customer_stream(desk: Desk, call: dict[str, Any]) -> AsyncIterator[Sse
     async with desk.http.stream("GET", f"/api/calls/{call['call_id']}/stream",
                                 params={"token": call["call_token"]}) as response:
         assert response.status_code == 200, (await response.aread()).decode()
-        yield SseReader(response)
+        async with reading(response) as reader:
+            yield reader
 
 
 @contextlib.asynccontextmanager
@@ -88,8 +89,7 @@ async def agent_stream(desk: Desk) -> AsyncIterator[SseReader]:
     auth = {"Authorization": desk.supervisor["Authorization"]}
     token = (await desk.http.post("/api/stream-token", headers=auth)).json()["token"]
     async with desk.http.stream("GET", f"/api/stream/agents/{desk.agent['id']}",
-                                params={"token": token}) as response:
-        reader = SseReader(response)
+                                params={"token": token}) as response, reading(response) as reader:
         assert (await reader.next()).event == "ready"
         yield reader
 
@@ -161,3 +161,109 @@ async def test_a_chat_call_from_greeting_to_goodbye_with_an_approved_refund(desk
     assert [(t["tool_name"], t["status"]) for t in tools] == [("order_lookup", "executed"),
                                                               ("refund_order", "executed")]
     assert tools[1]["decided_by"] == uuid.UUID(desk.supervisor["id"]) and order == "refunded"
+
+
+async def test_a_denied_tool_and_a_timed_out_one_are_refused_politely(desk: Desk, database_url: str) -> None:
+    async with agent_stream(desk) as supervisor_view:
+        call = await desk.dial()
+        async with customer_stream(desk, call) as customer:
+            await agent_says(customer)  # greeting
+            await desk.say(call, "Please send order ORD-2001 to 9 New Street, Manchester M1 1AA instead")
+            request = await until(supervisor_view, of_type("tool.permission.request"))
+            assert request.data["arguments"]["new_address"].startswith("9 New Street")
+            denied = await decide(desk, request.data["request_id"], allow=False, note="needs ID check")
+            assert denied.status_code == 200
+            await until(customer, lambda e: spoken_by("agent")(e) and "approval" not in e.data["text"])
+            # The previous answer was the refusal; check its words and that nothing changed.
+            async with connection(database_url) as conn:
+                assert await conn.fetchval("select shipping_address from shop_orders where id = 'ORD-2001'") \
+                    == "4 Mill Lane, Leeds LS1 4AP"
+
+            await desk.say(call, "Then I want a refund for ORD-2001")
+            timed = await until(supervisor_view, of_type("tool.permission.request"))
+            timeout = await until(supervisor_view, lambda e: e.event == "tool.permission.decision")
+            assert timeout.data["decided_by"] == "timeout" and timeout.data["allowed"] is False
+            refusal = await until(customer, lambda e: spoken_by("agent")(e) and "approval" not in e.data["text"])
+            assert "not able to do that" in refusal.data["text"]
+            late = await decide(desk, timed.data["request_id"], allow=True)
+            assert late.status_code == 409 and "timed out" in late.json()["message"]
+    async with connection(database_url) as conn:
+        statuses = [r["status"] for r in await conn.fetch(
+            "select status from tool_requests where call_id = $1 order by requested_at", uuid.UUID(call["call_id"]))]
+    assert statuses == ["denied", "timed_out"]
+
+
+async def test_whisper_pauses_the_agent_and_inject_resumes_it_answering_every_waiting_message(desk: Desk) -> None:
+    auth = {"Authorization": desk.supervisor["Authorization"]}
+    async with agent_stream(desk) as supervisor_view:
+        call = await desk.dial()
+        async with customer_stream(desk, call) as customer:
+            await agent_says(customer)
+            paused = await desk.http.post(f"/api/calls/{call['call_id']}/whisper", headers=auth)
+            assert paused.status_code == 202
+            assert "Excuse me for a moment" in await agent_says(customer)
+            assert (await until(supervisor_view, of_type("whisper.ack"))).data["stage"] == "paused"
+
+            await desk.say(call, "Hello? Are you still there?")
+            await desk.say(call, "Where is my order ORD-3003?")
+            # Both reach the transcript at once, unanswered while the agent is paused.
+            assert (await until(customer, spoken_by("customer"))).data["text"] == "Hello? Are you still there?"
+            assert (await until(customer, spoken_by("customer"))).data["text"] == "Where is my order ORD-3003?"
+
+            injected = await desk.http.post(f"/api/calls/{call['call_id']}/inject", headers=auth,
+                                            json={"instructions": "Customers with a delivered order may get a "
+                                                                  "10% voucher: the code is SORRY10."})
+            assert injected.status_code == 202
+            acks = [await until(supervisor_view, of_type("whisper.ack")) for _ in range(2)]
+            assert [(a.data["stage"], a.data["message"][:8]) for a in acks] == [("received", "Received"),
+                                                                               ("resumed", "Resumed;")]
+            assert await agent_says(customer) == "Thank you for waiting."
+            await agent_says(customer)  # the answer to "are you still there?"
+            assert "ORD-3003" in await agent_says(customer)
+            await desk.say(call, "Is there any voucher you can give me?")
+            assert "SORRY10" in await agent_says(customer)
+            ended = await desk.http.post(f"/api/calls/{call['call_id']}/end", headers=auth)
+            assert ended.status_code == 202
+            final = await until(customer, of_type("call.ended"))
+            assert final.data["reason"] == "supervisor_ended"
+            assert not any(e.event == "whisper.ack" for e in [final])  # the customer's stream never carries them
+
+
+async def test_a_queued_customer_sees_the_position_and_can_leave(desk: Desk) -> None:
+    first = await desk.dial()
+    second = await desk.dial(caller="sam@example.com")
+    assert first["status"] == "connected"
+    assert second["status"] == "queued" and second["queue_position"] == 1
+    refused = await desk.http.post(f"/api/calls/{second['call_id']}/messages", json={"text": "hi"},
+                                   headers={"Authorization": f"Bearer {second['call_token']}"})
+    assert refused.status_code == 409 and "in the queue" in refused.json()["message"]
+    async with customer_stream(desk, second) as waiting:
+        assert (await until(waiting, of_type("call.queued"))).data["position"] == 1
+        left = await desk.http.post(f"/api/calls/{second['call_id']}/end",
+                                    headers={"Authorization": f"Bearer {second['call_token']}"})
+        assert left.status_code == 202
+        assert (await until(waiting, of_type("call.ended"))).data["reason"] == "abandoned_in_queue"
+    third = await desk.dial(caller="ana@example.com")
+    assert third["status"] == "queued" and third["queue_position"] == 1  # the one who left is gone
+    await desk.http.post(f"/api/calls/{first['call_id']}/end",
+                         headers={"Authorization": f"Bearer {first['call_token']}"})
+    async with customer_stream(desk, third) as served:
+        assert (await until(served, of_type("call.started"))).data["call_id"] == third["call_id"]
+
+
+async def test_customer_endpoints_refuse_bad_numbers_and_tokens(desk: Desk) -> None:
+    unknown = await desk.http.post("/api/calls", json={"number": "+1-555-9999999"})
+    assert unknown.status_code == 404 and "no agent answers" in unknown.json()["message"]
+    voice = await desk.http.post("/api/calls", json={"number": desk.agent["phone_number"], "channel": "voice"})
+    assert voice.status_code == 422 and "LiveKit" in voice.json()["message"]
+    call = await desk.dial()
+    other = await desk.dial()
+    wrong = await desk.http.post(f"/api/calls/{call['call_id']}/messages", json={"text": "hi"},
+                                 headers={"Authorization": f"Bearer {other['call_token']}"})
+    assert wrong.status_code == 403 and "another call" in wrong.json()["message"]
+    forged = await desk.http.post(f"/api/calls/{call['call_id']}/messages", json={"text": "hi"},
+                                  headers={"Authorization": "Bearer not.a.token"})
+    assert forged.status_code == 401
+    for finished in (call, other):
+        await desk.http.post(f"/api/calls/{finished['call_id']}/end",
+                             headers={"Authorization": f"Bearer {finished['call_token']}"})

@@ -31,24 +31,59 @@ class SseEvent:
 
 
 class SseReader:
-    """Reads an event stream line by line, as EventSource does (comments are heartbeats)."""
+    """Reads an event stream as EventSource does (comments are heartbeats). A pump task owns the
+    connection's line iterator, so a test that stops waiting never cancels a read mid-flight."""
 
     def __init__(self, response: httpx.Response) -> None:
-        self.lines = response.aiter_lines()
+        self.lines: asyncio.Queue[str | None] = asyncio.Queue()
         self.comments = 0
+        self._pump = asyncio.create_task(self._read(response))
+
+    async def _read(self, response: httpx.Response) -> None:
+        try:
+            async for line in response.aiter_lines():
+                self.lines.put_nowait(line)
+        except httpx.HTTPError:
+            pass  # the connection closed under us: the stream is over
+        finally:
+            self.lines.put_nowait(None)
+
+    async def line(self, within: float = 10.0) -> str:
+        line = await asyncio.wait_for(self.lines.get(), within)
+        if line is None:
+            raise EOFError("the stream ended")
+        if line.startswith(":"):
+            self.comments += 1
+        return line
 
     async def next(self, within: float = 10.0) -> SseEvent:
+        deadline = time.monotonic() + within
         fields: dict[str, str] = {}
         while True:
-            line = await asyncio.wait_for(anext(self.lines), within)
+            line = await self.line(max(0.01, deadline - time.monotonic()))
             if line.startswith(":"):
-                self.comments += 1
-            elif line == "":
+                continue
+            if line == "":
                 if "data" in fields:
                     return SseEvent(fields.get("id", ""), fields.get("event", "message"), json.loads(fields["data"]))
             else:
                 name, _, value = line.partition(":")
                 fields[name] = value.removeprefix(" ")
+
+    async def finish(self) -> None:
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(self._pump, 5)
+
+
+@contextlib.asynccontextmanager
+async def reading(response: httpx.Response) -> AsyncIterator[SseReader]:
+    """An SseReader for ``response``, stopped cleanly however the test leaves."""
+    reader = SseReader(response)
+    try:
+        yield reader
+    finally:
+        await response.aclose()
+        await reader.finish()
 
 
 @contextlib.asynccontextmanager
@@ -56,7 +91,8 @@ async def open_stream(client: httpx.AsyncClient, path: str, **params: str) -> As
     async with client.stream("GET", path, params=params) as response:
         assert response.status_code == 200, (await response.aread()).decode()
         assert response.headers["content-type"].startswith("text/event-stream")
-        yield SseReader(response)
+        async with reading(response) as reader:
+            yield reader
 
 
 def stream_token(http: httpx.Client, world: World, email: str) -> str:
@@ -118,11 +154,11 @@ async def test_reconnect_with_last_event_id_gets_exactly_the_missed_events(
     async with client.stream("GET", path, params={"token": token},
                              headers={"Last-Event-ID": seen[-1].id}) as response:
         assert response.status_code == 200
-        reader = SseReader(response)
-        replayed = [await reader.next(), await reader.next()]
-        marker = chunk(world.a, "after the reconnect", 5)
-        await bus.publish(marker)
-        following = await reader.next()
+        async with reading(response) as reader:
+            replayed = [await reader.next(), await reader.next()]
+            marker = chunk(world.a, "after the reconnect", 5)
+            await bus.publish(marker)
+            following = await reader.next()
     assert [e.data["event_id"] for e in replayed] == [str(e.event_id) for e in missed]
     assert following.data["event_id"] == str(marker.event_id)  # nothing duplicated or extra in between
     assert int(seen[-1].id) < int(replayed[0].id) < int(replayed[1].id) < int(following.id)
@@ -212,8 +248,7 @@ async def test_idle_streams_get_heartbeat_comments(client: httpx.AsyncClient, ht
         await reader.next()
         async with asyncio.timeout(5):  # the test gateway pings every second
             while reader.comments < 2:
-                if (await anext(reader.lines)).startswith(":"):
-                    reader.comments += 1
+                await reader.line()
 
 
 async def test_supervisor_stream_carries_only_their_own_notifications(

@@ -39,6 +39,7 @@ ADDRESS = re.compile(r"(?:\bto|address is|address:|new address)\s+(.{8,200})$", 
 YES = re.compile(r"^\s*(yes|yeah|yep|sure|ok(ay)?|please( do)?|go ahead|do it|that would be (great|good))\b",
                  re.IGNORECASE)
 NO = re.compile(r"^\s*(no|nope|not now|no thanks?)\b", re.IGNORECASE)
+TRAILING_FILLER = re.compile(r"[\s,.!]*\b(instead|please|thanks|thank you)?[\s,.!]*$", re.IGNORECASE)
 SENTENCE = re.compile(r"(?<=[.!?])\s+")
 GREETINGS = ("hello", "hi there", "good morning", "hey, how are you")
 QUESTIONS = {
@@ -111,7 +112,7 @@ class DialogueEngine:
             followed_up = self._follow_up(text, recent_user_texts)
             if followed_up is not None:
                 return followed_up
-        vector = self.embedder.embed([text])[0]
+        vector = self.embedder.embed([_masked(text)])[0]
         intent, intent_score = self._best_intent(vector)
         passage, passage_score = self._best_passage(vector)
         if intent == "greeting" and intent_score >= TOOL_THRESHOLD and passage_score < KNOWLEDGE_THRESHOLD:
@@ -163,7 +164,7 @@ class DialogueEngine:
         if tool == "change_address":
             address = ADDRESS.search(text)
             if address:
-                found["new_address"] = address.group(1).strip()
+                found["new_address"] = TRAILING_FILLER.sub("", address.group(1)).strip()
             elif answering and not ORDER_ID.search(text) and re.search(r"\d", text) and len(text.strip()) >= 8:
                 found["new_address"] = text.strip()
         if tool == "refund_order":
@@ -173,11 +174,16 @@ class DialogueEngine:
         return {k: v for k, v in found.items() if k in _parameter_names(tool)}
 
     def _best_intent(self, vector: np.ndarray) -> tuple[str | None, float]:
+        """Each intent scores the mean of its two closest phrases: steadier than one lucky example."""
         if self._intent_vectors is None or not len(self._intent_names):
             return None, 0.0
-        scores = self._intent_vectors @ vector
-        best = int(np.argmax(scores))
-        return self._intent_names[best], float(scores[best])
+        similarities = self._intent_vectors @ vector
+        scores: dict[str, float] = {}
+        for name in dict.fromkeys(self._intent_names):
+            mine = np.sort(similarities[[i for i, n in enumerate(self._intent_names) if n == name]])[::-1]
+            scores[name] = float(mine[:2].mean())
+        best = max(scores, key=scores.__getitem__)
+        return best, scores[best]
 
     def _best_passage(self, vector: np.ndarray) -> tuple[Passage | None, float]:
         if self._passage_vectors is None or not self._passages:
@@ -193,6 +199,11 @@ class DialogueEngine:
         ranked = sorted(same, key=lambda i: float(self._passage_vectors[i] @ vector), reverse=True)
         chosen = [i for i in ranked[:2] if float(self._passage_vectors[i] @ vector) >= KNOWLEDGE_THRESHOLD - 0.05]
         return " ".join(self._passages[i].text for i in sorted(chosen or ranked[:1]))
+
+
+def _masked(text: str) -> str:
+    """Specific order numbers and addresses say nothing about what the customer wants; hide them."""
+    return EMAIL.sub("my email", ORDER_ID.sub("my order", text))
 
 
 def _required(tool: str) -> list[str]:
