@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -79,6 +80,24 @@ def full_instructions(config: AgentConfig, guidance: list[str]) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
+ToolRunner = Callable[[ToolConfig, dict[str, Any]], Awaitable[dict[str, Any]]]
+END_CALL = ToolConfig("end_call", "", False, "builtin", None)
+
+
+def build_agent(config: AgentConfig, guidance: list[str], run_tool: ToolRunner,
+                history: ChatContext | None = None) -> Agent:
+    """The livekit-agents Agent for this configuration: instructions, knowledge and its tools."""
+
+    def tool(tool_config: ToolConfig) -> Any:
+        async def run(raw_arguments: dict[str, Any]) -> dict[str, Any]:
+            return await run_tool(tool_config, dict(raw_arguments))
+
+        return function_tool(run, raw_schema=shop.SPECS[tool_config.name].raw_schema(tool_config.description))
+
+    tools = [tool(t) for t in config.tools if t.source == "builtin" and t.name in shop.SPECS]
+    return Agent(instructions=full_instructions(config, guidance), tools=[*tools, tool(END_CALL)], chat_ctx=history)
+
+
 @dataclass
 class Ids:
     supervisor_id: UUID
@@ -111,10 +130,7 @@ class CallSession:
 
     async def start(self, history: ChatContext | None = None, greet: bool = True) -> None:
         self.resumed.set()
-        tools = [self._tool(t) for t in self.config.tools if t.source == "builtin" and t.name in shop.SPECS]
-        tools.append(self._tool(ToolConfig("end_call", "", False, "builtin", None)))
-        self._agent = Agent(instructions=full_instructions(self.config, self.guidance), tools=tools,
-                            chat_ctx=history if history is not None else None)
+        self._agent = build_agent(self.config, self.guidance, self.use_tool, history)
         self._session = AgentSession(llm=self.model)
         await self._session.start(self._agent)
         if greet:
@@ -194,14 +210,6 @@ class CallSession:
 
     # --- tools ---------------------------------------------------------------------------------
 
-    def _tool(self, config: ToolConfig) -> Any:
-        spec = shop.SPECS[config.name]
-
-        async def run_tool(raw_arguments: dict[str, Any]) -> dict[str, Any]:
-            return await self.use_tool(config, dict(raw_arguments))
-
-        return function_tool(run_tool, raw_schema=spec.raw_schema(config.description))
-
     async def use_tool(self, config: ToolConfig, arguments: dict[str, Any]) -> dict[str, Any]:
         if config.name == "end_call":
             self.ending = True
@@ -256,15 +264,8 @@ class CallSession:
             waiting.set_result(decision)
 
     async def _execute(self, request_id: UUID, tool: str, arguments: dict[str, Any], approved: bool) -> dict[str, Any]:
-        try:
-            async with self.pool.acquire() as conn:
-                result = await run_builtin(conn, tool, arguments, self.ids)
-        except shop.ToolFailure as exc:
-            result = {"ok": False, "message": str(exc)}
-        except KeyError as exc:
-            result = {"ok": False, "message": f"I still need the {str(exc).strip(chr(39)).replace('_', ' ')}."}
-        except (TypeError, ValueError) as exc:
-            result = {"ok": False, "message": f"I couldn't use {tool.replace('_', ' ')} with that: {exc}"}
+        async with self.pool.acquire() as conn:
+            result = await perform(conn, tool, arguments, self.ids)
         ok = bool(result.get("ok"))
         await self.pool.execute(
             "update tool_requests set status = $2, result = $3, error = $4 where id = $1",
@@ -284,6 +285,18 @@ class CallSession:
         if self._session is not None:
             with contextlib.suppress(Exception):
                 await self._session.aclose()
+
+
+async def perform(conn: asyncpg.Connection, tool: str, arguments: dict[str, Any], ids: Ids) -> dict[str, Any]:
+    """Run a built-in tool; what it cannot do comes back as ``ok: false`` with a message, never raised."""
+    try:
+        return await run_builtin(conn, tool, arguments, ids)
+    except shop.ToolFailure as exc:
+        return {"ok": False, "message": str(exc)}
+    except KeyError as exc:
+        return {"ok": False, "message": f"I still need the {str(exc).strip(chr(39)).replace('_', ' ')}."}
+    except (TypeError, ValueError, ArithmeticError) as exc:
+        return {"ok": False, "message": f"I couldn't use {tool.replace('_', ' ')} with that: {exc}"}
 
 
 async def run_builtin(conn: asyncpg.Connection, tool: str, arguments: dict[str, Any], ids: Ids) -> dict[str, Any]:
