@@ -31,9 +31,12 @@ ACCEPTS = (CallStarted, CustomerMessage, WhisperPause, WhisperInject, ToolPermis
 def build_model(settings: Settings, engine: DialogueEngine) -> llm.LLM:
     """The dialogue engine the settings select: Gemini, an OpenAI-compatible server, or the local one."""
     if settings.gemini_api_key:
+        from google.genai import types
         from livekit.plugins import google
 
-        return google.LLM(model=settings.gemini_model, api_key=settings.gemini_api_key)
+        options = types.HttpOptions(base_url=settings.gemini_base_url) if settings.gemini_base_url else None
+        return google.LLM(model=settings.gemini_model, api_key=settings.gemini_api_key,
+                          **({"http_options": options} if options else {}))
     if settings.llm_base_url:
         from livekit.plugins import openai
 

@@ -12,6 +12,9 @@ class Settings(ServiceSettings):
     gemini_api_key: str | None = Field(None, validation_alias=shared("GEMINI_API_KEY"))
     llm_base_url: str | None = Field(None, validation_alias=shared("LLM_BASE_URL"),
                                      description="An OpenAI-compatible endpoint (a self-hosted model server).")
+    gemini_base_url: str | None = Field(
+        None, validation_alias=shared("GOOGLE_GEMINI_BASE_URL"),
+        description="Another Gemini endpoint (a proxy or a local stand-in); the google-genai SDK reads it too.")
     gemini_model: str = Field("gemini-2.5-flash-lite", description="The Gemini model (GEMINI_API_KEY set).")
     llm_model: str = Field("llama-3.1-8b-instruct", description="Model name on the OpenAI-compatible server.")
     llm_api_key: str | None = Field(None, validation_alias=shared("LLM_API_KEY"),
