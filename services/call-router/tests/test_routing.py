@@ -144,3 +144,7 @@ def test_queue_positions_count_only_who_is_served_first() -> None:
     queued = [routing.QueuedCall(uuid.uuid4(), uuid.uuid4(), agent, "x", "chat", "c", now, None)
               for agent in (a, b, a, b)]
     assert list(routing.queue_positions(queued, busy_agents={a}).values()) == [1, 1, 2, 2]
+
+
+async def test_a_request_for_an_unknown_agent_is_ignored_not_retried(isolated_pool: asyncpg.Pool) -> None:
+    assert await decide(isolated_pool, dial(uuid.uuid4(), uuid.uuid4())) == []

@@ -12,6 +12,7 @@ publishes the same ids and JetStream drops the duplicates.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Literal
@@ -22,6 +23,7 @@ import asyncpg
 from contracts.calls import AgentStatusChanged, CallEnded, CallHangup, CallQueued, CallRequested, CallStarted, EndReason
 from contracts.envelope import Envelope, utc_now
 
+log = logging.getLogger("call_router.routing")
 ROUTER_LOCK_KEY = 7_301_978
 END_REASONS: dict[str, EndReason] = {"customer": "customer_hangup", "agent": "agent_resolved",
                                      "supervisor": "supervisor_ended"}
@@ -49,12 +51,18 @@ async def lock(conn: asyncpg.Connection) -> None:
 
 async def request_call(conn: asyncpg.Connection, request: CallRequested, max_concurrent_calls: int) -> list[Envelope]:
     """A customer dialled: record the call as queued, then let the queue decide."""
-    agent = await conn.fetchrow("select name, active from agents where id = $1", request.agent_id)
+    agent = await conn.fetchrow("select name, active from agents where id = $1 and supervisor_id = $2",
+                                request.agent_id, request.supervisor_id)
+    if agent is None and not await conn.fetchval("select exists(select 1 from calls where id = $1)",
+                                                 request.call_id):
+        # No such agent (deleted since, or a stray event): nothing to connect and nobody to tell.
+        log.warning("call request for an unknown agent %s; ignored", request.agent_id)
+        return []
     inserted = await conn.fetchval(
         """insert into calls(id, supervisor_id, agent_id, agent_name, channel, caller, dialled_number, status,
                              queued_at)
            values ($1, $2, $3, $4, $5, $6, $7, 'queued', $8) on conflict (id) do nothing returning true""",
-        request.call_id, request.supervisor_id, request.agent_id, agent["name"] if agent else "unknown agent",
+        request.call_id, request.supervisor_id, request.agent_id, agent["name"] if agent else "deleted agent",
         request.channel, request.caller, request.dialled_number, request.occurred_at)
     if not inserted:
         return await announce(conn, request.call_id)  # a redelivery: say again where the call stands
