@@ -91,6 +91,14 @@ class DialogueEngine:
         self._intent_names = [name for name, _ in phrases]
         self._intent_vectors = self.embedder.embed([text for _, text in phrases])
 
+    def learn_tool(self, name: str, description: str) -> None:
+        """A tool found at call start (an MCP server's): recognised by its description from now on."""
+        if name not in self.tools:
+            self.tools.append(name)
+        vectors = self.embedder.embed([description or name.replace("_", " ")])
+        self._intent_names.append(name)
+        self._intent_vectors = vectors if self._intent_vectors is None else np.vstack([self._intent_vectors, vectors])
+
     def _add_passages(self, source: str, content: str, boost: float = 0.0) -> None:
         sentences = [s.strip() for s in SENTENCE.split(content) if s.strip()]
         new = [Passage(source, s, boost) for s in sentences]

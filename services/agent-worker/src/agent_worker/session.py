@@ -20,7 +20,7 @@ from livekit.agents import Agent, AgentSession, ChatContext, llm
 from livekit.agents.llm import function_tool
 from livekit.agents.voice.run_result import ChatMessageEvent
 
-from agent_worker import shop
+from agent_worker import mcp_tools, shop
 from agent_worker.local_brain import DialogueEngine
 from contracts.bus import Bus
 from contracts.calls import CallHangup
@@ -85,17 +85,23 @@ END_CALL = ToolConfig("end_call", "", False, "builtin", None)
 
 
 def build_agent(config: AgentConfig, guidance: list[str], run_tool: ToolRunner,
-                history: ChatContext | None = None) -> Agent:
-    """The livekit-agents Agent for this configuration: instructions, knowledge and its tools."""
+                history: ChatContext | None = None, mcp_schemas: dict[str, dict[str, Any]] | None = None) -> Agent:
+    """The livekit-agents Agent for this configuration: instructions, knowledge and its tools
+    (built-in ones, and the MCP ones whose servers offered them: ``mcp_schemas``)."""
 
-    def tool(tool_config: ToolConfig) -> Any:
+    def tool(tool_config: ToolConfig, schema: dict[str, Any]) -> Any:
         async def run(raw_arguments: dict[str, Any]) -> dict[str, Any]:
             return await run_tool(tool_config, dict(raw_arguments))
 
-        return function_tool(run, raw_schema=shop.SPECS[tool_config.name].raw_schema(tool_config.description))
+        return function_tool(run, raw_schema=schema)
 
-    tools = [tool(t) for t in config.tools if t.source == "builtin" and t.name in shop.SPECS]
-    return Agent(instructions=full_instructions(config, guidance), tools=[*tools, tool(END_CALL)], chat_ctx=history)
+    schemas = {t.name: shop.SPECS[t.name].raw_schema(t.description) for t in config.tools
+               if t.source == "builtin" and t.name in shop.SPECS}
+    schemas.update({name: schema for name, schema in (mcp_schemas or {}).items()
+                    if any(t.name == name and t.source == "mcp" for t in config.tools)})
+    tools = [tool(t, schemas[t.name]) for t in config.tools if t.name in schemas]
+    tools.append(tool(END_CALL, shop.SPECS[END_CALL.name].raw_schema()))
+    return Agent(instructions=full_instructions(config, guidance), tools=tools, chat_ctx=history)
 
 
 @dataclass
@@ -130,7 +136,11 @@ class CallSession:
 
     async def start(self, history: ChatContext | None = None, greet: bool = True) -> None:
         self.resumed.set()
-        self._agent = build_agent(self.config, self.guidance, self.use_tool, history)
+        mcp_schemas = await mcp_tools.discover(t for t in self.config.tools if t.source == "mcp")
+        if self.engine is not None:
+            for name, schema in mcp_schemas.items():
+                self.engine.learn_tool(name, schema["description"])
+        self._agent = build_agent(self.config, self.guidance, self.use_tool, history, mcp_schemas)
         self._session = AgentSession(llm=self.model)
         await self._session.start(self._agent)
         if greet:
@@ -228,7 +238,7 @@ class CallSession:
                 why = f" ({note})" if note else ""
                 return {"ok": False, "message": f"I'm sorry, I'm not able to do that right now{why}. "
                                                 "Is there anything else I can help with?"}
-        return await self._execute(request_id, config.name, arguments, approved=config.requires_approval)
+        return await self._execute(request_id, config, arguments, approved=config.requires_approval)
 
     async def _ask_supervisor(self, request_id: UUID, tool: str, arguments: dict[str, Any],
                               expires_at: Any) -> tuple[bool, str]:
@@ -263,9 +273,14 @@ class CallSession:
         if waiting is not None and not waiting.done():
             waiting.set_result(decision)
 
-    async def _execute(self, request_id: UUID, tool: str, arguments: dict[str, Any], approved: bool) -> dict[str, Any]:
-        async with self.pool.acquire() as conn:
-            result = await perform(conn, tool, arguments, self.ids)
+    async def _execute(self, request_id: UUID, config: ToolConfig, arguments: dict[str, Any],
+                       approved: bool) -> dict[str, Any]:
+        tool = config.name
+        if config.source == "mcp" and config.mcp_server_url:
+            result = await mcp_tools.call(config.mcp_server_url, tool, arguments)
+        else:
+            async with self.pool.acquire() as conn:
+                result = await perform(conn, tool, arguments, self.ids)
         ok = bool(result.get("ok"))
         await self.pool.execute(
             "update tool_requests set status = $2, result = $3, error = $4 where id = $1",
