@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -23,7 +24,7 @@ def launch(data_dir: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "embedded_stack", "--data-dir", str(data_dir), "--port", str(ports["gateway"]),
          "--nats-port", str(ports["nats"]), "--nats-monitoring-port", str(ports["monitoring"]),
-         "--postgres-port", str(ports["postgres"])],
+         "--postgres-port", str(ports["postgres"]), "--demo-mcp-port", str(ports["mcp"])],
         env=env | {"DEMO_PASSWORD": "e2e-password"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -54,8 +55,31 @@ async def archived_calls(dsn: str) -> int:
         return await conn.fetchval("select count(*) from archives")
 
 
+def agent_replies(base: str, number: str, messages: list[str]) -> list[str]:
+    """Dial, say each message, and return what the agent said (greeting first)."""
+    call = httpx.post(f"{base}/api/calls", json={"number": number, "caller": "jo@example.com"}, timeout=15).json()
+    auth = {"Authorization": f"Bearer {call['call_token']}"}
+    said: list[str] = []
+    with httpx.stream("GET", f"{base}/api/calls/{call['call_id']}/stream", params={"token": call["call_token"]},
+                      timeout=30) as stream:
+        lines = stream.iter_lines()
+        pending = list(messages)
+        for line in lines:
+            if not line.startswith("data: "):
+                continue
+            event = json.loads(line.removeprefix("data: "))
+            if event.get("type") == "transcript.chunk" and event["speaker"] == "agent":
+                said.append(event["text"])
+                if not pending:
+                    break
+                httpx.post(f"{base}/api/calls/{call['call_id']}/messages", json={"text": pending.pop(0)},
+                           headers=auth, timeout=15)
+    httpx.post(f"{base}/api/calls/{call['call_id']}/end", headers=auth, timeout=15)
+    return said
+
+
 def test_platform_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("gateway", "nats", "monitoring", "postgres")}
+    ports = {name: free_port() for name in ("gateway", "nats", "monitoring", "postgres", "mcp")}
     dsn = f"postgresql://postgres@127.0.0.1:{ports['postgres']}/platform"
     process = launch(tmp_path, ports)
     try:
@@ -63,8 +87,14 @@ def test_platform_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
         streams = httpx.get(f"http://127.0.0.1:{ports['monitoring']}/jsz?streams=true").json()
         names = {s["name"] for account in streams["account_details"] for s in account["stream_detail"]}
         count = asyncio.run(archived_calls(dsn))
+        # A demo chat call: a built-in tool over the demo shop, and the demo MCP server's tool.
+        replies = agent_replies(f"http://127.0.0.1:{ports['gateway']}", "+1-555-0101",
+                                ["Where is my order ORD-2001?", "How many loyalty points do I have?"])
     finally:
         output = stop(process)
+    assert replies[0].startswith("Hello, you have reached Acme Store Orders & Shipping")
+    assert "ORD-2001" in replies[1] and "processing" in replies[1]
+    assert "1240" in replies[2]
     assert health["database"] == "connected" and health["nats"] == "connected"
     assert set(health["services"]) == {"gateway", "call-router", "agent-worker", "sentiment", "analytics",
                                        "postprocess"}

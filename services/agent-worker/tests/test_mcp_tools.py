@@ -50,7 +50,8 @@ async def test_the_local_engine_uses_an_mcp_tool_by_its_description(mcp_url: str
                          tools=[loyalty(mcp_url)], knowledge=[])
     schemas = await mcp_tools.discover(config.tools)
     engine = DialogueEngine(shared_embedder(), config.name, [], [])
-    engine.learn_tool("loyalty_points", schemas["loyalty_points"]["description"])
+    schema = schemas["loyalty_points"]
+    engine.learn_tool("loyalty_points", schema["description"], schema["parameters"])
 
     async def run_tool(tool: ToolConfig, arguments: dict[str, Any]) -> dict[str, Any]:
         return await mcp_tools.call(mcp_url, tool.name, arguments)

@@ -20,11 +20,14 @@ def main() -> None:
     parser.add_argument("--nats-port", type=int, default=4222)
     parser.add_argument("--nats-monitoring-port", type=int, default=8222)
     parser.add_argument("--postgres-port", type=int, default=54329)
+    parser.add_argument("--demo-mcp-port", type=int, default=int(os.environ.get("DEMO_MCP_PORT", "8765")),
+                        help="port of the demo MCP server (loyalty points) the demo agents use")
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     args = parser.parse_args()
     options = Options(
         data_dir=args.data_dir.resolve(), gateway_port=args.port, nats_port=args.nats_port,
         nats_monitoring_port=args.nats_monitoring_port, postgres_port=args.postgres_port,
+        demo_mcp_port=args.demo_mcp_port,
         demo_password=os.environ.get("DEMO_PASSWORD", "demo-password"), seed=not args.no_demo)
     sys.exit(asyncio.run(run(options)))
 

@@ -127,7 +127,8 @@ def demo_id(name: str) -> uuid.UUID:
     return uuid.uuid5(DEMO_NAMESPACE, name)
 
 
-async def seed_demo(conn: asyncpg.Connection, password: str, *, calls_per_agent: int = 50,
+async def seed_demo(conn: asyncpg.Connection, password: str, *, mcp_url: str | None = None,
+                    calls_per_agent: int = 50,
                     now: datetime | None = None) -> DemoSummary:
     await seed_shop(conn)
     if await conn.fetchval("select exists(select 1 from users where email = $1)", ADMIN_EMAIL):
@@ -145,7 +146,7 @@ async def seed_demo(conn: asyncpg.Connection, password: str, *, calls_per_agent:
             await conn.execute("insert into supervisors(id) values ($1)", supervisor_id)
             for name, number, tags in agent_specs:
                 agent_id = demo_id(number)
-                await _agent(conn, agent_id, supervisor_id, name, number, tags)
+                await _agent(conn, agent_id, supervisor_id, name, number, tags, mcp_url)
                 agents += 1
                 for _ in range(calls_per_agent):
                     await _archived_call(conn, rng, now, supervisor_id, agent_id, name, number, tags)
@@ -162,7 +163,7 @@ async def _user(conn: asyncpg.Connection, user_id: uuid.UUID, email: str, role: 
 
 
 async def _agent(conn: asyncpg.Connection, agent_id: uuid.UUID, supervisor_id: uuid.UUID, name: str,
-                 number: str, tags: list[str]) -> None:
+                 number: str, tags: list[str], mcp_url: str | None) -> None:
     await conn.execute(
         """insert into agents(id, supervisor_id, name, phone_number, instructions, greeting, tag_taxonomy)
            values ($1, $2, $3, $4, $5, $6, $7)""",
@@ -174,6 +175,11 @@ async def _agent(conn: asyncpg.Connection, agent_id: uuid.UUID, supervisor_id: u
         await conn.execute(
             """insert into agent_tools(agent_id, supervisor_id, name, description, requires_approval)
                values ($1, $2, $3, $4, $5)""", agent_id, supervisor_id, tool, description, approval)
+    if mcp_url:  # served by the demo MCP server `make run` starts (agent_worker.demo_mcp)
+        await conn.execute(
+            """insert into agent_tools(agent_id, supervisor_id, name, description, source, mcp_server_url)
+               values ($1, $2, 'loyalty_points', 'How many loyalty points a customer has, by email.', 'mcp', $3)""",
+            agent_id, supervisor_id, mcp_url)
     title, content = KNOWLEDGE[tags[0]]
     await conn.execute(
         "insert into knowledge_entries(agent_id, supervisor_id, title, content) values ($1, $2, $3, $4)",

@@ -26,6 +26,8 @@ SERVICES = (
     ("analytics", "analytics"),
     ("postprocess", "postprocess"),
 )
+# Not platform services: the external MCP server the demo agents' loyalty tool talks to.
+DEMO_PROCESSES = (("demo-mcp", "agent_worker.demo_mcp"),)
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 STOP_GRACE_SECONDS = 10.0
 COLOURS = ("36", "33", "35", "32", "34", "31", "37")
@@ -38,6 +40,7 @@ class Options:
     nats_port: int = 4222
     nats_monitoring_port: int = 8222
     postgres_port: int = 54329
+    demo_mcp_port: int = 8765
     demo_password: str = "demo-password"
     seed: bool = True
     colour: bool = field(default_factory=sys.stdout.isatty)
@@ -124,7 +127,8 @@ async def prepare_database(database_url: str, options: Options) -> None:
             applied = await migrate(conn)
             say(f"migrations applied: {', '.join(applied) or 'none pending'}", options.colour)
             if options.seed:
-                summary = await seed_demo(conn, options.demo_password)
+                summary = await seed_demo(conn, options.demo_password,
+                                          mcp_url=f"http://127.0.0.1:{options.demo_mcp_port}/mcp")
                 if summary.created:
                     say(f"demo data: {summary.supervisors} supervisors, {summary.agents} agents, "
                         f"{summary.archived_calls} archived calls", options.colour)
@@ -164,13 +168,15 @@ async def run(options: Options) -> int:
             say(f"embedded PostgreSQL on {database_url}", options.colour)
         await prepare_database(database_url, options)
         env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url,
-               "GATEWAY_PORT": str(options.gateway_port), "PYTHONUNBUFFERED": "1"}
+               "GATEWAY_PORT": str(options.gateway_port), "DEMO_MCP_PORT": str(options.demo_mcp_port),
+               "PYTHONUNBUFFERED": "1"}
         supervisor = Supervisor(env, options.colour)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        runners = [asyncio.create_task(supervisor.run_service(name, module)) for name, module in SERVICES]
+        runners = [asyncio.create_task(supervisor.run_service(name, module))
+                   for name, module in (*SERVICES, *DEMO_PROCESSES)]
         print_banner(options, nats.monitoring_url if nats else None)
         await stop.wait()
         say("stopping…", options.colour)

@@ -79,7 +79,8 @@ class Worker:
         if call_id in self.sessions:
             return self.sessions[call_id]
         async with self.pool.acquire() as conn:
-            call = await conn.fetchrow("select supervisor_id, agent_id, status from calls where id = $1", call_id)
+            call = await conn.fetchrow("select supervisor_id, agent_id, status, caller from calls where id = $1",
+                                       call_id)
             if call is None or call["status"] != "active" or call["agent_id"] is None:
                 return None
             config = await load_agent(conn, call["agent_id"])
@@ -87,7 +88,7 @@ class Worker:
                                      call_id)
         if config is None:
             return None
-        session = self._new_session(Ids(call["supervisor_id"], call["agent_id"], call_id), config)
+        session = self._new_session(Ids(call["supervisor_id"], call["agent_id"], call_id), config, call["caller"])
         session.next_seq = (lines[-1]["seq"] + 1) if lines else 0
         history = ChatContext.empty()
         for line in lines:
@@ -98,11 +99,13 @@ class Worker:
         await session.start(history=history if lines else None, greet=greet and not lines)
         return session
 
-    def _new_session(self, ids: Ids, config: AgentConfig) -> CallSession:
+    def _new_session(self, ids: Ids, config: AgentConfig, caller: str) -> CallSession:
         engine = DialogueEngine(shared_embedder(), config.name, config.knowledge, [t.name for t in config.tools]
-                                + ["end_call"], {t.name: t.description for t in config.tools if t.description})
+                                + ["end_call"], {t.name: t.description for t in config.tools if t.description},
+                                caller=caller)
         model = build_model(self.settings, engine)
-        return CallSession(ids=ids, config=config, pool=self.pool, bus=self.bus, brain=self.settings.brain,
+        return CallSession(ids=ids, config=config, caller=caller, pool=self.pool, bus=self.bus,
+                           brain=self.settings.brain,
                            model=model, engine=engine if isinstance(model, LocalDialogueLLM) else None,
                            approval_timeout=timedelta(seconds=self.settings.tool_approval_timeout_seconds))
 

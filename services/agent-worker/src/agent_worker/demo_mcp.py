@@ -7,6 +7,7 @@ Run it with `python -m agent_worker.demo_mcp --port 8765`, then give an agent th
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 import uvicorn
@@ -37,7 +38,7 @@ def build() -> MCPServer:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("DEMO_MCP_PORT", "8765")))
     args = parser.parse_args()
     uvicorn.run(build().streamable_http_app(), host=args.host, port=args.port)
 

@@ -45,6 +45,7 @@ GREETINGS = ("hello", "hi there", "good morning", "hey, how are you")
 QUESTIONS = {
     "order_id": "Could you tell me your order number? It looks like ORD-1042.",
     "new_address": "What is the new address, with street, city and postcode?",
+    "email": "Could you tell me the email address on your account?",
 }
 
 
@@ -73,11 +74,13 @@ class DialogueEngine:
     knowledge: list[tuple[str, str]]
     tools: list[str]  # the tool names this agent may use (built-in ones have examples in SPECS)
     tool_descriptions: dict[str, str] = field(default_factory=dict)
+    caller: str = ""  # who the customer said they are when dialling (an email, often)
     pending: Call | None = None  # a tool the customer asked for, waiting for an argument or a yes
     _passages: list[Passage] = field(default_factory=list)
     _passage_vectors: np.ndarray | None = None
     _intent_names: list[str] = field(default_factory=list)
     _intent_vectors: np.ndarray | None = None
+    _learned_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for title, content in self.knowledge:
@@ -91,8 +94,11 @@ class DialogueEngine:
         self._intent_names = [name for name, _ in phrases]
         self._intent_vectors = self.embedder.embed([text for _, text in phrases])
 
-    def learn_tool(self, name: str, description: str) -> None:
-        """A tool found at call start (an MCP server's): recognised by its description from now on."""
+    def learn_tool(self, name: str, description: str, parameters: dict[str, Any] | None = None) -> None:
+        """A tool found at call start (an MCP server's): recognised by its description from now on,
+        its arguments taken and asked for as its JSON schema says."""
+        if parameters:
+            self._learned_parameters[name] = parameters
         if name not in self.tools:
             self.tools.append(name)
         vectors = self.embedder.embed([description or name.replace("_", " ")])
@@ -140,7 +146,7 @@ class DialogueEngine:
         """The customer's answer to our question; None when they moved on to something else."""
         assert self.pending is not None
         pending, self.pending = self.pending, None
-        missing = set(_required(pending.tool)) - set(pending.arguments)
+        missing = set(self._required(pending.tool)) - set(pending.arguments)
         if not missing:  # we offered to do it (a ticket): a yes or a no
             if YES.match(text):
                 email = EMAIL.search(" ".join([*recent, text]))
@@ -153,7 +159,7 @@ class DialogueEngine:
         return self._ask_or_call(Call(pending.tool, {**supplied, **pending.arguments}))
 
     def _ask_or_call(self, call: Call) -> Reply | Call:
-        missing = [p for p in _required(call.tool) if p not in call.arguments]
+        missing = [p for p in self._required(call.tool) if p not in call.arguments]
         if missing:
             self.pending = call
             return Reply(QUESTIONS.get(missing[0], f"Could you tell me the {missing[0].replace('_', ' ')}?"))
@@ -167,6 +173,8 @@ class DialogueEngine:
                 found["order_id"] = f"ORD-{order.group(1)}"
             if "email" not in found and (email := EMAIL.search(source)):
                 found["email"] = email.group()
+        if "email" not in found and (email := EMAIL.fullmatch(self.caller.strip())):
+            found["email"] = email.group()
         if tool == "refund_order" and (amount := AMOUNT.search(text)):
             found["amount"] = float(amount.group(1) or amount.group(2))
         if tool == "change_address":
@@ -179,7 +187,17 @@ class DialogueEngine:
             found.setdefault("reason", text[:300])
         if tool == "create_ticket":
             found.setdefault("subject", text[:200])
-        return {k: v for k, v in found.items() if k in _parameter_names(tool)}
+        return {k: v for k, v in found.items() if k in self._parameter_names(tool)}
+
+    def _required(self, tool: str) -> list[str]:
+        spec = SPECS.get(tool)
+        schema = spec.parameters if spec else self._learned_parameters.get(tool, {})
+        return list(schema.get("required", []))
+
+    def _parameter_names(self, tool: str) -> set[str]:
+        spec = SPECS.get(tool)
+        schema = spec.parameters if spec else self._learned_parameters.get(tool, {})
+        return set(schema.get("properties", {})) or {"order_id", "email"}
 
     def _best_intent(self, vector: np.ndarray) -> tuple[str | None, float]:
         """Each intent scores the mean of its two closest phrases: steadier than one lucky example."""
@@ -214,14 +232,6 @@ def _masked(text: str) -> str:
     return EMAIL.sub("my email", ORDER_ID.sub("my order", text))
 
 
-def _required(tool: str) -> list[str]:
-    spec = SPECS.get(tool)
-    return list(spec.parameters.get("required", [])) if spec else []
-
-
-def _parameter_names(tool: str) -> set[str]:
-    spec = SPECS.get(tool)
-    return set(spec.parameters["properties"]) if spec else {"order_id", "email"}
 
 
 def spoken_result(output: str, is_error: bool) -> str:

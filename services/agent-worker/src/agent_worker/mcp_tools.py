@@ -59,7 +59,10 @@ async def call(url: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]
     text = " ".join(part.text for part in result.content if getattr(part, "type", "") == "text").strip()
     data = result.structured_content or _json_object(text)
     if result.is_error:
-        return {"ok": False, "message": text or f"The {name.replace('_', ' ')} service refused that."}
+        # A tool's own refusal is short and meant to be read; a stack of validation errors is not.
+        readable = text if text and len(text) <= 200 and "\n" not in text else ""
+        return {"ok": False, "message": readable or f"I couldn't use the {name.replace('_', ' ')} service with that.",
+                **({"error": text} if text and not readable else {})}
     return {"ok": True, "message": spoken(data) if data else (text or "Done."), **({"data": data} if data else {})}
 
 

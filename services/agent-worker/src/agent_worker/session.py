@@ -69,11 +69,13 @@ async def load_agent(conn: asyncpg.Connection, agent_id: UUID) -> AgentConfig | 
                        knowledge=[(k["title"], k["content"]) for k in knowledge])
 
 
-def full_instructions(config: AgentConfig, guidance: list[str]) -> str:
-    """The system prompt for a hosted model: role, the supervisor's instructions, the knowledge base."""
+def full_instructions(config: AgentConfig, guidance: list[str], caller: str = "") -> str:
+    """The system prompt for a hosted model: role, the caller, the supervisor's instructions, the knowledge."""
     parts = [f"You are {config.name}, a customer-service agent. Be brief, warm and accurate. Use your tools for "
              "anything about orders; never invent order data. If you do not know, say so and offer a ticket.",
              config.instructions]
+    if caller and caller != "anonymous":
+        parts.append(f"When dialling, the customer identified as: {caller}")
     parts += [f"Instruction from your supervisor (follow it from now on): {text}" for text in guidance]
     if config.knowledge:
         parts.append("Knowledge base:\n" + "\n".join(f"- {title}: {content}" for title, content in config.knowledge))
@@ -85,7 +87,8 @@ END_CALL = ToolConfig("end_call", "", False, "builtin", None)
 
 
 def build_agent(config: AgentConfig, guidance: list[str], run_tool: ToolRunner,
-                history: ChatContext | None = None, mcp_schemas: dict[str, dict[str, Any]] | None = None) -> Agent:
+                history: ChatContext | None = None, mcp_schemas: dict[str, dict[str, Any]] | None = None,
+                caller: str = "") -> Agent:
     """The livekit-agents Agent for this configuration: instructions, knowledge and its tools
     (built-in ones, and the MCP ones whose servers offered them: ``mcp_schemas``)."""
 
@@ -101,7 +104,7 @@ def build_agent(config: AgentConfig, guidance: list[str], run_tool: ToolRunner,
                     if any(t.name == name and t.source == "mcp" for t in config.tools)})
     tools = [tool(t, schemas[t.name]) for t in config.tools if t.name in schemas]
     tools.append(tool(END_CALL, shop.SPECS[END_CALL.name].raw_schema()))
-    return Agent(instructions=full_instructions(config, guidance), tools=tools, chat_ctx=history)
+    return Agent(instructions=full_instructions(config, guidance, caller), tools=tools, chat_ctx=history)
 
 
 @dataclass
@@ -118,6 +121,7 @@ class Ids:
 class CallSession:
     ids: Ids
     config: AgentConfig
+    caller: str
     pool: asyncpg.Pool
     bus: Bus
     brain: str
@@ -139,8 +143,8 @@ class CallSession:
         mcp_schemas = await mcp_tools.discover(t for t in self.config.tools if t.source == "mcp")
         if self.engine is not None:
             for name, schema in mcp_schemas.items():
-                self.engine.learn_tool(name, schema["description"])
-        self._agent = build_agent(self.config, self.guidance, self.use_tool, history, mcp_schemas)
+                self.engine.learn_tool(name, schema["description"], schema["parameters"])
+        self._agent = build_agent(self.config, self.guidance, self.use_tool, history, mcp_schemas, self.caller)
         self._session = AgentSession(llm=self.model)
         await self._session.start(self._agent)
         if greet:
@@ -210,7 +214,7 @@ class CallSession:
         if self.engine is not None:
             self.engine.add_guidance(instructions)
         if self._agent is not None:
-            await self._agent.update_instructions(full_instructions(self.config, self.guidance))
+            await self._agent.update_instructions(full_instructions(self.config, self.guidance, self.caller))
         await self.bus.publish(WhisperAck(**self.ids.fields(), stage="received", message="Received"))
         if not self.resumed.is_set():
             await self.say(RESUME_LINE, add_to_history=True)
