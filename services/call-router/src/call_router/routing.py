@@ -85,17 +85,15 @@ async def hang_up(conn: asyncpg.Connection, hangup: CallHangup, max_concurrent_c
 
 async def end_call(conn: asyncpg.Connection, call_id: UUID, reason: EndReason, by: str,
                    at: datetime) -> list[Envelope]:
-    was_active = await conn.fetchval("select status = 'active' from calls where id = $1", call_id)
+    before = await conn.fetchrow("select status, supervisor_id, agent_id from calls where id = $1", call_id)
     await conn.execute(
         """update calls set status = 'ended', ended_at = greatest($2, coalesce(started_at, queued_at)),
                             end_reason = $3, ended_by = $4, queue_position = null
            where id = $1 and status <> 'ended'""", call_id, at, reason, by)
     events = await announce(conn, call_id)
-    if was_active:
-        row = await conn.fetchrow("select supervisor_id, agent_id from calls where id = $1", call_id)
-        if row["agent_id"] is not None:
-            events.append(agent_status(call_id, row["supervisor_id"], row["agent_id"], "idle",
-                                       await queue_length(conn, row["agent_id"])))
+    if before["status"] == "active" and before["agent_id"] is not None:
+        events.append(agent_status(call_id, before["supervisor_id"], before["agent_id"], "idle",
+                                   await queue_length(conn, before["agent_id"])))
     return events
 
 

@@ -106,8 +106,9 @@ def token_call(request: Request, token: str) -> UUID:
         raise unauthorized(f"{exc}; dial again for a new call") from exc
 
 
-async def customer_call(request: Request, call_id: UUID, token: str) -> asyncpg.Record:
-    if token_call(request, token) != call_id:
+async def customer_call(request: Request, call_id: UUID, token: str | UUID) -> asyncpg.Record:
+    """The call a customer's token opens (``token``: the token, or the call id it was verified to carry)."""
+    if (token if isinstance(token, UUID) else token_call(request, token)) != call_id:
         raise ApiError(403, "forbidden", "this call token belongs to another call")
     row = await request.app.state.pool.fetchrow(f"select {LIVE_COLUMNS} from calls where id = $1", call_id)
     if row is None:
@@ -155,14 +156,15 @@ async def publish_hangup(request: Request, call: asyncpg.Record, by: Party) -> A
 async def end_call(call_id: UUID, request: Request, db: Db) -> Accepted:
     token = bearer_token(request)
     try:
-        verify_call_token(token, request.app.state.settings.jwt_secret, utc_now())
+        token_call_id = verify_call_token(token, request.app.state.settings.jwt_secret, utc_now())
     except InvalidToken:
         principal = await request.app.state.auth.verify(token)
         call = await own_call(db, principal, call_id)
+        accepted = await publish_hangup(request, call, "supervisor")  # refuses a call already ended
         async with db.as_user(principal) as conn:
             await audit.record(conn, principal, "call.end", "call", call_id, call["supervisor_id"])
-        return await publish_hangup(request, call, "supervisor")
-    return await publish_hangup(request, await customer_call(request, call_id, token), "customer")
+        return accepted
+    return await publish_hangup(request, await customer_call(request, call_id, token_call_id), "customer")
 
 
 # --- the supervisor's side -----------------------------------------------------------------------
