@@ -13,6 +13,11 @@ Channel = Literal["chat", "voice"]
 Party = Literal["customer", "agent", "supervisor"]
 
 
+def livekit_room_name(call_id: UUID) -> str:
+    """The LiveKit room of a voice call: the router creates it, the gateway's customer token opens it."""
+    return f"call-{call_id}"
+
+
 class CallScoped(Envelope):
     agent_id: UUID
     call_id: UUID

@@ -13,6 +13,11 @@ class Settings(ServiceSettings):
     livekit_url: str | None = Field(None, validation_alias=shared("LIVEKIT_URL"))
     livekit_api_key: str | None = Field(None, validation_alias=shared("LIVEKIT_API_KEY"))
     livekit_api_secret: str | None = Field(None, validation_alias=shared("LIVEKIT_API_SECRET"))
+    livekit_agent_name: str = Field("cs-agent", description="The agent-worker's name in LiveKit dispatch.")
+
+    @property
+    def voice_enabled(self) -> bool:
+        return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
 
     def secret_fields(self) -> dict[str, str | None]:
         return {"LIVEKIT_API_SECRET": self.livekit_api_secret}

@@ -20,11 +20,22 @@ from uuid import UUID, uuid5
 
 import asyncpg
 
-from contracts.calls import AgentStatusChanged, CallEnded, CallHangup, CallQueued, CallRequested, CallStarted, EndReason
+from contracts.calls import (
+    AgentStatusChanged,
+    CallEnded,
+    CallHangup,
+    CallQueued,
+    CallRequested,
+    CallStarted,
+    EndReason,
+    livekit_room_name,
+)
 from contracts.envelope import Envelope, utc_now
 
 log = logging.getLogger("call_router.routing")
 ROUTER_LOCK_KEY = 7_301_978
+# A hang-up whose reason starts so ends the call as an error (the platform failed it, nobody chose to).
+FAILURE_PREFIX = "failed:"
 END_REASONS: dict[str, EndReason] = {"customer": "customer_hangup", "agent": "agent_resolved",
                                      "supervisor": "supervisor_ended"}
 
@@ -49,7 +60,8 @@ async def lock(conn: asyncpg.Connection) -> None:
     await conn.execute("select pg_advisory_xact_lock($1)", ROUTER_LOCK_KEY)
 
 
-async def request_call(conn: asyncpg.Connection, request: CallRequested, max_concurrent_calls: int) -> list[Envelope]:
+async def request_call(conn: asyncpg.Connection, request: CallRequested, max_concurrent_calls: int,
+                       voice_rooms: bool = False) -> list[Envelope]:
     """A customer dialled: record the call as queued, then let the queue decide."""
     agent = await conn.fetchrow("select name, active from agents where id = $1 and supervisor_id = $2",
                                 request.agent_id, request.supervisor_id)
@@ -68,19 +80,22 @@ async def request_call(conn: asyncpg.Connection, request: CallRequested, max_con
         return await announce(conn, request.call_id)  # a redelivery: say again where the call stands
     if agent is None or not agent["active"]:
         return await end_call(conn, request.call_id, "error", "agent", request.occurred_at)
-    return await serve_queue(conn, max_concurrent_calls)
+    return await serve_queue(conn, max_concurrent_calls, voice_rooms)
 
 
-async def hang_up(conn: asyncpg.Connection, hangup: CallHangup, max_concurrent_calls: int) -> list[Envelope]:
+async def hang_up(conn: asyncpg.Connection, hangup: CallHangup, max_concurrent_calls: int,
+                  voice_rooms: bool = False) -> list[Envelope]:
     """Someone ended the call, or the customer left the queue."""
     status = await conn.fetchval("select status from calls where id = $1", hangup.call_id)
     if status is None:
         return []
     if status == "ended":
         return await announce(conn, hangup.call_id)
-    reason = "abandoned_in_queue" if status == "queued" else END_REASONS[hangup.by]
+    reason: EndReason = "abandoned_in_queue" if status == "queued" else END_REASONS[hangup.by]
+    if hangup.reason.startswith(FAILURE_PREFIX):
+        reason = "error"
     events = await end_call(conn, hangup.call_id, reason, hangup.by, hangup.occurred_at)
-    return events + await serve_queue(conn, max_concurrent_calls)
+    return events + await serve_queue(conn, max_concurrent_calls, voice_rooms)
 
 
 async def end_call(conn: asyncpg.Connection, call_id: UUID, reason: EndReason, by: str,
@@ -172,7 +187,9 @@ def calls_to_start(queued: list[QueuedCall], busy_agents: set[UUID], active_call
     return starting
 
 
-async def serve_queue(conn: asyncpg.Connection, max_concurrent_calls: int) -> list[Envelope]:
+async def serve_queue(conn: asyncpg.Connection, max_concurrent_calls: int, voice_rooms: bool = False) -> list[Envelope]:
+    """Start what can start; announce where the rest now stand. ``voice_rooms``: voice calls get their
+    LiveKit room name (the caller creates the room once this commits)."""
     rows = await conn.fetch(
         f"select {', '.join(f.name for f in fields(QueuedCall))} from calls where status = 'queued'"
         " order by queued_at, id")
@@ -183,9 +200,10 @@ async def serve_queue(conn: asyncpg.Connection, max_concurrent_calls: int) -> li
     starting = calls_to_start(queued, busy, active, max_concurrent_calls)
     now = utc_now()
     for call in starting:
+        room = livekit_room_name(call.id) if voice_rooms and call.channel == "voice" else None
         await conn.execute(
-            "update calls set status = 'active', started_at = $2, queue_position = null where id = $1",
-            call.id, max(now, call.queued_at))
+            "update calls set status = 'active', started_at = $2, queue_position = null, livekit_room = $3"
+            " where id = $1", call.id, max(now, call.queued_at), room)
         busy.add(call.agent_id)
         events += await announce(conn, call.id)
     waiting = [call for call in queued if call not in starting]

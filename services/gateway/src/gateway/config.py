@@ -24,6 +24,9 @@ class Settings(ServiceSettings):
     expected_services: tuple[str, ...] = SERVICES
     cors_origins: str = Field("", validation_alias=shared("CORS_ORIGINS"))
     livekit_url: str | None = Field(None, validation_alias=shared("LIVEKIT_URL"))
+    livekit_api_key: str | None = Field(None, validation_alias=shared("LIVEKIT_API_KEY"))
+    livekit_api_secret: str | None = Field(None, validation_alias=shared("LIVEKIT_API_SECRET"),
+                                           description="Signs customers' room tokens for voice calls.")
     gemini_api_key: str | None = Field(None, validation_alias=shared("GEMINI_API_KEY"))
     groq_api_key: str | None = Field(None, validation_alias=shared("GROQ_API_KEY"))
     jwt_secret: str = Field(DEV_JWT_SECRET, validation_alias=shared("JWT_SECRET"))
@@ -58,9 +61,14 @@ class Settings(ServiceSettings):
         return self
 
     @property
+    def voice_enabled(self) -> bool:
+        return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
+
+    @property
     def uses_supabase_auth(self) -> bool:
         return bool(self.supabase_url and self.supabase_key)
 
     def secret_fields(self) -> dict[str, str | None]:
         return {"JWT_SECRET": self.jwt_secret, "SUPABASE_KEY": self.supabase_key,
+                "LIVEKIT_API_SECRET": self.livekit_api_secret,
                 "SUPABASE_JWT_SECRET": self.supabase_jwt_secret}

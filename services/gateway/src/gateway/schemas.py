@@ -249,6 +249,14 @@ class CallAgent(BaseModel):
     name: str
 
 
+class LiveKitJoin(BaseModel):
+    """How the dialer joins a voice call's room."""
+
+    url: str
+    room: str
+    token: str = Field(description="Valid for this room only, for as long as the call token.")
+
+
 class CallOut(BaseModel):
     call_id: UUID
     call_token: str = Field(description="Send as 'Authorization: Bearer' (or ?token= on the stream).")
@@ -257,6 +265,7 @@ class CallOut(BaseModel):
     queue_position: int | None
     agent: CallAgent
     stream_url: str
+    livekit: LiveKitJoin | None = Field(None, description="Voice calls only.")
 
 
 class MessageIn(Body):

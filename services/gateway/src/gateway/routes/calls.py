@@ -11,16 +11,27 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from fastapi import APIRouter, Query, Request
+from livekit import api as livekit_api
 from sse_starlette import EventSourceResponse
 
 from contracts.bus import Bus
-from contracts.calls import CallEnded, CallHangup, CallQueued, CallRequested, CallStarted, CustomerMessage, Party
+from contracts.calls import (
+    CallEnded,
+    CallHangup,
+    CallQueued,
+    CallRequested,
+    CallStarted,
+    CustomerMessage,
+    Party,
+    livekit_room_name,
+)
 from contracts.envelope import Envelope, utc_now
 from contracts.registry import decode_event
 from contracts.transcripts import TranscriptChunk
 from contracts.whisper import WhisperInject, WhisperPause
 from gateway import audit
 from gateway.auth import unauthorized
+from gateway.config import Settings
 from gateway.deps import CurrentUser, Db, bearer_token, rate_limit
 from gateway.errors import ApiError, not_found
 from gateway.routes.streams import LastEventIdHeader, LastEventIdQuery, event_stream, resume_point
@@ -32,6 +43,7 @@ from gateway.schemas import (
     InjectIn,
     LiveCall,
     LiveCallDetail,
+    LiveKitJoin,
     MessageIn,
     ToolDecision,
     TranscriptLine,
@@ -74,8 +86,9 @@ async def answer(bus: Bus, request: CallRequested, within_seconds: float) -> Env
 async def dial(body: CallIn, request: Request) -> CallOut:
     state = request.app.state
     settings = state.settings
-    if body.channel == "voice" and not settings.livekit_url:
-        raise ApiError(422, "voice_unavailable", "voice calls need LiveKit (LIVEKIT_URL); use the chat channel")
+    if body.channel == "voice" and not settings.voice_enabled:
+        raise ApiError(422, "voice_unavailable", "voice calls need LiveKit (LIVEKIT_URL, LIVEKIT_API_KEY, "
+                                                 "LIVEKIT_API_SECRET); use the chat channel")
     agent = await state.pool.fetchrow(
         "select id, supervisor_id, name, active from agents where phone_number = $1", body.number)
     if agent is None:
@@ -93,10 +106,23 @@ async def dial(body: CallIn, request: Request) -> CallOut:
         raise ApiError(503, "router_unavailable", "the call could not be placed: the call router is not "
                                                   "answering; try again in a moment", headers={"Retry-After": "5"})
     status = {CallStarted: "connected", CallQueued: "queued", CallEnded: "ended"}[type(outcome)]
-    token = issue_call_token(call_id, settings.jwt_secret, timedelta(seconds=settings.call_token_seconds), utc_now())
+    lifetime = timedelta(seconds=settings.call_token_seconds)
+    token = issue_call_token(call_id, settings.jwt_secret, lifetime, utc_now())
     return CallOut(call_id=call_id, call_token=token, expires_in=settings.call_token_seconds, status=status,
                    queue_position=outcome.position if isinstance(outcome, CallQueued) else None,
-                   agent=CallAgent(name=agent["name"]), stream_url=f"/api/calls/{call_id}/stream?token={token}")
+                   agent=CallAgent(name=agent["name"]), stream_url=f"/api/calls/{call_id}/stream?token={token}",
+                   livekit=room_join(settings, call_id, body.caller, lifetime) if body.channel == "voice" else None)
+
+
+def room_join(settings: Settings, call_id: UUID, caller: str, lifetime: timedelta) -> LiveKitJoin:
+    """A customer token for this call's room only (the room waits for them while queued)."""
+    room = livekit_room_name(call_id)
+    token = (livekit_api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret)
+             .with_identity(f"customer-{call_id}").with_name(caller).with_ttl(lifetime)
+             .with_grants(livekit_api.VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True,
+                                                  can_publish_data=True))
+             .to_jwt())
+    return LiveKitJoin(url=settings.livekit_url or "", room=room, token=token)
 
 
 def token_call(request: Request, token: str) -> UUID:
