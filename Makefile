@@ -29,6 +29,7 @@ test: install check-gen lint
 
 bench: install
 	$(PY) tests/bench/bench_bus.py
+	$(PY) -m tests.bench.bench_calls
 
 gen: install
 	$(PY) -m contracts.schema_gen
