@@ -10,6 +10,7 @@ RUN pip install --no-cache-dir uv==0.13.8
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY proto proto
+COPY libs libs
 COPY deploy/local deploy/local
 COPY services services
 # Only this service's dependencies, installed (not linked) so the venv stands alone.

@@ -11,11 +11,11 @@ import asyncpg
 import pytest
 from livekit.agents import AgentSession
 
-from agent_worker.embedding import shared_embedder
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
 from agent_worker.session import AgentConfig, Ids, ToolConfig, build_agent, perform
 from embedded_stack.demo import seed_shop
 from tests.factories import make_agent, make_user
+from text_models.embedding import shared_embedder
 
 CONFIG = AgentConfig(
     id=uuid.uuid4(), supervisor_id=uuid.uuid4(), name="Orders & Shipping", instructions="", greeting="",

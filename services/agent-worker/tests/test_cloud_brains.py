@@ -13,11 +13,11 @@ from livekit.agents import AgentSession
 
 from agent_worker.app import build_model
 from agent_worker.config import Settings
-from agent_worker.embedding import shared_embedder
 from agent_worker.local_brain import DialogueEngine
 from agent_worker.session import AgentConfig, ToolConfig, build_agent
 from tests.fakes.llm_servers import FakeGemini, FakeOpenAI
 from tests.integration.conftest import serve
+from text_models.embedding import shared_embedder
 
 CONFIG = AgentConfig(id=uuid.uuid4(), supervisor_id=uuid.uuid4(), name="Orders", instructions="Always be concise.",
                      greeting="", tools=[ToolConfig("order_lookup", "", False, "builtin", None)],

@@ -11,11 +11,11 @@ import pytest
 from livekit.agents import AgentSession
 
 from agent_worker import demo_mcp, mcp_tools
-from agent_worker.embedding import shared_embedder
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
 from agent_worker.session import AgentConfig, ToolConfig, build_agent
 from embedded_stack.postgres_server import free_port
 from tests.integration.conftest import serve
+from text_models.embedding import shared_embedder
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import asyncpg
 from livekit.agents import ChatContext, llm
 
 from agent_worker.config import Settings
-from agent_worker.embedding import shared_embedder
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
 from agent_worker.session import AgentConfig, CallSession, Ids, load_agent
 from contracts.bus import Bus, EventConsumer
@@ -21,6 +20,7 @@ from contracts.service import Runtime
 from contracts.subjects import topic_filter
 from contracts.tools import ToolPermissionDecision, ToolPermissionRequest
 from contracts.whisper import WhisperInject, WhisperPause
+from text_models.embedding import shared_embedder
 
 log = logging.getLogger("agent_worker")
 DURABLE = "agent-worker"

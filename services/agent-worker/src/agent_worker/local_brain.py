@@ -26,8 +26,8 @@ from livekit.agents import llm
 from livekit.agents.llm import ChatChunk, ChatContext, ChoiceDelta, FunctionToolCall
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
-from agent_worker.embedding import Embedder
 from agent_worker.shop import ORDER_ID, SPECS
+from text_models.embedding import Embedder
 
 BRAIN_NAME = "local-minilm"
 TOOL_THRESHOLD = 0.45

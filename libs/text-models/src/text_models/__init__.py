@@ -1,0 +1,1 @@
+"""Local text models shared by the services that need them (no model hub at run time)."""
