@@ -5,12 +5,13 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PY := .venv/bin/python
 
-.PHONY: help install run test bench gen check-gen lint clean
+.PHONY: help install run test bench gen check-gen lint clean eval-sentiment train-sentiment
 
 help:
 	@echo "make run        install what is needed and run the whole platform on http://localhost:8000"
 	@echo "make test       install what is needed and run every test"
 	@echo "make bench      measure (prints figures)"
+	@echo "make eval-sentiment   the sentiment model's held-out accuracy, macro-F1 and latency"
 	@echo "make gen        regenerate proto/schema and the subject table; make check-gen fails when stale"
 	@echo "make lint       ruff"
 
@@ -26,6 +27,14 @@ run: install
 
 test: install check-gen lint
 	$(PY) -m pytest
+
+eval-sentiment: install
+	$(PY) -m sentiment.training_eval
+
+# Retrains the shipped head (minutes: it embeds 14k tweets); needs the training dependency group.
+train-sentiment: install
+	$(UV) sync --frozen --all-packages --group training --quiet
+	$(PY) services/sentiment/training/train_head.py
 
 bench: install
 	$(PY) tests/bench/bench_bus.py
