@@ -1,13 +1,106 @@
-"""setup(runtime): wires sentiment's handlers to the bus; nothing runs at import time."""
+"""setup(runtime): score customers' utterances in batches and publish each live call's sentiment at
+least every ``publish_interval_seconds`` (and at once when it changes)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from uuid import UUID
+
+from contracts.analytics import SentimentScore
+from contracts.bus import Bus, EventConsumer
+from contracts.calls import CallEnded, CallStarted
+from contracts.envelope import Envelope
 from contracts.service import Runtime
+from contracts.subjects import topic_filter
+from contracts.transcripts import TranscriptChunk
 from sentiment.config import Settings
+from sentiment.model import SentimentModel, load_model
+from sentiment.tracker import CallMood
+
+log = logging.getLogger("sentiment")
+DURABLE = "sentiment"
+ACCEPTS = (CallStarted, TranscriptChunk, CallEnded)
+MAX_BATCH = 64
+FORGET_SILENT_CALLS_SECONDS = 3600.0
+
+
+@dataclass
+class Scorer:
+    bus: Bus
+    model: SentimentModel
+    interval: float
+    calls: dict[UUID, CallMood] = field(default_factory=dict)
+    pending: list[tuple[UUID, str]] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def mood(self, event: Envelope) -> CallMood:
+        assert event.call_id is not None and event.agent_id is not None
+        if event.call_id not in self.calls:
+            self.calls[event.call_id] = CallMood(event.supervisor_id, event.agent_id, event.call_id)
+        mood = self.calls[event.call_id]
+        mood.last_heard_at = time.monotonic()
+        return mood
+
+    async def handle(self, event: Envelope) -> None:
+        if isinstance(event, CallStarted):
+            self.mood(event)
+        elif isinstance(event, TranscriptChunk) and event.speaker == "customer":
+            self.mood(event)
+            self.pending.append((event.call_id, event.text))
+            self.wake.set()
+        elif isinstance(event, CallEnded) and event.call_id in self.calls:
+            await self.score_pending()
+            mood = self.calls.pop(event.call_id)
+            mood.changed = True
+            await self.publish(mood)
+
+    async def score_pending(self) -> None:
+        """One batch for everything waiting, off the event loop (inference is CPU work)."""
+        while self.pending:
+            batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+            scored = await asyncio.to_thread(self.model.score, [text for _, text in batch])
+            for (call_id, _), result in zip(batch, scored, strict=True):
+                if call_id in self.calls:
+                    self.calls[call_id].add(result.score)
+
+    async def publish(self, mood: CallMood) -> None:
+        await self.bus.publish(SentimentScore(
+            supervisor_id=mood.supervisor_id, agent_id=mood.agent_id, call_id=mood.call_id, label=mood.label,
+            score=round(mood.score, 4), trend=round(mood.trend, 4), utterances=len(mood.history),
+            model=self.model.name))
+        mood.changed = False
+        mood.last_published_at = time.monotonic()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=min(1.0, self.interval))
+            except TimeoutError:
+                pass
+            self.wake.clear()
+            try:
+                await self.score_pending()
+                now = time.monotonic()
+                for mood in list(self.calls.values()):
+                    if mood.stale(now, FORGET_SILENT_CALLS_SECONDS):
+                        del self.calls[mood.call_id]
+                    elif mood.due(now, self.interval):
+                        await self.publish(mood)
+            except Exception:
+                log.exception("scoring round failed; trying again")
 
 
 async def setup(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, Settings)
-    runtime.health_details.update(model=settings.model_dir or "shipped",
-                                  publish_interval_seconds=settings.publish_interval_seconds)
+    model = load_model(Path(settings.model_dir) if settings.model_dir else None)
+    runtime.health_details.update(model=model.name, publish_interval_seconds=settings.publish_interval_seconds)
+    scorer = Scorer(runtime.bus, model, settings.publish_interval_seconds)
+    consumer = EventConsumer(runtime.bus, DURABLE, sorted({topic_filter(e.topic) for e in ACCEPTS}), scorer.handle,
+                             accepts=ACCEPTS)
+    runtime.run_forever(consumer.run(runtime.stop))
+    runtime.run_forever(scorer.run(runtime.stop))

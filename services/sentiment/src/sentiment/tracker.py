@@ -1,0 +1,66 @@
+"""Per-call sentiment over time: plain state, no I/O.
+
+The rolling score is an exponentially weighted mean of the customer's utterance scores (recent ones
+count most); the trend is how far it moved over the last few utterances. Labels use a dead band, so a
+call does not flip between neutral and positive on every small change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+from uuid import UUID
+
+SMOOTHING = 0.5  # weight of the newest utterance in the rolling score
+TREND_SPAN = 3  # utterances over which the trend is measured
+LABEL_BAND = 0.25
+
+Label = Literal["negative", "neutral", "positive"]
+
+
+def label_for(score: float) -> Label:
+    if score <= -LABEL_BAND:
+        return "negative"
+    if score >= LABEL_BAND:
+        return "positive"
+    return "neutral"
+
+
+@dataclass
+class CallMood:
+    supervisor_id: UUID
+    agent_id: UUID
+    call_id: UUID
+    history: list[float] = field(default_factory=list)  # the rolling score after each utterance
+    last_published_at: float = 0.0
+    last_heard_at: float = 0.0
+    changed: bool = True
+
+    def stale(self, now: float, after: float) -> bool:
+        """Nothing heard for ``after`` seconds: its call.ended was lost (or predates this service)."""
+        return now - self.last_heard_at >= after
+
+    def add(self, utterance_score: float) -> None:
+        previous = self.history[-1] if self.history else 0.0
+        rolling = utterance_score if not self.history else SMOOTHING * utterance_score + (1 - SMOOTHING) * previous
+        self.history.append(max(-1.0, min(1.0, rolling)))
+        self.changed = True
+
+    @property
+    def score(self) -> float:
+        return self.history[-1] if self.history else 0.0
+
+    @property
+    def trend(self) -> float:
+        if len(self.history) < 2:
+            return 0.0
+        before = self.history[max(0, len(self.history) - 1 - TREND_SPAN)]
+        return max(-2.0, min(2.0, self.score - before))
+
+    @property
+    def label(self) -> Label:
+        return label_for(self.score)
+
+    def due(self, now: float, interval: float) -> bool:
+        """Publish now: something changed, or the interval passed (the dashboard hears at least that often)."""
+        return self.changed or now - self.last_published_at >= interval
