@@ -12,7 +12,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from sentiment.model import EmbeddingHeadModel, SequenceClassifierModel, default_data_dir, load_model
+from sentiment.model import HELD_OUT_DIR, EmbeddingHeadModel, SequenceClassifierModel, load_model
 from sentiment.training_eval import evaluate
 from text_models.embedding import MODEL_NAME
 
@@ -21,9 +21,7 @@ ACCURACY_FLOOR, MACRO_F1_FLOOR = 0.60, 0.57
 
 
 def test_the_shipped_head_meets_its_measured_accuracy_on_held_out_tweets() -> None:
-    data = default_data_dir()
-    assert (data / "val_text.txt").is_file(), f"TweetEval not found at {data}; set TWEETEVAL_DIR"
-    figures = evaluate(None, data)
+    figures = evaluate(None, HELD_OUT_DIR)
     assert figures["n"] == 2000
     assert figures["accuracy"] >= ACCURACY_FLOOR and figures["macro_f1"] >= MACRO_F1_FLOOR, figures
 

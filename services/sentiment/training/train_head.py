@@ -23,7 +23,7 @@ from skl2onnx import to_onnx
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
-from sentiment.model import HEAD_INPUT, LABELS, MODEL_DIR, default_data_dir, load_split
+from sentiment.model import HEAD_INPUT, HELD_OUT_DIR, LABELS, MODEL_DIR, default_data_dir, load_split
 from text_models.embedding import MODEL_NAME, shared_embedder
 
 BATCH = 128
@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
 
     train_texts, train_labels = load_split(args.data_dir, "test")
-    eval_texts, eval_labels = load_split(args.data_dir, "val")
+    eval_texts, eval_labels = load_split(HELD_OUT_DIR, "val")
     started = time.perf_counter()
     train_x, eval_x = embed(train_texts), embed(eval_texts)
     print(f"embedded {len(train_texts) + len(eval_texts)} tweets in {time.perf_counter() - started:.1f} s")

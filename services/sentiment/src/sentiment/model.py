@@ -102,8 +102,12 @@ def load_model(model_dir: Path | None) -> SentimentModel:
     return SequenceClassifierModel(model_dir) if model_dir else EmbeddingHeadModel()
 
 
+# TweetEval's validation split, kept in the repository so every checkout can measure the model.
+HELD_OUT_DIR = Path(__file__).resolve().parents[2] / "training" / "held_out"
+
+
 def default_data_dir() -> Path:
-    """TweetEval next to the repository (../shared/data), as on the development machine."""
+    """The full TweetEval data (for training) next to the repository (../shared/data)."""
     if configured := os.environ.get("TWEETEVAL_DIR"):
         return Path(configured)
     here = Path(__file__).resolve()

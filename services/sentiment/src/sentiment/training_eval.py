@@ -9,7 +9,7 @@ import statistics
 import time
 from pathlib import Path
 
-from sentiment.model import LABELS, default_data_dir, load_model, load_split
+from sentiment.model import HELD_OUT_DIR, LABELS, load_model, load_split
 
 
 def evaluate(model_dir: Path | None, data_dir: Path, batch: int = 64) -> dict[str, float]:
@@ -35,7 +35,7 @@ def evaluate(model_dir: Path | None, data_dir: Path, batch: int = 64) -> dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--data-dir", type=Path, default=HELD_OUT_DIR, help="holds val_text.txt, val_labels.txt")
     configured = os.environ.get("SENTIMENT_MODEL_DIR")
     parser.add_argument("--model-dir", type=Path, default=Path(configured) if configured else None)
     args = parser.parse_args()
