@@ -50,3 +50,11 @@ async def test_an_angry_customer_shows_on_the_supervisors_stream_within_five_sec
     assert time.monotonic() - said_at < 5
     assert event.data["label"] == "negative" and event.data["score"] < -0.5
     assert event.data["model"] == "all-MiniLM-L6-v2-onnx-int8+tweeteval-head"
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=httpx.Timeout(10, read=30)) as http, \
+            http.stream("GET", f"/api/stream/agents/{team['agent']}", params={"token": token}) as response, \
+            reading(response) as events:
+        await events.next()
+        while (event := await events.next(within=7)).event != "satisfaction.score" \
+                or event.data["call_id"] != str(ids["call_id"]):
+            pass  # the periodic estimate, within the 5 s interval
+    assert event.data["score"] < 3 and event.data["source"] == "local-formula" and event.data["reasons"]

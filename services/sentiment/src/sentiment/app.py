@@ -10,20 +10,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
 
-from contracts.analytics import SentimentScore
+from contracts.analytics import SatisfactionScore, SentimentScore
 from contracts.bus import Bus, EventConsumer
 from contracts.calls import CallEnded, CallStarted
 from contracts.envelope import Envelope
 from contracts.service import Runtime
 from contracts.subjects import topic_filter
+from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
 from contracts.transcripts import TranscriptChunk
 from sentiment.config import Settings
 from sentiment.model import SentimentModel, load_model
+from sentiment.satisfaction import estimate
 from sentiment.tracker import CallMood
 
 log = logging.getLogger("sentiment")
 DURABLE = "sentiment"
-ACCEPTS = (CallStarted, TranscriptChunk, CallEnded)
+ACCEPTS = (CallStarted, TranscriptChunk, ToolExecuted, ToolPermissionRequest, ToolPermissionDecision, CallEnded)
+SATISFACTION_SOURCE = "local-formula"
 MAX_BATCH = 64
 FORGET_SILENT_CALLS_SECONDS = 3600.0
 
@@ -49,9 +52,15 @@ class Scorer:
         if isinstance(event, CallStarted):
             self.mood(event)
         elif isinstance(event, TranscriptChunk) and event.speaker == "customer":
-            self.mood(event)
+            self.mood(event).conversation.customer_said(event.text)
             self.pending.append((event.call_id, event.text))
             self.wake.set()
+        elif isinstance(event, ToolExecuted):
+            self.mood(event).conversation.tool_finished(event.ok)
+            self.mood(event).changed = True
+        elif isinstance(event, ToolPermissionDecision) and not event.allowed:
+            self.mood(event).conversation.tool_finished(False)
+            self.mood(event).changed = True
         elif isinstance(event, CallEnded) and event.call_id in self.calls:
             await self.score_pending()
             mood = self.calls.pop(event.call_id)
@@ -68,10 +77,13 @@ class Scorer:
                     self.calls[call_id].add(result.score)
 
     async def publish(self, mood: CallMood) -> None:
-        await self.bus.publish(SentimentScore(
-            supervisor_id=mood.supervisor_id, agent_id=mood.agent_id, call_id=mood.call_id, label=mood.label,
-            score=round(mood.score, 4), trend=round(mood.trend, 4), utterances=len(mood.history),
-            model=self.model.name))
+        ids = {"supervisor_id": mood.supervisor_id, "agent_id": mood.agent_id, "call_id": mood.call_id}
+        await self.bus.publish(SentimentScore(**ids, label=mood.label, score=round(mood.score, 4),
+                                              trend=round(mood.trend, 4), utterances=len(mood.history),
+                                              model=self.model.name))
+        satisfaction, reasons = estimate(mood.score, mood.trend, mood.conversation)
+        await self.bus.publish(SatisfactionScore(**ids, score=satisfaction, reasons=reasons,
+                                                 source=SATISFACTION_SOURCE))
         mood.changed = False
         mood.last_published_at = time.monotonic()
 

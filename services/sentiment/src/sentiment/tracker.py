@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from uuid import UUID
 
+from sentiment.satisfaction import Conversation
+
 SMOOTHING = 0.5  # weight of the newest utterance in the rolling score
 TREND_SPAN = 3  # utterances over which the trend is measured
 LABEL_BAND = 0.25
@@ -35,6 +37,7 @@ class CallMood:
     last_published_at: float = 0.0
     last_heard_at: float = 0.0
     changed: bool = True
+    conversation: Conversation = field(default_factory=Conversation)
 
     def stale(self, now: float, after: float) -> bool:
         """Nothing heard for ``after`` seconds: its call.ended was lost (or predates this service)."""
