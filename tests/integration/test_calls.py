@@ -19,6 +19,8 @@ from agent_worker.app import setup as worker_setup
 from agent_worker.config import Settings as WorkerSettings
 from contracts.service import Runtime
 from embedded_stack.demo import seed_shop
+from postprocess.app import setup as postprocess_setup
+from postprocess.config import Settings as PostprocessSettings
 from tests.integration.conftest import RunningGateway, World, create_agent, create_supervisor
 from tests.integration.test_gateway_streams import SseEvent, SseReader, reading
 from tests.pg import connection
@@ -37,6 +39,13 @@ def agent_worker(nats_url: str, database_url: str, call_router: Runtime) -> Iter
     settings = WorkerSettings(nats_url=nats_url, database_url=database_url,
                               tool_approval_timeout_seconds=APPROVAL_TIMEOUT)
     with running_service("agent-worker", settings, worker_setup) as runtime:
+        yield runtime
+
+
+@pytest.fixture(scope="module")
+def postprocess_service(nats_url: str, database_url: str) -> Iterator[Runtime]:
+    settings = PostprocessSettings(nats_url=nats_url, database_url=database_url)
+    with running_service("postprocess", settings, postprocess_setup) as runtime:
         yield runtime
 
 
@@ -267,3 +276,26 @@ async def test_customer_endpoints_refuse_bad_numbers_and_tokens(desk: Desk) -> N
     for finished in (call, other):
         await desk.http.post(f"/api/calls/{finished['call_id']}/end",
                              headers={"Authorization": f"Bearer {finished['call_token']}"})
+
+
+async def test_a_finished_call_reaches_the_archive_with_a_summary_and_a_notification(
+        desk: Desk, postprocess_service: Runtime) -> None:
+    auth = {"Authorization": desk.supervisor["Authorization"]}
+    call = await desk.dial()
+    async with customer_stream(desk, call) as customer:
+        await agent_says(customer)
+        await desk.say(call, "Where is my order ORD-3003?")
+        assert "delivered" in await agent_says(customer)
+        await desk.say(call, "Great, thanks, bye!")
+        await until(customer, of_type("call.ended"))
+    deadline = time.monotonic() + 15
+    while (archived := await desk.http.get(f"/api/archive/{call['call_id']}", headers=auth)).status_code == 404:
+        assert time.monotonic() < deadline, "the call never reached the archive"
+        await asyncio.sleep(0.2)
+    entry = archived.json()
+    assert "ORD-3003" in entry["summary"] and "Outcome: resolved" in entry["summary"]
+    assert "order-status" in entry["tags"] and entry["resolved"] and entry["fcr"]
+    assert entry["summary_source"] == "local-extractive" and entry["brain"] == "local-minilm"
+    assert [line["speaker"] for line in entry["transcript"]][:2] == ["agent", "customer"]
+    notes = (await desk.http.get("/api/notifications", headers=auth)).json()
+    assert any(n["call_id"] == call["call_id"] and n["kind"] == "call_ended" for n in notes)
