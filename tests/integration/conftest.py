@@ -82,7 +82,7 @@ def running_gateway(nats_url: str, database_url: str, **overrides: Any) -> Itera
 @pytest.fixture(scope="session")
 def gateway(nats_url: str, database_url: str) -> Iterator[RunningGateway]:
     with running_gateway(nats_url, database_url, login_attempts_per_minute=100_000,
-                         refresh_attempts_per_minute=100_000, sse_ping_seconds=1.0,
+                         refresh_attempts_per_minute=100_000, call_attempts_per_minute=100_000, sse_ping_seconds=1.0,
                          metrics_token=METRICS_TOKEN) as running:
         yield running
 

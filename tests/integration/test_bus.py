@@ -110,6 +110,32 @@ async def test_durable_consumer_catches_up_after_restart(bus: Bus) -> None:
     assert [e.text for e in second.events] == ["message 3", "message 4", "message 5"]
 
 
+async def test_a_consumer_stopped_mid_event_hands_it_back_at_once(bus: Bus) -> None:
+    """Not after ack_wait (30 s): a restarted service picks up the unfinished event straight away."""
+    ids = fresh_ids()
+    durable = unique_durable("handback")
+    started, never = asyncio.Event(), asyncio.Event()
+
+    async def stuck(event: Envelope) -> None:
+        started.set()
+        await never.wait()
+
+    consumer = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], stuck,
+                             accepts=(CustomerMessage,))
+    task = asyncio.create_task(consumer.run())
+    await bus.publish(CustomerMessage(**ids, text="interrupted"))
+    await asyncio.wait_for(started.wait(), 10)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    second = Recorder()
+    restarted = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], second,
+                              accepts=(CustomerMessage,))
+    async with running(restarted):
+        await wait_until(lambda: len(second.events) == 1, within=5)
+    assert second.events[0].text == "interrupted"
+
+
 async def test_malformed_messages_are_dead_lettered_and_the_consumer_keeps_running(bus: Bus) -> None:
     ids = fresh_ids()
     durable = unique_durable("malformed")

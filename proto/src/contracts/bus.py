@@ -150,7 +150,8 @@ class EventConsumer:
     handler: Handler
     accepts: tuple[type[Envelope], ...]
     max_deliver: int = 5
-    ack_wait_seconds: float = 30.0
+    # Bounds how long a message caught in flight by a stopping instance waits before redelivery.
+    ack_wait_seconds: float = 10.0
     batch: int = 64
     seen: SeenEvents = field(default_factory=SeenEvents)
     retry_delays: tuple[float, ...] = (0.5, 2.0, 5.0, 15.0)
@@ -187,14 +188,26 @@ class EventConsumer:
                     subscription = None
                     await asyncio.sleep(0.5)
                     continue
-                for message in messages:
-                    await self.process(message)
+                await self._process_batch(messages)
         finally:
             # Withdraw interest at once: a pull request left open would be handed messages that then
             # wait a whole ack_wait before another instance of this consumer gets them.
             if subscription is not None:
                 with contextlib.suppress(Exception):
                     await subscription.unsubscribe()
+
+    async def _process_batch(self, messages: list[Msg]) -> None:
+        done = 0
+        try:
+            for message in messages:
+                await self.process(message)
+                done += 1
+        except asyncio.CancelledError:
+            # Stopping mid-batch: hand back what was not finished so a restarted instance gets it at once,
+            # not after ack_wait.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(asyncio.gather(*(m.nak() for m in messages[done:])))
+            raise
 
     async def process(self, message: Msg) -> None:
         try:
