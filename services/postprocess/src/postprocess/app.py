@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from functools import partial
 
 import asyncpg
+import groq
 
 from contracts import outbox
 from contracts.analytics import SatisfactionScore, SentimentScore
@@ -14,32 +16,56 @@ from contracts.calls import CallEnded
 from contracts.envelope import Envelope
 from contracts.service import Runtime
 from contracts.subjects import topic_filter
-from postprocess.archive import CONSUMER, archive_call, record_score
+from postprocess.archive import CONSUMER, archive_call, load_conversation, record_score
 from postprocess.config import Settings
-from postprocess.summary import SOURCE
+from postprocess.groq_summary import MODEL, SummaryUnavailable, groq_outcome
+from postprocess.summary import SOURCE, Outcome
 from text_models.embedding import shared_embedder
 
+log = logging.getLogger("postprocess")
 ACCEPTS = (SentimentScore, SatisfactionScore, CallEnded)
 
 
-async def handle(pool: asyncpg.Pool, bus: Bus, settings: Settings, event: Envelope) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        if isinstance(event, SentimentScore | SatisfactionScore):
+async def handle(pool: asyncpg.Pool, bus: Bus, settings: Settings, client: groq.AsyncGroq | None,
+                 event: Envelope) -> None:
+    if isinstance(event, SentimentScore | SatisfactionScore):
+        async with pool.acquire() as conn, conn.transaction():
             await record_score(conn, event)
-            return
-        assert isinstance(event, CallEnded)
-        events = await archive_call(conn, event, shared_embedder(), timedelta(days=settings.fcr_window_days))
+        return
+    assert isinstance(event, CallEnded)
+    summary, note = None, ""
+    if client is not None:  # the hosted summary first, outside the transaction (it is a network call)
+        summary, note = await hosted_summary(pool, client, settings, event)
+    async with pool.acquire() as conn, conn.transaction():
+        events = await archive_call(conn, event, shared_embedder(), timedelta(days=settings.fcr_window_days),
+                                    summary, note)
         await outbox.stage(conn, events)
     await outbox.flush(pool, bus)
+
+
+async def hosted_summary(pool: asyncpg.Pool, client: groq.AsyncGroq, settings: Settings,
+                         ended: CallEnded) -> tuple[Outcome | None, str]:
+    async with pool.acquire() as conn:
+        call = await conn.fetchrow("select id, agent_id, started_at from calls where id = $1", ended.call_id)
+        if call is None or call["started_at"] is None:
+            return None, ""
+        lines, taxonomy = await load_conversation(conn, call)
+    try:
+        return await groq_outcome(client, lines, taxonomy, ended.reason, settings.groq_attempts), ""
+    except SummaryUnavailable as exc:
+        log.warning("Groq summary unavailable (%s); using the offline summary", exc)
+        return None, "groq unavailable"
 
 
 async def setup(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, Settings) and runtime.pool is not None
-    runtime.health_details.update(summariser=SOURCE,  # the Groq path is not built yet
+    client = groq.AsyncGroq(api_key=settings.groq_api_key, base_url=settings.groq_base_url,
+                             max_retries=0) if settings.groq_api_key else None  # we retry ourselves, then fall back
+    runtime.health_details.update(summariser=f"groq:{MODEL}" if client else SOURCE,
                                   fcr_window_days=settings.fcr_window_days)
     shared_embedder()  # load the model at start-up, not on the first call
     consumer = EventConsumer(runtime.bus, CONSUMER, sorted({topic_filter(e.topic) for e in ACCEPTS}),
-                             partial(handle, runtime.pool, runtime.bus, settings), accepts=ACCEPTS)
+                             partial(handle, runtime.pool, runtime.bus, settings, client), accepts=ACCEPTS)
     runtime.run_forever(consumer.run(runtime.stop))
     runtime.run_forever(outbox.flush_forever(runtime.pool, runtime.bus))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
 
@@ -47,21 +48,31 @@ async def record_score(conn: asyncpg.Connection, event: SentimentScore | Satisfa
             event.call_id, event.score, json.dumps(event.reasons))
 
 
+async def load_conversation(conn: asyncpg.Connection, call: asyncpg.Record) -> tuple[list[Line], list[str]]:
+    """The call's transcript and its agent's tag taxonomy."""
+    lines = [Line(r["speaker"], r["text"]) for r in await conn.fetch(
+        "select speaker, text from transcript_lines where call_id = $1 order by seq", call["id"])]
+    taxonomy = await conn.fetchval("select tag_taxonomy from agents where id = $1", call["agent_id"]) or []
+    return lines, list(taxonomy)
+
+
 async def archive_call(conn: asyncpg.Connection, ended: CallEnded, embedder: Embedder,
-                       fcr_window: timedelta, summary: Outcome | None = None) -> list[Envelope]:
-    """Archive the call (inside the caller's transaction); returns the events to publish."""
+                       fcr_window: timedelta, summary: Outcome | None = None,
+                       fallback_note: str = "") -> list[Envelope]:
+    """Archive the call (inside the caller's transaction); returns the events to publish. ``summary``: one
+    made already (by Groq); otherwise the offline one, its source marked with ``fallback_note``."""
     if not await claim_event(conn, CONSUMER, ended.event_id):
         return []
     call = await conn.fetchrow("select * from calls where id = $1", ended.call_id)
     if call is None or call["started_at"] is None:
         return []  # a caller who left the queue was never served: nothing to archive
-    lines = [Line(r["speaker"], r["text"]) for r in await conn.fetch(
-        "select speaker, text from transcript_lines where call_id = $1 order by seq", ended.call_id)]
+    lines, taxonomy = await load_conversation(conn, call)
     tools = await conn.fetch("select tool_name, status from tool_requests where call_id = $1", ended.call_id)
-    taxonomy = await conn.fetchval("select tag_taxonomy from agents where id = $1", call["agent_id"]) or []
     outcome = summary or summarise(
-        embedder, lines, list(taxonomy), [t["tool_name"] for t in tools if t["status"] == "executed"],
+        embedder, lines, taxonomy, [t["tool_name"] for t in tools if t["status"] == "executed"],
         ended.reason, sum(t["status"] in ("denied", "timed_out", "failed") for t in tools))
+    if summary is None and fallback_note:
+        outcome = replace(outcome, source=f"{outcome.source} ({fallback_note})")
     scores = await conn.fetchrow("select * from call_scores where call_id = $1", ended.call_id)
     timeline = scores["sentiment_timeline"] if scores else []
     sentiment_avg = statistics.fmean(p["score"] for p in timeline) if timeline else None
