@@ -1,4 +1,4 @@
-"""Live per-call metrics for the supervisor dashboard."""
+"""Live metrics: per call for the supervisor dashboard, per supervisor for the counters."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 from pydantic import Field, NonNegativeInt
 
 from contracts.calls import CallScoped
+from contracts.envelope import Envelope
 
 
 class SentimentScore(CallScoped):
@@ -25,3 +26,15 @@ class SatisfactionScore(CallScoped):
     score: float = Field(ge=1.0, le=5.0)
     reasons: list[str] = Field(default_factory=list, max_length=10)
     source: str = Field(description="Which estimator produced it.")
+
+
+class LiveCounters(Envelope):
+    """One supervisor's floor right now; the admin's totals are the sum over supervisors."""
+
+    topic: ClassVar[str] = "analytics.counters"
+    type: Literal["analytics.counters"] = "analytics.counters"
+    active_calls: NonNegativeInt
+    queued_calls: NonNegativeInt
+    agents_total: NonNegativeInt
+    agents_busy: NonNegativeInt = Field(description="Agents with a live call.")
+    longest_wait_seconds: float = Field(ge=0.0, description="The longest-waiting queued caller; 0 when none.")

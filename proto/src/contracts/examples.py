@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid5
 
-from contracts.analytics import SatisfactionScore, SentimentScore
+from contracts.analytics import LiveCounters, SatisfactionScore, SentimentScore
 from contracts.calls import (
     AgentStatusChanged,
     CallEnded,
@@ -16,7 +16,7 @@ from contracts.calls import (
     CustomerMessage,
 )
 from contracts.envelope import Envelope
-from contracts.results import ArchiveSaved, NotificationCreated
+from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
 from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
 from contracts.transcripts import TranscriptChunk
 from contracts.whisper import WhisperAck, WhisperInject, WhisperPause
@@ -59,9 +59,13 @@ def example_events(supervisor_id: UUID = EXAMPLE_SUPERVISOR, agent_id: UUID = EX
         WhisperAck(**ids, stage="received", message="Received"),
         SentimentScore(**ids, label="negative", score=-0.42, trend=-0.1, utterances=4, model="minilm-head-v1"),
         SatisfactionScore(**ids, score=2.5, reasons=["customer repeated the question"], source="local"),
-        ArchiveSaved(**ids, summary="The customer asked about a late order; it ships tomorrow.",
-                     tags=["shipping", "delivery-delay"], csat=4.2, fcr=True, handle_seconds=240.0,
-                     summary_source="local-extractive"),
+        ArchiveSaved(**ids, agent_name="Orders & Shipping", started_at=EXAMPLE_TIME,
+                     summary="The customer asked about a late order; it ships tomorrow.",
+                     tags=["shipping", "delivery-delay"], csat=4.2, fcr=True, resolved=True, handle_seconds=240.0,
+                     sentiment_label="neutral", tool_requests=1, summary_source="local-extractive"),
+        FcrRevised(**ids, started_at=EXAMPLE_TIME, repeat_call_id=EXAMPLE_REQUEST),
+        LiveCounters(supervisor_id=supervisor_id, active_calls=2, queued_calls=1, agents_total=3, agents_busy=2,
+                     longest_wait_seconds=14.0),
         NotificationCreated(supervisor_id=supervisor_id, agent_id=agent_id, call_id=call_id,
                             notification_id=EXAMPLE_REQUEST, kind="tool_permission",
                             title="Refund needs approval", body="refund_order ORD-1042 (19.99)"),

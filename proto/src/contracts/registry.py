@@ -11,7 +11,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, TypeAdapter
 
-from contracts.analytics import SatisfactionScore, SentimentScore
+from contracts.analytics import LiveCounters, SatisfactionScore, SentimentScore
 from contracts.calls import (
     AgentStatusChanged,
     CallEnded,
@@ -22,7 +22,7 @@ from contracts.calls import (
     CustomerMessage,
 )
 from contracts.envelope import Envelope
-from contracts.results import ArchiveSaved, NotificationCreated
+from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
 from contracts.subjects import topic_filter
 from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
 from contracts.transcripts import TranscriptChunk
@@ -76,6 +76,11 @@ TOPICS: tuple[Topic, ...] = (
           "Estimated satisfaction (1-5) with reasons, every 5 s while a call is live."),
     Topic("archive.saved", (ArchiveSaved,), ("postprocess",), ("gateway", "analytics"),
           "The call's summary, tags, CSAT, FCR and handle time are archived (exactly once)."),
+    Topic("archive.fcr_revised", (FcrRevised,), ("postprocess",), ("analytics",),
+          "A repeat contact took an earlier call's first-contact resolution away."),
+    Topic("analytics.counters", (LiveCounters,), ("analytics",), ("gateway",),
+          "A supervisor's live counters (calls, queue, busy agents) when they change and every few seconds.",
+          guarantee="JetStream; a snapshot, so the next one supersedes a lost one"),
     Topic("notification.created", (NotificationCreated,), ("postprocess", "agent-worker", "call-router"),
           ("gateway",), "Something the supervisor should see now."),
 )

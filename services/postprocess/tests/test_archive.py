@@ -11,7 +11,7 @@ import pytest
 
 from contracts.analytics import SatisfactionScore, SentimentScore
 from contracts.calls import CallEnded
-from contracts.results import ArchiveSaved, NotificationCreated
+from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
 from postprocess.archive import archive_call, record_score
 from tests.factories import make_agent, make_user
 from text_models.embedding import shared_embedder
@@ -64,6 +64,10 @@ async def test_a_call_is_archived_with_summary_tags_csat_and_timeline(pool: asyn
         await record_score(conn, SatisfactionScore(**ids, score=4.4, reasons=["resolved"], source="local-formula"))
     events = await archive(pool, ended)
     assert [type(e) for e in events] == [ArchiveSaved, NotificationCreated]
+    saved = events[0]  # what analytics aggregates, without reading the database
+    assert (saved.started_at, saved.agent_name, saved.resolved, saved.sentiment_label) == (
+        ended.started_at, "Billing", True, "positive")
+    assert (saved.tool_requests, saved.tools_denied, saved.csat) == (1, 0, 4.4)
     async with pool.acquire() as conn:
         row = await conn.fetchrow("select * from archives where call_id = $1", ended.call_id)
         note = await conn.fetchval("select title from notifications where call_id = $1", ended.call_id)
@@ -98,7 +102,10 @@ async def test_a_repeat_call_on_the_same_topic_flips_the_earlier_fcr(pool: async
         again = await make_call(conn, caller, now)
     for ended in (long_ago, first):
         await archive(pool, ended)
-    await archive(pool, again)
+    events = await archive(pool, again)
+    revisions = [e for e in events if isinstance(e, FcrRevised)]
+    assert [(r.call_id, r.repeat_call_id, r.agent_id) for r in revisions] == [(first.call_id, again.call_id,
+                                                                               first.agent_id)]
     async with pool.acquire() as conn:
         fcr = {r["call_id"]: r["fcr"] for r in await conn.fetch(
             "select call_id, fcr from archives where caller = $1", caller)}

@@ -9,4 +9,5 @@ from contracts.settings import ServiceSettings
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ANALYTICS_", extra="ignore", populate_by_name=True)
 
-    live_counter_interval_seconds: float = Field(5.0, gt=0)
+    live_counter_heartbeat_seconds: float = Field(
+        15.0, gt=0, description="Counters are published on every change and re-sent this often regardless.")

@@ -19,12 +19,14 @@ from contracts.analytics import SatisfactionScore, SentimentScore
 from contracts.calls import CallEnded
 from contracts.db import claim_event
 from contracts.envelope import Envelope
-from contracts.results import ArchiveSaved, NotificationCreated
+from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
 from postprocess.summary import Line, Outcome, summarise
 from text_models.embedding import Embedder
 
 CONSUMER = "postprocess"
 ANONYMOUS = "anonymous"
+# Tool requests the supervisor (or the approval timeout) refused, as ArchiveSaved.tools_denied counts them.
+DENIED = ("denied", "timed_out")
 
 
 async def record_score(conn: asyncpg.Connection, event: SentimentScore | SatisfactionScore) -> None:
@@ -90,7 +92,7 @@ async def archive_call(conn: asyncpg.Connection, ended: CallEnded, embedder: Emb
         json.dumps(timeline), outcome.source, call["brain"])
     if not inserted:
         return []
-    await flip_earlier_fcr(conn, call, outcome.tags, fcr_window)
+    revisions = await flip_earlier_fcr(conn, call, outcome.tags, fcr_window)
     notification_id = uuid4()
     title = f"{call['agent_name']}: call {'resolved' if outcome.resolved else 'ended unresolved'}"
     await conn.execute(
@@ -98,21 +100,30 @@ async def archive_call(conn: asyncpg.Connection, ended: CallEnded, embedder: Emb
            values ($1, $2, $3, 'call_ended', $4, $5)""",
         notification_id, call["supervisor_id"], ended.call_id, title, outcome.summary[:2000])
     ids = {"supervisor_id": call["supervisor_id"], "agent_id": call["agent_id"], "call_id": ended.call_id}
-    return [ArchiveSaved(**ids, summary=outcome.summary, tags=outcome.tags,
+    return [ArchiveSaved(**ids, agent_name=call["agent_name"], started_at=call["started_at"], summary=outcome.summary,
+                         tags=outcome.tags,
                          csat=float(scores["satisfaction"]) if scores and scores["satisfaction"] else None,
-                         fcr=outcome.resolved, handle_seconds=round(handle, 1), summary_source=outcome.source),
+                         fcr=outcome.resolved, resolved=outcome.resolved, handle_seconds=round(handle, 1),
+                         sentiment_label=timeline[-1]["label"] if timeline else None,
+                         tool_requests=len(tools), tools_denied=sum(t["status"] in DENIED for t in tools),
+                         summary_source=outcome.source),
             NotificationCreated(**ids, notification_id=notification_id, kind="call_ended", title=title,
-                                body=outcome.summary[:2000])]
+                                body=outcome.summary[:2000]),
+            *revisions]
 
 
 async def flip_earlier_fcr(conn: asyncpg.Connection, call: asyncpg.Record, tags: list[str],
-                           window: timedelta) -> int:
-    """This caller came back about the same thing: their earlier call was not a first-contact resolution."""
+                           window: timedelta) -> list[FcrRevised]:
+    """This caller came back about the same thing: their earlier calls were not first-contact resolutions."""
     if call["caller"] == ANONYMOUS or not tags:
-        return 0
-    flipped = await conn.execute(
+        return []
+    flipped = await conn.fetch(
         """update archives set fcr = false
            where caller = $1 and call_id <> $2 and fcr and started_at >= $3::timestamptz - $4::interval
              and started_at < $3
-             and tags && $5""", call["caller"], call["id"], call["started_at"], window, tags)
-    return int(flipped.split()[-1])
+             and tags && $5
+           returning call_id, supervisor_id, agent_id, started_at""",
+        call["caller"], call["id"], call["started_at"], window, tags)
+    return [FcrRevised(call_id=r["call_id"], supervisor_id=r["supervisor_id"], agent_id=r["agent_id"],
+                       started_at=r["started_at"], repeat_call_id=call["id"])
+            for r in flipped if r["agent_id"] is not None]  # a deleted agent's history is not aggregated

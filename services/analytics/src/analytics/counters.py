@@ -1,0 +1,81 @@
+"""Live counters: recomputed when a call or agent event goes by, published when they change.
+
+A change is published at once (after a short settle, so a burst of events makes one update); every
+supervisor's counters are also re-sent every heartbeat, so a dashboard opened between changes is
+current within that interval without asking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import asyncpg
+
+from contracts.analytics import LiveCounters
+from contracts.bus import Bus
+from kpis.queries import FloorCounters, floor_counters
+
+log = logging.getLogger("analytics.counters")
+# The subjects whose events can change a counter.
+TRIGGER_SUBJECTS = ("call.*.>", "agent.status.>")
+
+
+def changed_counters(previous: dict[UUID, FloorCounters], current: list[FloorCounters],
+                     everything: bool) -> list[FloorCounters]:
+    """What to publish; the wait time alone ticks every second, so it does not count as a change."""
+    def settled(counters: FloorCounters | None) -> dict | None:
+        return None if counters is None else counters.model_dump(exclude={"longest_wait_seconds"})
+    return [c for c in current if everything or settled(previous.get(c.supervisor_id)) != settled(c)]
+
+
+@dataclass
+class CounterPublisher:
+    pool: asyncpg.Pool
+    bus: Bus
+    heartbeat_seconds: float
+    settle_seconds: float = 0.2
+    published: dict[UUID, FloorCounters] = field(default_factory=dict)
+    poked: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def poke(self) -> None:
+        self.poked.set()
+
+    async def publish(self, everything: bool) -> int:
+        async with self.pool.acquire() as conn:
+            current = await floor_counters(conn)
+        due = changed_counters(self.published, current, everything)
+        for counters in due:
+            await self.bus.publish(LiveCounters(**counters.model_dump()))
+        self.published = {c.supervisor_id: c for c in current}
+        return len(due)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        subscriptions = [await self.bus.nc.subscribe(subject, cb=self._on_event) for subject in TRIGGER_SUBJECTS]
+        next_heartbeat = 0.0
+        try:
+            while not stop.is_set():
+                try:
+                    await asyncio.wait_for(self.poked.wait(), max(0.0, next_heartbeat - time.monotonic()))
+                    await asyncio.sleep(self.settle_seconds)
+                except TimeoutError:
+                    pass
+                self.poked.clear()
+                heartbeat = time.monotonic() >= next_heartbeat
+                try:
+                    await self.publish(everything=heartbeat)
+                except Exception as exc:  # database or bus away: the next event or heartbeat tries again
+                    log.warning("live counters not published (%s)", exc)
+                    await asyncio.sleep(1.0)
+                    continue
+                if heartbeat:
+                    next_heartbeat = time.monotonic() + self.heartbeat_seconds
+        finally:
+            for subscription in subscriptions:
+                await subscription.unsubscribe()
+
+    async def _on_event(self, _message: object) -> None:
+        self.poke()
