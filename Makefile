@@ -39,6 +39,7 @@ train-sentiment: install
 bench: install
 	$(PY) tests/bench/bench_bus.py
 	$(PY) -m tests.bench.bench_calls
+	$(PY) -m tests.bench.bench_analytics
 
 gen: install
 	$(PY) -m contracts.schema_gen

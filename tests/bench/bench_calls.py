@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 
@@ -25,18 +23,12 @@ from call_router.app import setup as router_setup
 from call_router.config import Settings as RouterSettings
 from contracts.db import migrate
 from embedded_stack.demo import seed_shop
-from embedded_stack.nats_server import start_nats
-from embedded_stack.postgres_server import start_postgres
+from tests.bench.servers import embedded_servers, percentile
 from tests.factories import make_agent, make_user
 from tests.integration.conftest import running_gateway
 from tests.integration.test_gateway_streams import reading
 from tests.pg import connection
 from tests.services import running_service
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def prepare(database_url: str) -> str:
@@ -78,21 +70,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=30)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        nats = start_nats(Path(tmp) / "nats")
-        postgres = start_postgres(Path(tmp) / "pg", durable=False)
-        try:
-            database_url = postgres.dsn("platform")
-            number = asyncio.run(prepare(database_url))
-            router = RouterSettings(nats_url=nats.url, database_url=database_url)
-            worker = WorkerSettings(nats_url=nats.url, database_url=database_url)
-            with running_service("call-router", router, router_setup), \
-                    running_service("agent-worker", worker, worker_setup), \
-                    running_gateway(nats.url, database_url, call_attempts_per_minute=100_000) as gateway:
-                dials, replies = asyncio.run(measure(gateway.url, number, args.calls))
-        finally:
-            nats.stop()
-            postgres.stop()
+    with embedded_servers() as (nats_url, database_url):
+        number = asyncio.run(prepare(database_url))
+        router = RouterSettings(nats_url=nats_url, database_url=database_url)
+        worker = WorkerSettings(nats_url=nats_url, database_url=database_url)
+        with running_service("call-router", router, router_setup), \
+                running_service("agent-worker", worker, worker_setup), \
+                running_gateway(nats_url, database_url, call_attempts_per_minute=100_000) as gateway:
+            dials, replies = asyncio.run(measure(gateway.url, number, args.calls))
     for name, values in (("dial to connected", dials), ("chat reply (order lookup)", replies)):
         print(f"{name:28s} n={len(values)}  p50 {statistics.median(values) * 1000:7.1f} ms  "
               f"p95 {percentile(values, 0.95) * 1000:7.1f} ms  max {max(values) * 1000:7.1f} ms")

@@ -52,6 +52,10 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/calls/{call_id}/inject"): "own",
     ("GET", "/api/tool-requests"): "user",
     ("POST", "/api/tool-requests/{request_id}/decision"): "own",
+    ("GET", "/api/analytics/kpis"): "user",
+    ("GET", "/api/analytics/leaderboard"): "user",
+    ("GET", "/api/analytics/timeseries"): "user",
+    ("GET", "/api/analytics/live"): "user",
     ("GET", "/health"): "public",
     ("GET", "/metrics"): "admin",
 }

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
-from analytics.aggregates import RevisionBeforeArchive, add_archived_call, rebuild, revise_fcr
+from analytics.aggregates import RevisionBeforeArchive, add_archived_call, rebuild_if_empty, revise_fcr
 from contracts.results import ArchiveSaved, FcrRevised
 from kpis.formula import ScoreWeights, kpis_from, performance_score
 from kpis.queries import bucket_sums, range_sums, sums_by_agent
@@ -136,17 +136,24 @@ async def test_a_revision_that_overtakes_its_archive_event_waits_for_it(pool: as
         assert (await range_sums(conn, DAY_1, DAY_1, agent_id=data.agents["X"])).fcr_count == 0
 
 
-async def test_rebuilding_from_the_archive_gives_the_same_table(isolated_pool: asyncpg.Pool) -> None:
+async def test_rebuilding_from_the_archive_gives_the_same_table_and_replays_count_nothing(
+        isolated_pool: asyncpg.Pool) -> None:
     async with isolated_pool.acquire() as conn:
         data = await make_data_set(conn)
-    for event in [*data.events, data.revision]:
+    events = [*data.events, data.revision]
+    for event in events:
         await fold_in(isolated_pool, event)
     async with isolated_pool.acquire() as conn:
         incremental = await aggregate_rows(conn)
+        # Now as if analytics first ran on a database that already had these calls archived.
+        await conn.execute("delete from agent_daily_kpis; delete from processed_events")
         for index, (call, event) in enumerate(zip(CALLS, data.events, strict=True)):
             await write_archive(conn, call, event, fcr=event.fcr and index != 0)
-        async with conn.transaction():
-            assert await rebuild(conn) == 3
+    assert await rebuild_if_empty(isolated_pool) == 3
+    assert await rebuild_if_empty(isolated_pool) is None  # not empty any more: left alone
+    for event in events:  # the same calls' events, still in the stream
+        assert not await fold_in(isolated_pool, event)
+    async with isolated_pool.acquire() as conn:
         assert await aggregate_rows(conn) == incremental
 
 

@@ -24,11 +24,13 @@ create table public.agent_daily_kpis (
 create index agent_daily_kpis_day_idx on public.agent_daily_kpis (day);
 create index agent_daily_kpis_agent_day_idx on public.agent_daily_kpis (agent_id, day);
 
+-- The policies wrap auth.uid() and is_admin() in a sub-select so PostgreSQL evaluates them once per
+-- query, not once per row (Supabase's advice for RLS performance): KPI queries read thousands of rows.
 alter table public.agent_daily_kpis enable row level security;
 create policy agent_daily_kpis_supervisor_own on public.agent_daily_kpis for select to authenticated
-  using (supervisor_id = auth.uid());
+  using (supervisor_id = (select auth.uid()));
 create policy agent_daily_kpis_admin_all on public.agent_daily_kpis for select to authenticated
-  using (public.is_admin());
+  using ((select public.is_admin()));
 -- Only the analytics service writes it.
 revoke insert, update, delete on public.agent_daily_kpis from authenticated;
 grant select on public.agent_daily_kpis to authenticated;
@@ -36,3 +38,19 @@ grant select on public.agent_daily_kpis to authenticated;
 -- The live counters read only the calls still queued or active; this keeps that cheap when millions
 -- of calls have ended.
 create index calls_live_idx on public.calls (supervisor_id, status, queued_at) where status <> 'ended';
+
+-- The same once-per-query evaluation for the supervisor-owned tables of 0002: searching a million
+-- archived calls as an admin must not call is_admin() a million times.
+do $$
+declare
+  t text;
+begin
+  foreach t in array array['agents', 'agent_tools', 'knowledge_entries', 'calls', 'transcript_lines',
+                           'tool_requests', 'archives', 'notifications'] loop
+    execute format('alter policy %I on public.%I using (supervisor_id = (select auth.uid()))
+                      with check (supervisor_id = (select auth.uid()))', t || '_supervisor_own', t);
+    execute format('alter policy %I on public.%I using ((select public.is_admin()))
+                      with check ((select public.is_admin()))', t || '_admin_all', t);
+  end loop;
+end
+$$;

@@ -1,8 +1,10 @@
 """Keeping ``agent_daily_kpis`` up to date from archive events: plain functions over a connection.
 
 Each event is claimed in the same transaction as its increment, so a redelivered event or a restart
-mid-way never counts a call twice. ``rebuild`` derives the same table from the archive in one pass
-(after a restore, or to load generated data); a test holds the two to agreeing.
+mid-way never counts a call twice. The claim is keyed by the call, not the event id: a call is
+archived once and loses its FCR at most once, and ``rebuild`` (which derives the table from the archive
+in one pass, for a database that had archives before analytics ran) can then claim what it counted,
+so events still in the stream for those calls are not counted again. A test holds the two to agreeing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from contracts.db import claim_event
 from contracts.results import ArchiveSaved, FcrRevised
 
 CONSUMER = "analytics"
+ARCHIVE_CLAIMS = "analytics.archive"
+REVISION_CLAIMS = "analytics.fcr_revision"
+# Any fixed number: one analytics instance rebuilds at a time.
+REBUILD_LOCK_KEY = 7_301_978
 
 
 class RevisionBeforeArchive(Exception):
@@ -27,7 +33,7 @@ def utc_day(event: ArchiveSaved | FcrRevised) -> date:
 
 async def add_archived_call(conn: asyncpg.Connection, saved: ArchiveSaved) -> bool:
     """Fold one archived call into its day's row; False when the event was counted before."""
-    if not await claim_event(conn, CONSUMER, saved.event_id):
+    if not await claim_event(conn, ARCHIVE_CLAIMS, saved.call_id):
         return False
     await conn.execute(
         """insert into agent_daily_kpis as k (day, agent_id, supervisor_id, agent_name, calls, handle_seconds_sum,
@@ -57,7 +63,7 @@ async def add_archived_call(conn: asyncpg.Connection, saved: ArchiveSaved) -> bo
 
 async def revise_fcr(conn: asyncpg.Connection, revised: FcrRevised) -> bool:
     """Take the revised call out of its day's FCR count; False when the event was counted before."""
-    if not await claim_event(conn, CONSUMER, revised.event_id):
+    if not await claim_event(conn, REVISION_CLAIMS, revised.call_id):
         return False
     status = await conn.execute(
         """update agent_daily_kpis set fcr_count = fcr_count - 1, updated_at = now()
@@ -70,8 +76,14 @@ async def revise_fcr(conn: asyncpg.Connection, revised: FcrRevised) -> bool:
 
 
 async def rebuild(conn: asyncpg.Connection) -> int:
-    """Recompute the whole table from the archive (inside the caller's transaction); returns its rows."""
+    """Recompute the whole table from the archive, inside the caller's (repeatable read) transaction, and
+    claim the calls it counted; returns the number of rows."""
     await conn.execute("delete from agent_daily_kpis")
+    await conn.execute(
+        """insert into processed_events(consumer, event_id)
+           select $1, call_id from archives where agent_id is not null
+           union all select $2, call_id from archives where agent_id is not null and not fcr
+           on conflict do nothing""", ARCHIVE_CLAIMS, REVISION_CLAIMS)
     status = await conn.execute(
         """insert into agent_daily_kpis (day, agent_id, supervisor_id, agent_name, calls, handle_seconds_sum,
                                          csat_sum, csat_count, fcr_count, resolved_count, sentiment_negative,
@@ -90,3 +102,18 @@ async def rebuild(conn: asyncpg.Connection) -> int:
            where a.agent_id is not null
            group by 1, a.agent_id, a.supervisor_id""")
     return int(status.split()[-1])
+
+
+async def rebuild_if_empty(pool: asyncpg.Pool) -> int | None:
+    """At start-up: fill an empty table from an archive that has calls (demo data, a first deployment of
+    analytics on a running platform); returns the rows written, or None when there was nothing to do."""
+    async with pool.acquire() as conn:
+        await conn.execute("select pg_advisory_lock($1)", REBUILD_LOCK_KEY)
+        try:
+            async with conn.transaction(isolation="repeatable_read"):
+                if await conn.fetchval("select exists(select 1 from agent_daily_kpis)") or \
+                        not await conn.fetchval("select exists(select 1 from archives)"):
+                    return None
+                return await rebuild(conn)
+        finally:
+            await conn.execute("select pg_advisory_unlock($1)", REBUILD_LOCK_KEY)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 
-from analytics.aggregates import CONSUMER, add_archived_call, revise_fcr
+from analytics.aggregates import CONSUMER, add_archived_call, rebuild_if_empty, revise_fcr
 from analytics.config import Settings
 from analytics.counters import CounterPublisher
 from contracts.bus import EventConsumer
@@ -13,6 +15,7 @@ from contracts.results import ArchiveSaved, FcrRevised
 from contracts.service import Runtime
 from contracts.subjects import topic_filter
 
+log = logging.getLogger("analytics")
 ACCEPTS = (ArchiveSaved, FcrRevised)
 
 
@@ -30,6 +33,8 @@ async def setup(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, Settings) and runtime.pool is not None
     runtime.health_details.update(live_counter_heartbeat_seconds=settings.live_counter_heartbeat_seconds)
+    if (rows := await rebuild_if_empty(runtime.pool)) is not None:  # before consuming, so nothing counts twice
+        log.info("daily KPI aggregates built from the existing archive: %d rows", rows)
     consumer = EventConsumer(runtime.bus, CONSUMER, [topic_filter(e.topic) for e in ACCEPTS],
                              aggregate_handler(runtime.pool), accepts=ACCEPTS)
     runtime.run_forever(consumer.run(runtime.stop))

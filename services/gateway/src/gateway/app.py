@@ -25,7 +25,8 @@ from gateway.health import health_report
 from gateway.metrics import Metrics
 from gateway.middleware import BodySizeLimit, RequestMetrics
 from gateway.ratelimit import RateLimiter
-from gateway.routes import admin, agents, archive, auth, calls, notifications, streams, supervisors, tools
+from gateway.routes import admin, agents, analytics, archive, auth, calls, notifications, streams, supervisors, tools
+from kpis.formula import ScoreWeights
 
 log = logging.getLogger("gateway")
 
@@ -54,6 +55,7 @@ def build(settings: Settings) -> FastAPI:
     app = FastAPI(title="Customer-service AI agents platform", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.score_weights = ScoreWeights()
     app.state.stream_slots = StreamSlots()
     app.state.rate_limiters = {
         "login": RateLimiter(settings.login_attempts_per_minute),
@@ -63,7 +65,7 @@ def build(settings: Settings) -> FastAPI:
     }
     install_error_handlers(app)
     for router in (auth.router, supervisors.router, agents.router, archive.router, notifications.router,
-                   admin.router, streams.router, calls.router, tools.router):
+                   admin.router, streams.router, calls.router, tools.router, analytics.router):
         app.include_router(router)
 
     @app.get("/health", tags=["ops"], summary="Database, bus, providers and every service's liveness")

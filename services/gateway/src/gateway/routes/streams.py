@@ -22,8 +22,9 @@ router = APIRouter(prefix="/api/stream", tags=["streams"])
 
 # What each stream carries, by topic.
 SUPERVISOR_TOPICS = ("notification.created", "tool.permission", "agent.status", "call.queued", "call.started",
-                     "call.ended")
-ADMIN_TOPICS = ("agent.status", "call.queued", "call.started", "call.ended", "sentiment.score", "archive.saved")
+                     "call.ended", "analytics.counters")
+ADMIN_TOPICS = ("agent.status", "call.queued", "call.started", "call.ended", "sentiment.score", "archive.saved",
+                "analytics.counters")
 
 StreamToken = Annotated[str | None, Query(description="A token from POST /api/stream-token (EventSource "
                                                       "cannot send an Authorization header)")]
