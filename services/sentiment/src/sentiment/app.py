@@ -14,11 +14,13 @@ from contracts.analytics import SatisfactionScore, SentimentScore
 from contracts.bus import Bus, EventConsumer
 from contracts.calls import CallEnded, CallStarted
 from contracts.envelope import Envelope
+from contracts.logs import call_context
 from contracts.service import Runtime
 from contracts.subjects import topic_filter
 from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
 from contracts.transcripts import TranscriptChunk
 from sentiment.config import Settings
+from sentiment.hosted_satisfaction import EstimateUnavailable, HostedEstimator, hosted_estimator
 from sentiment.model import SentimentModel, load_model
 from sentiment.satisfaction import estimate
 from sentiment.tracker import CallMood
@@ -27,6 +29,9 @@ log = logging.getLogger("sentiment")
 DURABLE = "sentiment"
 ACCEPTS = (CallStarted, TranscriptChunk, ToolExecuted, ToolPermissionRequest, ToolPermissionDecision, CallEnded)
 SATISFACTION_SOURCE = "local-formula"
+# A hosted estimate that lags the conversation still stands this long; then the formula takes over.
+HOSTED_FRESH_SECONDS = 15.0
+HOSTED_FAILURE_BACKOFF_SECONDS = 15.0
 MAX_BATCH = 64
 FORGET_SILENT_CALLS_SECONDS = 3600.0
 
@@ -39,6 +44,8 @@ class Scorer:
     calls: dict[UUID, CallMood] = field(default_factory=dict)
     pending: list[tuple[UUID, str]] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    hosted: HostedEstimator | None = None
+    asking: set[asyncio.Task] = field(default_factory=set)
 
     def mood(self, event: Envelope) -> CallMood:
         assert event.call_id is not None and event.agent_id is not None
@@ -55,6 +62,8 @@ class Scorer:
             self.mood(event).conversation.customer_said(event.text)
             self.pending.append((event.call_id, event.text))
             self.wake.set()
+        elif isinstance(event, TranscriptChunk) and event.speaker == "agent":
+            self.mood(event).conversation.agent_said(event.text)
         elif isinstance(event, ToolExecuted):
             self.mood(event).conversation.tool_finished(event.ok)
             self.mood(event).changed = True
@@ -81,11 +90,44 @@ class Scorer:
         await self.bus.publish(SentimentScore(**ids, label=mood.label, score=round(mood.score, 4),
                                               trend=round(mood.trend, 4), utterances=len(mood.history),
                                               model=self.model.name))
-        satisfaction, reasons = estimate(mood.score, mood.trend, mood.conversation)
-        await self.bus.publish(SatisfactionScore(**ids, score=satisfaction, reasons=reasons,
-                                                 source=SATISFACTION_SOURCE))
+        self.ask_hosted(mood)
+        satisfaction, reasons, source = self.satisfaction(mood)
+        await self.bus.publish(SatisfactionScore(**ids, score=satisfaction, reasons=reasons, source=source))
         mood.changed = False
         mood.last_published_at = time.monotonic()
+
+    def satisfaction(self, mood: CallMood) -> tuple[float, list[str], str]:
+        """The hosted estimate while it is current, else the local formula."""
+        if self.hosted is not None and mood.hosted_estimate is not None and (
+                mood.hosted_version == mood.conversation.version
+                or time.monotonic() - mood.hosted_at < HOSTED_FRESH_SECONDS):
+            score, reasons = mood.hosted_estimate
+            return score, reasons, self.hosted.source
+        score, reasons = estimate(mood.score, mood.trend, mood.conversation)
+        return score, reasons, SATISFACTION_SOURCE
+
+    def ask_hosted(self, mood: CallMood) -> None:
+        """Start a hosted estimate when the conversation moved on since the last one (one at a time)."""
+        if self.hosted is None or mood.asking or self.hosted.paused or not mood.conversation.recent_lines \
+                or mood.hosted_version == mood.conversation.version or time.monotonic() < mood.hosted_retry_at:
+            return
+        mood.asking = True
+        task = asyncio.create_task(self._ask(self.hosted, mood, mood.conversation.version,
+                                             list(mood.conversation.recent_lines)))
+        self.asking.add(task)
+        task.add_done_callback(self.asking.discard)
+
+    async def _ask(self, hosted: HostedEstimator, mood: CallMood, version: int, lines: list[tuple[str, str]]) -> None:
+        with call_context(mood.call_id):
+            try:
+                mood.hosted_estimate = await hosted.estimate(lines)
+                mood.hosted_version, mood.hosted_at, mood.changed = version, time.monotonic(), True
+                self.wake.set()
+            except EstimateUnavailable as exc:
+                mood.hosted_retry_at = time.monotonic() + HOSTED_FAILURE_BACKOFF_SECONDS
+                log.warning("hosted satisfaction estimate unavailable (%s); using the local formula", exc)
+            finally:
+                mood.asking = False
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -110,8 +152,13 @@ async def setup(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, Settings)
     model = load_model(Path(settings.model_dir) if settings.model_dir else None)
-    runtime.health_details.update(model=model.name, publish_interval_seconds=settings.publish_interval_seconds)
-    scorer = Scorer(runtime.bus, model, settings.publish_interval_seconds)
+    hosted = None if settings.satisfaction_llm == "off" else hosted_estimator(
+        openai_base_url=settings.satisfaction_llm_base_url, openai_api_key=settings.satisfaction_llm_api_key,
+        groq_api_key=settings.groq_api_key, groq_base_url=settings.groq_base_url, model=settings.satisfaction_model,
+        timeout=settings.satisfaction_timeout_seconds)
+    runtime.health_details.update(model=model.name, publish_interval_seconds=settings.publish_interval_seconds,
+                                  satisfaction=hosted.source if hosted else SATISFACTION_SOURCE)
+    scorer = Scorer(runtime.bus, model, settings.publish_interval_seconds, hosted=hosted)
     consumer = EventConsumer(runtime.bus, DURABLE, sorted({topic_filter(e.topic) for e in ACCEPTS}), scorer.handle,
                              accepts=ACCEPTS)
     runtime.run_forever(consumer.run(runtime.stop))

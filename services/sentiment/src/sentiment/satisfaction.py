@@ -11,12 +11,16 @@ over the sentiment trajectory and signals in the conversation.
              - 0.4 x tools that failed or were denied (at most 3)
     clipped to 1..5, one decimal.
 
+With a hosted LLM configured (hosted_satisfaction.py), its estimate replaces this one while it is up to
+date with the conversation or less than HOSTED_FRESH_SECONDS old; otherwise this formula answers.
+
 Plain functions and state: the service feeds it events, tests feed it scripted conversations.
 """
 
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 
 ESCALATION = re.compile(r"\b(manager|supervisor|human|real person|someone else|complain(t)?|lawyer|"
@@ -25,6 +29,7 @@ RESOLUTION = re.compile(r"\b(thanks?|thank you|that helps|helpful|perfect|great|
                         r"all good|appreciate)\b", re.IGNORECASE)
 WORD = re.compile(r"[a-z0-9']+")
 REPEAT_OVERLAP = 0.7
+RECENT_LINES = 30
 
 
 @dataclass
@@ -35,8 +40,17 @@ class Conversation:
     resolved: bool = False
     tools_ok: int = 0
     tools_failed: int = 0
+    # What a hosted estimator reads, and how many things happened (a new estimate is due when it grows).
+    recent_lines: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=RECENT_LINES))
+    version: int = 0
+
+    def agent_said(self, text: str) -> None:
+        self.recent_lines.append(("agent", text))
+        self.version += 1
 
     def customer_said(self, text: str) -> None:
+        self.recent_lines.append(("customer", text))
+        self.version += 1
         words = set(WORD.findall(text.lower()))
         if len(words) >= 3 and any(_overlap(words, earlier) >= REPEAT_OVERLAP for earlier in self.customer_turns):
             self.repeats += 1
@@ -47,6 +61,8 @@ class Conversation:
             self.resolved = True
 
     def tool_finished(self, ok: bool) -> None:
+        self.recent_lines.append(("system", f"a tool action {'succeeded' if ok else 'failed or was denied'}"))
+        self.version += 1
         if ok:
             self.tools_ok += 1
         else:

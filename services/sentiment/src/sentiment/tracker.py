@@ -38,6 +38,12 @@ class CallMood:
     last_heard_at: float = 0.0
     changed: bool = True
     conversation: Conversation = field(default_factory=Conversation)
+    # The hosted satisfaction estimate, and the conversation version it read (see hosted_satisfaction).
+    hosted_estimate: tuple[float, list[str]] | None = None
+    hosted_version: int = -1
+    hosted_at: float = 0.0
+    hosted_retry_at: float = 0.0
+    asking: bool = False
 
     def stale(self, now: float, after: float) -> bool:
         """Nothing heard for ``after`` seconds: its call.ended was lost (or predates this service)."""
