@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -62,6 +63,20 @@ def wait_for_archived_live_call(dsn: str) -> int:
     while (count := asyncio.run(archived_calls(dsn, "local-extractive"))) == 0 and time.monotonic() < deadline:
         time.sleep(0.2)
     return count
+
+
+def admin_kpi_calls(base: str, expected: int) -> int:
+    """Calls in the admin's KPIs of the last month, once analytics has counted ``expected`` (or 30 s on)."""
+    token = httpx.post(f"{base}/api/auth/login", json={"email": "admin@demo.local", "password": "e2e-password"},
+                       timeout=15).json()["access_token"]
+    today = datetime.now(UTC).date()
+    deadline = time.monotonic() + 30
+    while True:
+        kpis = httpx.get(f"{base}/api/analytics/kpis", headers={"Authorization": f"Bearer {token}"}, timeout=15,
+                         params={"from": (today - timedelta(days=31)).isoformat(), "to": today.isoformat()}).json()
+        if kpis["kpis"]["calls"] == expected or time.monotonic() > deadline:
+            return kpis["kpis"]["calls"]
+        time.sleep(0.3)
 
 
 def agent_replies(base: str, number: str, messages: list[str]) -> list[str]:
@@ -121,7 +136,10 @@ def test_platform_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
         count_after_restart = asyncio.run(archived_calls(dsn))
         # The demo chat call is archived by post-processing: before the stop, or on catching up after it.
         live_archived = wait_for_archived_live_call(dsn)
+        # Analytics built its aggregates from the demo archive, then counted the live call from its event.
+        kpi_calls = admin_kpi_calls(f"http://127.0.0.1:{ports['gateway']}", 301)
     finally:
         output = stop(process)
     assert count_after_restart == 300 and live_archived == 1, output[-3000:]
+    assert kpi_calls == 301
     assert "migrations applied: none pending" in output and "demo data:" not in output
