@@ -5,28 +5,42 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PY := .venv/bin/python
 
-.PHONY: help install run test bench gen check-gen lint clean eval-sentiment train-sentiment
+.PHONY: help install run test bench gen check-gen lint clean eval-sentiment train-sentiment frontend-build browser
 
 help:
 	@echo "make run        install what is needed and run the whole platform on http://localhost:8000"
 	@echo "make test       install what is needed and run every test"
 	@echo "make bench      measure (prints figures)"
 	@echo "make eval-sentiment   the sentiment model's held-out accuracy, macro-F1 and latency"
-	@echo "make gen        regenerate proto/schema and the subject table; make check-gen fails when stale"
+	@echo "make gen        regenerate proto/schema, the subject table, the gateway's OpenAPI and the app's TypeScript types; make check-gen fails when stale"
 	@echo "make lint       ruff"
 
 .tools/bin/uv:
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv==$(UV_VERSION)
 
-install: $(if $(findstring .tools,$(UV)),.tools/bin/uv)
+install: $(if $(findstring .tools,$(UV)),.tools/bin/uv) frontend/node_modules/.package-lock.json
 	$(UV) sync --frozen --all-packages --quiet
 
-run: install
+# Reinstalled only when the lock file changes. Playwright drives Debian's Chromium: no browser download.
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+
+frontend-build: install
+	cd frontend && npm run build --silent
+
+# The end-to-end browser tests need Debian's chromium (root installs it; CI runs as root).
+browser:
+	@test -x /usr/bin/chromium || (apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null))
+
+run: frontend-build
 	$(PY) -m embedded_stack
 
-test: install check-gen lint
+test: check-gen lint frontend-build browser
 	$(PY) -m pytest
+	cd frontend && npx vitest run
+	cd frontend && npx playwright test
 
 eval-sentiment: install
 	$(PY) -m sentiment.training_eval
@@ -43,12 +57,16 @@ bench: install
 
 gen: install
 	$(PY) -m contracts.schema_gen
+	$(PY) -m gateway.openapi_dump
+	cd frontend && npm run gen:types --silent
 
 check-gen: install
 	$(PY) -m contracts.schema_gen --check
+	$(PY) -m gateway.openapi_dump --check
+	cd frontend && npm run check:types --silent
 
 lint: install
 	$(PY) -m ruff check .
 
 clean:
-	rm -rf .venv .tools .pytest_cache .ruff_cache
+	rm -rf .venv .tools .pytest_cache .ruff_cache frontend/node_modules frontend/dist frontend/test-results test-artifacts

@@ -19,7 +19,8 @@ RUN uv sync --frozen --no-dev --no-editable --package "${SERVICE}"
 FROM node:20-slim AS frontend
 WORKDIR /frontend
 COPY frontend/ ./
-RUN if [ -f package-lock.json ]; then npm ci && npm run build; else mkdir -p dist; fi
+ENV PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+RUN npm ci --no-audit --no-fund && npm run build
 
 FROM ${PYTHON_IMAGE} AS service
 ARG SERVICE

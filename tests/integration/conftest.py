@@ -69,8 +69,8 @@ def serve(app: Any) -> ServedApp:
 
 @contextlib.contextmanager
 def running_gateway(nats_url: str, database_url: str, **overrides: Any) -> Iterator[RunningGateway]:
-    settings = Settings(nats_url=nats_url, database_url=database_url, jwt_secret=JWT_SECRET,
-                        frontend_dist=Path("/nonexistent"), **overrides)
+    settings = Settings(**{"nats_url": nats_url, "database_url": database_url, "jwt_secret": JWT_SECRET,
+                           "frontend_dist": Path("/nonexistent"), **overrides})
     app = build(settings)
     served = serve(app)
     try:

@@ -43,6 +43,8 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/stream/supervisor"): "user",
     ("GET", "/api/stream/admin"): "admin",
     ("POST", "/api/calls"): "public",
+    ("GET", "/api/directory"): "public",
+    ("GET", "/api/tool-catalog"): "user",
     ("POST", "/api/calls/{call_id}/messages"): "call-token",
     ("GET", "/api/calls/{call_id}/stream"): "call-token",
     ("POST", "/api/calls/{call_id}/end"): "own",

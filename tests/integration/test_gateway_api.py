@@ -7,13 +7,21 @@ import asyncio
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.factories import new_number
-from tests.integration.conftest import METRICS_TOKEN, RunningGateway, World, create_agent, create_supervisor
+from tests.integration.conftest import (
+    METRICS_TOKEN,
+    RunningGateway,
+    World,
+    create_agent,
+    create_supervisor,
+    running_gateway,
+)
 from tests.pg import connection
 
 
@@ -214,3 +222,26 @@ def test_metrics_for_an_admin_or_the_scrape_token(http: httpx.Client, world: Wor
     scraped = http.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
     assert scraped.status_code == 200 and "gateway_request_seconds" in scraped.text
     assert http.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_the_dialer_directory_lists_active_agents_without_an_account(http: httpx.Client, world: World) -> None:
+    entries = http.get("/api/directory").json()
+    assert {"name": "A1", "phone_number": world.a["phone_number"]} in entries
+    catalog = http.get("/api/tool-catalog", headers=world.headers(http, world.a["email"])).json()
+    assert {t["name"]: t["approval_suggested"] for t in catalog}["refund_order"] is True
+
+
+def test_the_web_app_opens_on_its_own_routes_but_the_api_stays_json(nats_url: str, database_url: str,
+                                                                    tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<html>the app</html>")
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "app.js").write_text("console.log(1)")
+    with running_gateway(nats_url, database_url, frontend_dist=tmp_path) as served, \
+            httpx.Client(base_url=served.url) as client:
+        reload = client.get("/supervisor/archive/123")  # a browser reloading a page of the app
+        assert reload.status_code == 200 and "the app" in reload.text
+        assert reload.headers["cache-control"] == "no-cache"
+        assert client.get("/assets/app.js").text == "console.log(1)"
+        assert client.get("/assets/gone.js").status_code == 404
+        missing = client.get("/api/no-such-thing")
+        assert missing.status_code == 404 and missing.json()["message"]

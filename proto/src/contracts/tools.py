@@ -41,4 +41,11 @@ class ToolExecuted(CallScoped):
     error: str | None = None
 
 # The built-in customer-service tools an agent's configuration may name; the agent-worker implements them.
-BUILTIN_TOOL_NAMES = ("order_lookup", "refund_order", "change_address", "create_ticket")
+# (name, description, whether a new agent asks the supervisor's approval by default)
+BUILTIN_TOOLS = (
+    ("order_lookup", "Look up an order's status and items by order id.", False),
+    ("refund_order", "Refund an order (needs the supervisor's approval).", True),
+    ("change_address", "Change the shipping address of an order not shipped yet.", True),
+    ("create_ticket", "Open a support ticket for follow-up by a human.", False),
+)
+BUILTIN_TOOL_NAMES = tuple(name for name, _, _ in BUILTIN_TOOLS)

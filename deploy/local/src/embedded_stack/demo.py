@@ -11,15 +11,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from argon2 import PasswordHasher
 
+from contracts.tools import BUILTIN_TOOLS
+
 ADMIN_EMAIL = "admin@demo.local"
 DEMO_NAMESPACE = uuid.UUID("6f1c2a4e-0a4b-4d7e-9a51-3f0c6e1d2b7a")
 
-BUILTIN_TOOLS = (
-    ("order_lookup", "Look up an order's status and items by order id.", False),
-    ("refund_order", "Refund an order (needs the supervisor's approval).", True),
-    ("change_address", "Change the shipping address of an order not shipped yet.", True),
-    ("create_ticket", "Open a support ticket for follow-up by a human.", False),
-)
 
 SUPERVISORS = (
     ("supervisor1@demo.local", "Dana Whitfield", (

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from contracts.bus import connect_bus, ensure_streams
@@ -26,6 +25,7 @@ from gateway.metrics import Metrics
 from gateway.middleware import BodySizeLimit, RequestMetrics
 from gateway.ratelimit import RateLimiter
 from gateway.routes import admin, agents, analytics, archive, auth, calls, notifications, streams, supervisors, tools
+from gateway.spa import SinglePageApp
 from kpis.formula import ScoreWeights
 
 log = logging.getLogger("gateway")
@@ -65,7 +65,8 @@ def build(settings: Settings) -> FastAPI:
     }
     install_error_handlers(app)
     for router in (auth.router, supervisors.router, agents.router, archive.router, notifications.router,
-                   admin.router, streams.router, calls.router, tools.router, analytics.router):
+                   admin.router, streams.router, calls.router, tools.router, analytics.router,
+                   calls.directory_router, agents.catalog_router):
         app.include_router(router)
 
     @app.get("/health", tags=["ops"], summary="Database, bus, providers and every service's liveness")
@@ -89,7 +90,7 @@ def build(settings: Settings) -> FastAPI:
     app.add_middleware(RequestMetrics, histogram=app.state.metrics.request_seconds)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.frontend_dist.is_dir():
-        app.mount("/", StaticFiles(directory=settings.frontend_dist, html=True), name="frontend")
+        app.mount("/", SinglePageApp(directory=str(settings.frontend_dist)), name="frontend")
     return app
 
 

@@ -100,6 +100,12 @@ def _unique_tool_names(tools: list[ToolConfig]) -> list[ToolConfig]:
 Tools = Annotated[list[ToolConfig], Field(max_length=20), AfterValidator(_unique_tool_names)]
 
 
+class CatalogTool(BaseModel):
+    name: str
+    description: str
+    approval_suggested: bool
+
+
 class KnowledgeEntry(Body):
     title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
@@ -186,12 +192,15 @@ class TranscriptLine(BaseModel):
 
 class ToolDecision(BaseModel):
     id: UUID
+    call_id: UUID
+    agent_id: UUID | None
     tool_name: str
     arguments: dict[str, Any]
     reason: str
     requires_approval: bool
     status: str
     requested_at: datetime
+    expires_at: datetime | None = Field(description="A pending request not decided by then counts as denied.")
     decided_at: datetime | None
     decided_by: UUID | None
     note: str
@@ -237,6 +246,11 @@ class Overview(BaseModel):
     supervisors: list[SupervisorCard]
     live_calls: int
     queued_calls: int
+
+
+class DirectoryEntry(BaseModel):
+    name: str
+    phone_number: str
 
 
 class CallIn(Body):

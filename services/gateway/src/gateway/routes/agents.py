@@ -7,13 +7,22 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Response
 
+from contracts.tools import BUILTIN_TOOLS
 from gateway import audit
 from gateway.deps import CurrentUser, Db
 from gateway.errors import ApiError, not_found
-from gateway.schemas import AgentIn, AgentOut, AgentPatch, KnowledgeEntry, ToolConfig
+from gateway.schemas import AgentIn, AgentOut, AgentPatch, CatalogTool, KnowledgeEntry, ToolConfig
 from gateway.tokens import Principal
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
+catalog_router = APIRouter(prefix="/api/tool-catalog", tags=["agents"])
+
+
+@catalog_router.get("", response_model=list[CatalogTool],
+                    summary="The built-in tools an agent can be given, and whether approval is suggested")
+async def tool_catalog(_: CurrentUser) -> list[CatalogTool]:
+    return [CatalogTool(name=name, description=description, approval_suggested=approval)
+            for name, description, approval in BUILTIN_TOOLS]
 
 SELECT_AGENTS = """
     select a.*, case when exists (select 1 from calls c where c.agent_id = a.id and c.status = 'active')

@@ -40,6 +40,7 @@ from gateway.schemas import (
     CallAgent,
     CallIn,
     CallOut,
+    DirectoryEntry,
     InjectIn,
     LiveCall,
     LiveCallDetail,
@@ -51,6 +52,7 @@ from gateway.schemas import (
 from gateway.tokens import InvalidToken, Principal, issue_call_token, verify_call_token
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
+directory_router = APIRouter(prefix="/api/directory", tags=["calls"])
 
 # What the customer sees of their call: never tool requests, whispers or scores.
 CUSTOMER_TOPICS = (CallQueued.topic, CallStarted.topic, CallEnded.topic, TranscriptChunk.topic)
@@ -62,6 +64,15 @@ CallTokenQuery = Annotated[str | None, Query(alias="token", description="The cal
 
 
 # --- the customer's side -------------------------------------------------------------------------
+
+@directory_router.get("", response_model=list[DirectoryEntry],
+                      summary="The numbers a customer can dial (the mock dialer lists them; no account)")
+async def directory(request: Request) -> list[DirectoryEntry]:
+    rows = await request.app.state.pool.fetch(
+        """select a.name, a.phone_number from agents a join users u on u.id = a.supervisor_id
+           where a.active and u.active order by a.name""")
+    return [DirectoryEntry(**dict(r)) for r in rows]
+
 
 async def answer(bus: Bus, request: CallRequested, within_seconds: float) -> Envelope | None:
     """Publish the request and wait for the router's first word on it: started, queued or ended."""

@@ -38,7 +38,7 @@ async def decide(request_id: UUID, body: DecisionIn, principal: CurrentUser, db:
         row = await conn.fetchrow(
             f"""update tool_requests set status = $2, decided_at = now(), decided_by = $3, note = $4
                 where id = $1 and status = 'pending' and (expires_at is null or expires_at > now())
-                returning {COLUMNS}, call_id, supervisor_id, agent_id""",
+                returning {COLUMNS}, supervisor_id""",
             request_id, "allowed" if body.allow else "denied", principal.user_id, body.note)
         if row is None:
             current = await conn.fetchrow("select status, expires_at from tool_requests where id = $1", request_id)

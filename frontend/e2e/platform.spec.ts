@@ -1,0 +1,137 @@
+import { expect, test, type Page } from "@playwright/test";
+import { mkdirSync } from "node:fs";
+
+// The product end to end in a real browser: an admin creates a supervisor; the supervisor creates an
+// agent; a customer calls it from the mock dialer in one browser context while the supervisor watches
+// live in another, allows a tool request, whispers and injects; after hang-up the call is in the archive
+// with its summary. Screenshots of each screen go to ../test-artifacts/screenshots.
+
+const PASSWORD = "e2e-password";
+const SHOTS = "../test-artifacts/screenshots";
+const run = Date.now().toString(36);
+const supervisor = { name: `Sam Tester ${run}`, email: `sam-${run}@e2e.local`, password: "sam-password-1" };
+const agent = { name: `Returns ${run}`, number: `+1-555-7${run.slice(-3).replace(/\D/g, "1").padStart(3, "1")}` };
+
+mkdirSync(SHOTS, { recursive: true });
+const shot = (page: Page, name: string) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+
+async function signIn(page: Page, email: string, password: string) {
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+test.describe.configure({ mode: "serial" });
+
+test("an admin creates a supervisor and sees the dashboards", async ({ page }) => {
+  await signIn(page, "admin@demo.local", PASSWORD);
+  await expect(page.getByRole("heading", { name: "Admin dashboard" })).toBeVisible();
+  await expect(page.getByRole("status", { name: /Live updates: Live/ })).toBeVisible();
+  await expect(page.getByRole("article", { name: "Supervisor Dana Whitfield" })).toBeVisible();
+  await expect(page.getByRole("figure", { name: "FCR (%) over time" })).toBeVisible();
+  await expect(page.getByRole("cell", { name: "Dana Whitfield" })).toBeVisible(); // the leaderboard
+  await shot(page, "admin-dashboard");
+
+  await page.getByRole("link", { name: "Supervisors" }).click();
+  const form = page.getByRole("form", { name: "New supervisor" });
+  await form.getByLabel("Full name").fill(supervisor.name);
+  await form.getByLabel("Email").fill(supervisor.email);
+  await form.getByLabel("Initial password").fill(supervisor.password);
+  await form.getByRole("button", { name: "Create supervisor" }).click();
+  await expect(page.getByRole("status")).toHaveText(`Created ${supervisor.email}`);
+  await expect(page.getByRole("cell", { name: supervisor.email })).toBeVisible();
+  await shot(page, "admin-supervisors");
+
+  // A supervisor cannot reach admin pages.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await signIn(page, supervisor.email, supervisor.password);
+  await expect(page.getByRole("heading", { name: "Live floor" })).toBeVisible();
+  await page.goto("/admin/supervisors");
+  await expect(page).toHaveURL(/\/supervisor$/);
+});
+
+test("a supervisor creates an agent", async ({ page }) => {
+  await signIn(page, supervisor.email, supervisor.password);
+  await page.getByRole("link", { name: "Agents" }).click();
+  await page.getByRole("button", { name: "New agent" }).click();
+  const form = page.getByRole("form", { name: "New agent" });
+  await form.getByLabel("Name").fill(agent.name);
+  await form.getByLabel("Mock phone number").fill(agent.number);
+  await form.getByLabel("Greeting").fill(`Hello, this is ${agent.name}. How can I help?`);
+  await form.getByLabel("Tags (comma-separated)").fill("refund, shipping");
+  await form.getByRole("checkbox", { name: /order_lookup/ }).check();
+  await form.getByRole("checkbox", { name: /refund_order/ }).check();
+  await expect(form.getByRole("checkbox", { name: "needs my approval" }).nth(1)).toBeChecked();
+  await form.getByRole("button", { name: "Create agent" }).click();
+  await expect(page.getByRole("status")).toHaveText(`Created ${agent.name}`);
+  await shot(page, "supervisor-agents");
+});
+
+test("a customer calls while the supervisor watches, allows a refund, whispers, and finds the call archived", async ({ browser }) => {
+  const desk = await (await browser.newContext()).newPage();
+  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
+
+  await signIn(desk, supervisor.email, supervisor.password);
+  const card = desk.getByRole("article", { name: `Agent ${agent.name}` });
+  await expect(card.getByRole("status", { name: /Live updates: Live/ })).toBeVisible();
+
+  await phone.goto("/dial");
+  await phone.getByLabel("Your email").fill(`jo-${run}@example.com`);
+  await phone.getByRole("button", { name: `Call ${agent.name}` }).click();
+  const call = phone.getByRole("region", { name: `Call with ${agent.name}` });
+  await expect(call.getByTestId("call-status")).toHaveText("Connected");
+  await expect(call.getByText(`Hello, this is ${agent.name}. How can I help?`)).toBeVisible();
+  await expect(card.getByText(`Hello, this is ${agent.name}. How can I help?`)).toBeVisible(); // live on the desk
+  await expect(card.getByTestId("agent-status")).toHaveText("in call");
+
+  await call.getByLabel("Message").fill("The shoes arrived damaged, I want a refund for ORD-1042");
+  await call.getByRole("button", { name: "Send" }).click();
+  const request = desk.getByRole("group", { name: "Tool request refund_order" });
+  await expect(request).toBeVisible();
+  await expect(request.getByText(/s left/)).toBeVisible();
+  await expect(card.getByTestId("sentiment")).not.toHaveText("–");
+  await shot(desk, "supervisor-live");
+  await request.getByRole("button", { name: "Allow" }).click();
+  await expect(call.getByText(/refunded \$89\.90 on order ORD-1042/)).toBeVisible();
+  await expect(card.getByText(/refunded \$89\.90 on order ORD-1042/)).toBeVisible();
+  await shot(phone, "dialer-call");
+
+  await card.getByRole("button", { name: "Whisper" }).click();
+  await expect(card.getByTestId("agent-status")).toHaveText("paused");
+  await expect(card.getByText("Agent paused: type your instructions")).toBeVisible();
+  await card.getByLabel("Instructions for the agent").fill("Offer a 10% voucher for the trouble.");
+  await card.getByRole("button", { name: "Inject" }).click();
+  await expect(card.getByText(/Received/)).toBeVisible();
+
+  await call.getByRole("button", { name: "Hang up" }).click();
+  await expect(call.getByTestId("call-status")).toHaveText("You hung up.");
+  await expect(desk.getByText(`${agent.name}: call resolved`).or(desk.getByText(`${agent.name}: call ended unresolved`))).toBeVisible();
+
+  await desk.getByRole("link", { name: "Archive" }).click();
+  await desk.getByLabel("Agent").selectOption({ label: agent.name });
+  await desk.getByLabel("Words").fill(`jo-${run}@example.com`);
+  await desk.getByRole("button", { name: "Search" }).click();
+  await desk.getByRole("link", { name: new RegExp(agent.name) }).first().click();
+  await expect(desk.getByTestId("summary")).toContainText("ORD-1042");
+  await expect(desk.getByText("refund_order")).toBeVisible();
+  await shot(desk, "supervisor-archive-call");
+});
+
+test("the app installs as a PWA and its shell opens offline", async ({ browser }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto("/login");
+  const manifest = await (await page.request.get("/manifest.webmanifest")).json();
+  expect(manifest).toMatchObject({ display: "standalone", start_url: "/" });
+  expect(manifest.icons.map((icon: { sizes: string }) => icon.sizes)).toEqual(expect.arrayContaining(["192x192", "512x512"]));
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+  });
+  await page.reload(); // now controlled by the service worker
+  await context.setOffline(true);
+  await page.goto("/dial");
+  await expect(page.getByRole("heading", { name: "Phone" })).toBeVisible();
+  await expect(page.getByRole("alert")).toContainText("cannot be reached"); // the directory needs the network
+  await context.close();
+});

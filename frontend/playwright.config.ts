@@ -1,0 +1,40 @@
+import { defineConfig } from "@playwright/test";
+
+// The whole platform (embedded NATS + PostgreSQL, every service, this app built into the gateway) on
+// ports of its own and a fresh data directory, driven in Debian's Chromium (no browser downloads).
+const PORT = Number(process.env.E2E_PORT ?? 8780);
+const DATA_DIR = "test-results/platform-data";
+const PYTHON = process.env.PLATFORM_PYTHON ?? "../.venv/bin/python";
+
+export default defineConfig({
+  testDir: "e2e",
+  timeout: 180_000,
+  expect: { timeout: 20_000 },
+  workers: 1,
+  reporter: [["list"]],
+  outputDir: "test-results/output",
+  use: {
+    baseURL: `http://127.0.0.1:${PORT}`,
+    screenshot: "only-on-failure",
+    trace: "retain-on-failure",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      // Without these Chromium keeps calling Google's hosts, which this machine's closed network refuses.
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync"],
+    },
+  },
+  webServer: {
+    command:
+      `rm -rf ${DATA_DIR} && exec ${PYTHON} -m embedded_stack --data-dir ${DATA_DIR} --port ${PORT} ` +
+      `--nats-port ${PORT + 1} --nats-monitoring-port ${PORT + 2} --postgres-port ${PORT + 3} --demo-mcp-port ${PORT + 4}`,
+    url: `http://127.0.0.1:${PORT}/health`,
+    timeout: 180_000,
+    reuseExistingServer: false,
+    // The launcher stops every service, NATS and PostgreSQL on SIGTERM; a kill would leave them running.
+    gracefulShutdown: { signal: "SIGTERM", timeout: 60_000 },
+    stdout: "ignore",
+    stderr: "pipe",
+    env: { DEMO_PASSWORD: "e2e-password", NATS_URL: "", DATABASE_URL: "" },
+  },
+});

@@ -1,0 +1,139 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api } from "../../api/client";
+import type { FloorCounters, KpiReport, Leaderboard, LiveCounters, Overview, SentimentScore, TimeSeries } from "../../api/types";
+import { ConnectionBadge } from "../../components/ConnectionBadge";
+import { DateRange, type Range } from "../../components/DateRange";
+import { ErrorNote } from "../../components/ErrorNote";
+import { decimal, daysAgo, duration, isoDay, percent } from "../../components/format";
+import { KpiCharts } from "../../components/KpiCharts";
+import { useLoad } from "../../components/useLoad";
+import { useEventStream } from "../../live/useEventStream";
+
+const STREAM_TYPES = ["analytics.counters", "sentiment.score", "call.ended", "archive.saved"] as const;
+
+export function AdminDashboard() {
+  const [range, setRange] = useState<Range>({ from: daysAgo(29), to: isoDay(new Date()) });
+  const overview = useLoad(() => api<Overview>("/api/admin/overview"), []);
+  const live = useLoad(() => api<{ supervisors: FloorCounters[] }>("/api/analytics/live"), []);
+  const kpis = useLoad(() => api<KpiReport>("/api/analytics/kpis", { params: { ...range } }), [range.from, range.to]);
+  const board = useLoad(() => api<Leaderboard>("/api/analytics/leaderboard", { params: { ...range } }), [range.from, range.to]);
+  const series = useLoad(() => api<TimeSeries>("/api/analytics/timeseries", { params: { ...range } }), [range.from, range.to]);
+  const [counters, setCounters] = useState<Record<string, FloorCounters>>({});
+  // The latest sentiment of each live call, per supervisor: the cards' "sentiment at a glance".
+  const [moods, setMoods] = useState<Record<string, Record<string, number>>>({});
+  const refreshSoon = useRef<ReturnType<typeof setTimeout>>(undefined);
+
+  useEffect(() => {
+    if (live.data) setCounters(Object.fromEntries(live.data.supervisors.map((c) => [c.supervisor_id, c])));
+  }, [live.data]);
+
+  const onEvent = useCallback(
+    (type: string, data: any) => {
+      if (type === "analytics.counters") {
+        const event = data as LiveCounters;
+        setCounters((all) => ({ ...all, [event.supervisor_id]: { ...event } as FloorCounters }));
+      } else if (type === "sentiment.score") {
+        const event = data as SentimentScore;
+        setMoods((all) => ({ ...all, [event.supervisor_id]: { ...all[event.supervisor_id], [event.call_id]: event.score } }));
+      } else if (type === "call.ended") {
+        setMoods((all) => {
+          const mine = { ...all[data.supervisor_id] };
+          delete mine[data.call_id];
+          return { ...all, [data.supervisor_id]: mine };
+        });
+      } else if (type === "archive.saved") {
+        clearTimeout(refreshSoon.current); // today's KPIs moved: refresh once the burst settles
+        refreshSoon.current = setTimeout(() => void overview.reload(), 1500);
+      }
+    },
+    [overview.reload],
+  );
+  const status = useEventStream("/api/stream/admin", STREAM_TYPES, onEvent);
+  const totals = Object.values(counters).reduce(
+    (sum, c) => ({ active: sum.active + c.active_calls, queued: sum.queued + c.queued_calls, busy: sum.busy + c.agents_busy }),
+    { active: 0, queued: 0, busy: 0 },
+  );
+
+  return (
+    <div className="page">
+      <div className="page-head">
+        <h1>Admin dashboard</h1>
+        <ConnectionBadge status={status} />
+      </div>
+      <section aria-label="Live totals" className="totals">
+        <div className="stat"><span>Live calls</span><strong data-testid="total-live">{totals.active}</strong></div>
+        <div className="stat"><span>Queued</span><strong>{totals.queued}</strong></div>
+        <div className="stat"><span>Agents busy</span><strong>{totals.busy}</strong></div>
+      </section>
+
+      <section aria-labelledby="cards-title">
+        <h2 id="cards-title">Supervisors</h2>
+        <ErrorNote error={overview.error} />
+        <div className="cards">
+          {overview.data?.supervisors.map((card) => {
+            const floor = counters[card.id];
+            const liveMoods = Object.values(moods[card.id] ?? {});
+            const mood = liveMoods.length ? liveMoods.reduce((a, b) => a + b, 0) / liveMoods.length : null;
+            return (
+              <article key={card.id} className={`card ${card.active ? "" : "inactive"}`} aria-label={`Supervisor ${card.full_name || card.email}`}>
+                <h3>{card.full_name || card.email}</h3>
+                {!card.active && <p className="muted">Deactivated</p>}
+                <dl className="facts">
+                  <dt>Agents</dt><dd>{floor ? `${floor.agents_busy} busy / ${floor.agents_total}` : card.agents}</dd>
+                  <dt>Live calls</dt><dd>{floor?.active_calls ?? card.live_calls}</dd>
+                  <dt>Queued</dt><dd>{floor?.queued_calls ?? card.queued_calls}</dd>
+                  <dt>Live sentiment</dt><dd className={mood === null ? "" : mood < -0.25 ? "neg" : mood > 0.25 ? "pos" : ""}>{mood === null ? "–" : decimal(mood, 2)}</dd>
+                  <dt>Calls today</dt><dd>{card.calls_today}</dd>
+                  <dt>CSAT today</dt><dd>{decimal(card.csat_today)}</dd>
+                  <dt>FCR today</dt><dd>{percent(card.fcr_today)}</dd>
+                  <dt>AHT today</dt><dd>{duration(card.aht_today_seconds)}</dd>
+                </dl>
+              </article>
+            );
+          })}
+        </div>
+      </section>
+
+      <section aria-labelledby="kpi-title">
+        <div className="page-head">
+          <h2 id="kpi-title">KPIs</h2>
+          <DateRange range={range} onChange={setRange} />
+        </div>
+        <ErrorNote error={kpis.error ?? series.error} />
+        {kpis.data && (
+          <div className="totals">
+            <div className="stat"><span>Calls</span><strong>{kpis.data.kpis.calls}</strong></div>
+            <div className="stat"><span>FCR</span><strong>{percent(kpis.data.kpis.fcr)}</strong></div>
+            <div className="stat"><span>CSAT</span><strong>{decimal(kpis.data.kpis.csat, 2)}</strong></div>
+            <div className="stat"><span>AHT</span><strong>{duration(kpis.data.kpis.aht_seconds)}</strong></div>
+            <div className="stat"><span>Performance</span><strong>{decimal(kpis.data.kpis.performance_score)}</strong></div>
+          </div>
+        )}
+        {series.data && <KpiCharts series={series.data} />}
+      </section>
+
+      <section aria-labelledby="board-title">
+        <h2 id="board-title">Leaderboard</h2>
+        <ErrorNote error={board.error} />
+        <table className="table">
+          <thead>
+            <tr><th>#</th><th>Supervisor</th><th>Score</th><th>Calls</th><th>FCR</th><th>CSAT</th><th>AHT</th></tr>
+          </thead>
+          <tbody>
+            {board.data?.entries.map((entry) => (
+              <tr key={entry.id}>
+                <td>{entry.rank}</td>
+                <td>{entry.name}</td>
+                <td>{decimal(entry.kpis.performance_score)}</td>
+                <td>{entry.kpis.calls}</td>
+                <td>{percent(entry.kpis.fcr)}</td>
+                <td>{decimal(entry.kpis.csat, 2)}</td>
+                <td>{duration(entry.kpis.aht_seconds)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
+    </div>
+  );
+}

@@ -1,0 +1,202 @@
+import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import { api } from "../../api/client";
+import type { CallEnded, CallOut, DirectoryEntry } from "../../api/types";
+import { ConnectionBadge } from "../../components/ConnectionBadge";
+import { ErrorNote } from "../../components/ErrorNote";
+import { useLoad } from "../../components/useLoad";
+import { useEventStream } from "../../live/useEventStream";
+
+const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "+", "0", "-"];
+const STREAM_TYPES = ["call.queued", "call.started", "transcript.chunk", "call.ended"] as const;
+
+type Phase = "idle" | "dialling" | "queued" | "connected" | "ended";
+
+/** Why the call ended, in the customer's words. */
+export function endedMessage(ended: Pick<CallEnded, "reason" | "ended_by">): string {
+  if (ended.reason === "abandoned_in_queue") return "You left the queue.";
+  if (ended.ended_by === "customer") return "You hung up.";
+  if (ended.reason === "error") return "The call was cut off by a problem on our side. Please call again.";
+  return ended.ended_by === "supervisor" ? "A supervisor ended the call." : "The agent ended the call.";
+}
+
+interface Line {
+  seq: number;
+  speaker: string;
+  text: string;
+}
+
+/** The customer's phone: dial a demo number, chat with the agent, see the queue, hang up. */
+export function Dialer() {
+  const directory = useLoad(() => api<DirectoryEntry[]>("/api/directory"), []);
+  const [number, setNumber] = useState("");
+  const [caller, setCaller] = useState(() => localStorage.getItem("cs-agents.caller") ?? "");
+  const [call, setCall] = useState<CallOut | null>(null);
+  const [phase, setPhase] = useState<Phase>("idle");
+  const [position, setPosition] = useState<number | null>(null);
+  const [lines, setLines] = useState<Line[]>([]);
+  const [endNote, setEndNote] = useState("");
+  const [error, setError] = useState<unknown>(null);
+
+  const dial = async (dialled: string) => {
+    setError(null);
+    setLines([]);
+    setEndNote("");
+    setPhase("dialling");
+    if (caller) localStorage.setItem("cs-agents.caller", caller);
+    try {
+      const placed = await api<CallOut>("/api/calls", { method: "POST", body: { number: dialled, caller: caller || "anonymous", channel: "chat" }, token: null });
+      setCall(placed);
+      setPosition(placed.queue_position ?? null);
+      setPhase(placed.status === "connected" ? "connected" : placed.status === "queued" ? "queued" : "ended");
+    } catch (failure) {
+      setPhase("idle");
+      setError(failure);
+    }
+  };
+
+  const onEvent = useCallback((type: string, data: any) => {
+    if (type === "call.queued") {
+      setPhase("queued");
+      setPosition(data.position);
+    } else if (type === "call.started") {
+      setPhase("connected");
+      setPosition(null);
+    } else if (type === "transcript.chunk") {
+      setLines((all) => (all.some((l) => l.seq === data.seq) ? all : [...all, { seq: data.seq, speaker: data.speaker, text: data.text }]));
+    } else if (type === "call.ended") {
+      setPhase("ended");
+      setEndNote(endedMessage(data as CallEnded));
+    }
+  }, []);
+  const stream = useEventStream(call && phase !== "ended" ? `/api/calls/${call.call_id}/stream` : null, STREAM_TYPES, onEvent, {
+    callToken: call?.call_token,
+  });
+
+  const hangUp = async () => {
+    if (!call) return;
+    try {
+      await api(`/api/calls/${call.call_id}/end`, { method: "POST", token: call.call_token });
+    } catch (failure) {
+      setError(failure);
+    }
+    setPhase("ended");
+    setEndNote("You hung up.");
+  };
+
+  const inCall = phase === "dialling" || phase === "queued" || phase === "connected";
+  return (
+    <main className="dialer">
+      <h1>Phone</h1>
+      {!inCall && (
+        <>
+          <label>
+            Your email (so the agent recognises you; optional)
+            <input type="email" value={caller} onChange={(e) => setCaller(e.target.value)} />
+          </label>
+          <section aria-label="Demo numbers" className="card">
+            <h2>Numbers you can call</h2>
+            <ErrorNote error={directory.error} />
+            <ul className="directory">
+              {directory.data?.map((entry) => (
+                <li key={entry.phone_number}>
+                  <span>{entry.name}</span> <code>{entry.phone_number}</code>{" "}
+                  <button type="button" onClick={() => void dial(entry.phone_number)} aria-label={`Call ${entry.name}`}>Call</button>
+                </li>
+              ))}
+            </ul>
+          </section>
+          <form className="card keypad-form" onSubmit={(e: FormEvent) => { e.preventDefault(); void dial(number); }} aria-label="Dial pad">
+            <label>
+              Number
+              <input value={number} onChange={(e) => setNumber(e.target.value)} inputMode="tel" placeholder="+1-555-0101" />
+            </label>
+            <div className="keypad">
+              {KEYS.map((key) => (
+                <button key={key} type="button" className="key" onClick={() => setNumber(number + key)} aria-label={`Key ${key}`}>{key}</button>
+              ))}
+            </div>
+            <button type="submit" disabled={!number}>Call (chat)</button>{" "}
+            <button type="button" disabled title="Voice calls arrive with the voice issue">Voice call</button>
+          </form>
+        </>
+      )}
+      <ErrorNote error={error} />
+      {call && phase !== "idle" && (
+        <Conversation
+          agentName={call.agent.name}
+          phase={phase}
+          position={position}
+          lines={lines}
+          endNote={endNote}
+          streamStatus={stream}
+          callId={call.call_id}
+          callToken={call.call_token}
+          onHangUp={hangUp}
+          onError={setError}
+        />
+      )}
+    </main>
+  );
+}
+
+function Conversation(props: {
+  agentName: string;
+  phase: Phase;
+  position: number | null;
+  lines: Line[];
+  endNote: string;
+  streamStatus: ReturnType<typeof useEventStream>;
+  callId: string;
+  callToken: string;
+  onHangUp: () => void;
+  onError: (error: unknown) => void;
+}) {
+  const [text, setText] = useState("");
+  const end = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    end.current?.scrollIntoView?.({ block: "nearest" });
+  }, [props.lines.length]);
+  const send = async (event: FormEvent) => {
+    event.preventDefault();
+    try {
+      await api(`/api/calls/${props.callId}/messages`, { method: "POST", body: { text }, token: props.callToken });
+      setText("");
+    } catch (failure) {
+      props.onError(failure);
+    }
+  };
+  return (
+    <section className="card conversation" aria-label={`Call with ${props.agentName}`}>
+      <div className="page-head">
+        <h2>{props.agentName}</h2>
+        {props.phase !== "ended" && <ConnectionBadge status={props.streamStatus} label="Call" />}
+      </div>
+      <p role="status" className="call-status" data-testid="call-status">
+        {props.phase === "dialling" && "Calling…"}
+        {props.phase === "queued" && `All agents are busy. You are number ${props.position ?? "?"} in the queue.`}
+        {props.phase === "connected" && "Connected"}
+        {props.phase === "ended" && props.endNote}
+      </p>
+      <div className="transcript" aria-live="polite" aria-label="Conversation">
+        {props.lines.map((line) => (
+          <p key={line.seq} className={`bubble bubble-${line.speaker}`}>{line.text}</p>
+        ))}
+        <div ref={end} />
+      </div>
+      {props.phase === "connected" && (
+        <form onSubmit={send} className="send">
+          <label className="grow">
+            Message
+            <input value={text} onChange={(e) => setText(e.target.value)} required />
+          </label>
+          <button type="submit">Send</button>
+        </form>
+      )}
+      {props.phase !== "ended" ? (
+        <button type="button" className="danger hangup" onClick={props.onHangUp}>Hang up</button>
+      ) : (
+        <p className="muted">Thank you for calling.</p>
+      )}
+    </section>
+  );
+}

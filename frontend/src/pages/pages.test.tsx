@@ -1,0 +1,86 @@
+import { screen, waitFor } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { Route, Routes, useLocation } from "react-router-dom";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { App } from "../App";
+import { renderAt, SilentEventSource, stubFetch } from "../test-helpers";
+import { Dialer, endedMessage } from "./dialer/Dialer";
+import { Login } from "./Login";
+
+beforeEach(() => vi.stubGlobal("EventSource", SilentEventSource));
+afterEach(() => {
+  vi.unstubAllGlobals();
+  localStorage.clear();
+});
+
+function signedInAs(role: "admin" | "supervisor") {
+  localStorage.setItem("cs-agents.session", JSON.stringify({
+    accessToken: "a", refreshToken: "r", expiresAt: Date.now() + 3_600_000,
+    user: { id: "u1", email: `${role}@test.local`, role },
+  }));
+}
+
+function Where() {
+  return <output data-testid="where">{useLocation().pathname}</output>;
+}
+
+describe("Login", () => {
+  it("shows the gateway's reason when sign-in is refused", async () => {
+    stubFetch({ "/api/auth/login": [401, { code: "unauthorized", message: "wrong email or password" }] });
+    renderAt("/login", <Login />);
+    await userEvent.type(screen.getByLabelText("Email"), "dana@demo.local");
+    await userEvent.type(screen.getByLabelText("Password"), "nope");
+    await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("wrong email or password");
+  });
+
+  it("explains an unreachable server in words", async () => {
+    vi.stubGlobal("fetch", vi.fn(async () => { throw new TypeError("Failed to fetch"); }));
+    renderAt("/login", <Login />);
+    await userEvent.type(screen.getByLabelText("Email"), "dana@demo.local");
+    await userEvent.type(screen.getByLabelText("Password"), "secret-password");
+    await userEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("the server cannot be reached");
+  });
+});
+
+describe("role-based routes", () => {
+  it("sends a supervisor who opens an admin page to their own dashboard", async () => {
+    signedInAs("supervisor");
+    stubFetch({ "/api/agents": [], "/api/calls": [], "/api/notifications": [], "/api/tool-requests": [] });
+    renderAt("/admin/supervisors", <><App /><Routes><Route path="*" element={<Where />} /></Routes></>);
+    await waitFor(() => expect(screen.getByTestId("where")).toHaveTextContent("/supervisor"));
+    expect(await screen.findByRole("heading", { name: "Live floor" })).toBeInTheDocument();
+  });
+
+  it("sends someone signed out to the sign-in page", async () => {
+    renderAt("/supervisor/archive", <><App /><Routes><Route path="*" element={<Where />} /></Routes></>);
+    await waitFor(() => expect(screen.getByTestId("where")).toHaveTextContent("/login"));
+  });
+});
+
+describe("the mock dialer", () => {
+  it("lists the numbers a customer can call", async () => {
+    stubFetch({ "/api/directory": [{ name: "Orders & Shipping", phone_number: "+1-555-0101" }] });
+    renderAt("/dial", <Dialer />);
+    expect(await screen.findByRole("button", { name: "Call Orders & Shipping" })).toBeInTheDocument();
+    expect(screen.getByText("+1-555-0101")).toBeInTheDocument();
+  });
+
+  it("explains a wrong number", async () => {
+    stubFetch({
+      "/api/directory": [],
+      "/api/calls": [404, { code: "not_found", message: "no agent answers +1-555-9999; check the number" }],
+    });
+    renderAt("/dial", <Dialer />);
+    await userEvent.type(screen.getByLabelText("Number"), "+1-555-9999");
+    await userEvent.click(screen.getByRole("button", { name: "Call (chat)" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("no agent answers +1-555-9999");
+  });
+
+  it("says why a call ended", () => {
+    expect(endedMessage({ reason: "customer_hangup", ended_by: "customer" })).toBe("You hung up.");
+    expect(endedMessage({ reason: "abandoned_in_queue", ended_by: "customer" })).toBe("You left the queue.");
+    expect(endedMessage({ reason: "agent_resolved", ended_by: "agent" })).toBe("The agent ended the call.");
+  });
+});

@@ -1,0 +1,186 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { api } from "../../api/client";
+import type { Agent, LiveCall, LiveCallDetail, SatisfactionScore, SentimentScore, TranscriptChunk, WhisperAck } from "../../api/types";
+import { ConnectionBadge } from "../../components/ConnectionBadge";
+import { ErrorNote } from "../../components/ErrorNote";
+import { decimal } from "../../components/format";
+import { useEventStream } from "../../live/useEventStream";
+
+const STREAM_TYPES = [
+  "call.started",
+  "call.ended",
+  "transcript.chunk",
+  "sentiment.score",
+  "satisfaction.score",
+  "whisper.ack",
+  "agent.status",
+] as const;
+
+type WhisperStage = "none" | "pausing" | "paused" | "received" | "resumed";
+
+interface CallView {
+  id: string;
+  caller: string;
+  lines: { seq: number; speaker: string; text: string }[];
+  sentiment: SentimentScore | null;
+  satisfaction: SatisfactionScore | null;
+  whisper: WhisperStage;
+  ended: boolean;
+}
+
+function newCall(id: string, caller: string): CallView {
+  return { id, caller, lines: [], sentiment: null, satisfaction: null, whisper: "none", ended: false };
+}
+
+function trendArrow(trend: number) {
+  return trend > 0.05 ? "↑" : trend < -0.05 ? "↓" : "→";
+}
+
+/** One agent, live: status, the current call's transcript, sentiment and satisfaction, and the whisper panel. */
+export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: LiveCall | undefined }) {
+  const [call, setCall] = useState<CallView | null>(null);
+  const [status, setStatus] = useState<string>(agent.status);
+  const transcriptEnd = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    if (!activeCall) return;
+    setCall((current) => (current?.id === activeCall.id ? current : newCall(activeCall.id, activeCall.caller)));
+    // A dashboard opened mid-call starts from the transcript so far.
+    api<LiveCallDetail>(`/api/calls/${activeCall.id}`)
+      .then((detail) =>
+        setCall((current) => {
+          if (!current || current.id !== detail.id) return current;
+          const known = new Set(current.lines.map((l) => l.seq));
+          const earlier = detail.transcript.filter((l) => !known.has(l.seq));
+          return { ...current, lines: [...earlier, ...current.lines].sort((a, b) => a.seq - b.seq) };
+        }),
+      )
+      .catch(() => undefined);
+  }, [activeCall?.id]);
+
+  const onEvent = useCallback((type: string, data: any) => {
+    if (type === "agent.status") return setStatus(data.status);
+    if (type === "call.started") {
+      setStatus("busy");
+      return setCall(newCall(data.call_id, data.caller));
+    }
+    setCall((current) => {
+      const view = current && current.id === data.call_id ? current : null;
+      if (!view) return current;
+      switch (type) {
+        case "transcript.chunk": {
+          const chunk = data as TranscriptChunk;
+          if (view.lines.some((l) => l.seq === chunk.seq)) return view;
+          return { ...view, lines: [...view.lines, { seq: chunk.seq, speaker: chunk.speaker, text: chunk.text }] };
+        }
+        case "sentiment.score":
+          return { ...view, sentiment: data as SentimentScore };
+        case "satisfaction.score":
+          return { ...view, satisfaction: data as SatisfactionScore };
+        case "whisper.ack":
+          return { ...view, whisper: (data as WhisperAck).stage };
+        case "call.ended":
+          return { ...view, ended: true };
+        default:
+          return view;
+      }
+    });
+  }, []);
+  const stream = useEventStream(`/api/stream/agents/${agent.id}`, STREAM_TYPES, onEvent);
+
+  useEffect(() => {
+    transcriptEnd.current?.scrollIntoView?.({ block: "nearest" });
+  }, [call?.lines.length]);
+
+  const paused = call && !call.ended && (call.whisper === "paused" || call.whisper === "pausing" || call.whisper === "received");
+  const shownStatus = paused ? "paused" : call && !call.ended ? "in call" : status === "busy" ? "in call" : "idle";
+  return (
+    <article className="card agent-card" aria-label={`Agent ${agent.name}`}>
+      <header className="card-head">
+        <h3>{agent.name}</h3>
+        <span className={`pill pill-${shownStatus.replace(" ", "-")}`} data-testid="agent-status">{shownStatus}</span>
+        <ConnectionBadge status={stream} />
+      </header>
+      <p className="muted">{agent.phone_number}</p>
+      {call ? (
+        <>
+          <div className="scores">
+            <div>
+              <span className="muted">Sentiment</span>{" "}
+              <strong className={call.sentiment?.label === "negative" ? "neg" : call.sentiment?.label === "positive" ? "pos" : ""} data-testid="sentiment">
+                {call.sentiment ? `${call.sentiment.label} ${decimal(call.sentiment.score, 2)} ${trendArrow(call.sentiment.trend)}` : "–"}
+              </strong>
+            </div>
+            <div>
+              <span className="muted">Satisfaction</span>{" "}
+              <strong data-testid="satisfaction">{call.satisfaction ? `${decimal(call.satisfaction.score)} / 5` : "–"}</strong>
+              {call.satisfaction && <small className="muted"> {(call.satisfaction.reasons ?? []).slice(0, 2).join("; ")}</small>}
+            </div>
+          </div>
+          <div className="transcript" aria-label={`Live transcript, ${agent.name}`} aria-live="polite">
+            <p className="muted">Call with {call.caller}{call.ended ? " — ended" : ""}</p>
+            {call.lines.map((line) => (
+              <p key={line.seq} className={`line line-${line.speaker}`}>
+                <b>{line.speaker}:</b> {line.text}
+              </p>
+            ))}
+            <div ref={transcriptEnd} />
+          </div>
+          {!call.ended && <WhisperPanel callId={call.id} stage={call.whisper} onStage={(stage) => setCall((v) => (v ? { ...v, whisper: stage } : v))} />}
+        </>
+      ) : (
+        <p className="muted">Waiting for a call.</p>
+      )}
+    </article>
+  );
+}
+
+function WhisperPanel({ callId, stage, onStage }: { callId: string; stage: WhisperStage; onStage: (stage: WhisperStage) => void }) {
+  const [text, setText] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const pause = async () => {
+    setError(null);
+    onStage("pausing");
+    try {
+      await api(`/api/calls/${callId}/whisper`, { method: "POST" });
+    } catch (failure) {
+      onStage("none");
+      setError(failure);
+    }
+  };
+  const inject = async () => {
+    setError(null);
+    try {
+      await api(`/api/calls/${callId}/inject`, { method: "POST", body: { instructions: text } });
+      setText("");
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+  const open = stage === "pausing" || stage === "paused";
+  return (
+    <div className="whisper" aria-label="Whisper">
+      {!open && (
+        <button type="button" onClick={pause}>
+          Whisper
+        </button>
+      )}
+      {stage === "pausing" && <span className="muted">Pausing the agent…</span>}
+      {stage === "paused" && <span className="notice">Agent paused: type your instructions</span>}
+      {stage === "received" && <span className="notice" role="status">Received</span>}
+      {stage === "resumed" && <span className="notice" role="status">Received · agent resumed</span>}
+      {open && (
+        <>
+          <label>
+            Instructions for the agent
+            <textarea value={text} onChange={(e) => setText(e.target.value)} rows={2} />
+          </label>
+          <button type="button" onClick={inject} disabled={!text.trim()}>
+            Inject
+          </button>
+        </>
+      )}
+      <ErrorNote error={error} />
+    </div>
+  );
+}
