@@ -11,6 +11,7 @@ import asyncpg
 from call_router import routing
 from contracts.calls import AgentStatusChanged, CallEnded, CallHangup, CallQueued, CallRequested, CallStarted
 from contracts.envelope import Envelope, utc_now
+from contracts.results import NotificationCreated
 from tests.factories import make_agent, make_user
 
 CAP = 10
@@ -58,8 +59,8 @@ async def test_a_busy_agent_queues_callers_in_order_and_serves_them_as_calls_end
     first = await decide(isolated_pool, calls[0])
     assert of(first, CallStarted)
     for position, call in enumerate(calls[1:], start=1):
-        [queued] = await decide(isolated_pool, call)
-        assert isinstance(queued, CallQueued) and (queued.position, queued.reason) == (position, "agent_busy")
+        [queued] = of(await decide(isolated_pool, call), CallQueued)
+        assert (queued.position, queued.reason) == (position, "agent_busy")
 
     ended = await decide(isolated_pool, hang(calls[0], by="agent"))
     [end] = of(ended, CallEnded)
@@ -148,3 +149,19 @@ def test_queue_positions_count_only_who_is_served_first() -> None:
 
 async def test_a_request_for_an_unknown_agent_is_ignored_not_retried(isolated_pool: asyncpg.Pool) -> None:
     assert await decide(isolated_pool, dial(uuid.uuid4(), uuid.uuid4())) == []
+
+
+async def test_the_supervisor_hears_once_when_a_queue_builds_up(isolated_pool: asyncpg.Pool) -> None:
+    async with isolated_pool.acquire() as conn:
+        [(supervisor, agent)] = await agents(conn, 1)
+    calls = [dial(supervisor, agent, seconds=n) for n in range(6)]
+    alerts = [of(await decide(isolated_pool, call), NotificationCreated) for call in calls]
+    # One talking, then 1, 2, 3 waiting: the third waiting caller crosses the default threshold of 3.
+    assert [len(a) for a in alerts] == [0, 0, 0, 1, 0, 0]
+    alert = alerts[3][0]
+    assert alert.kind == "queue_building" and alert.title == "Queue building up: 3 callers waiting for Agent 0"
+    async with isolated_pool.acquire() as conn:
+        stored = await conn.fetchrow("select kind, title from notifications where id = $1", alert.notification_id)
+    assert dict(stored) == {"kind": "queue_building", "title": alert.title}
+    redelivered = await decide(isolated_pool, calls[3])  # the same request again: no second alert
+    assert not of(redelivered, NotificationCreated)

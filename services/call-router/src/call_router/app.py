@@ -25,7 +25,8 @@ async def handle(pool: asyncpg.Pool, bus: Bus, settings: Settings, event: CallRe
     async with pool.acquire() as conn, conn.transaction():
         await routing.lock(conn)
         if isinstance(event, CallRequested):
-            events = await routing.request_call(conn, event, settings.max_concurrent_calls, settings.voice_enabled)
+            events = await routing.request_call(conn, event, settings.max_concurrent_calls, settings.voice_enabled,
+                                                settings.queue_alert_length)
         else:
             events = await routing.hang_up(conn, event, settings.max_concurrent_calls, settings.voice_enabled)
         await outbox.stage(conn, events)

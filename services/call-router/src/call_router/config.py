@@ -10,6 +10,8 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CALL_ROUTER_", extra="ignore", populate_by_name=True)
 
     max_concurrent_calls: int = Field(10, ge=1, description="Platform-wide cap (the seed's POC limit).")
+    queue_alert_length: int = Field(3, ge=1, description="Notify the supervisor when this many callers wait "
+                                                         "for one agent.")
     livekit_url: str | None = Field(None, validation_alias=shared("LIVEKIT_URL"))
     livekit_api_key: str | None = Field(None, validation_alias=shared("LIVEKIT_API_KEY"))
     livekit_api_secret: str | None = Field(None, validation_alias=shared("LIVEKIT_API_SECRET"))

@@ -31,6 +31,7 @@ from contracts.calls import (
     livekit_room_name,
 )
 from contracts.envelope import Envelope, utc_now
+from contracts.results import NotificationCreated
 
 log = logging.getLogger("call_router.routing")
 ROUTER_LOCK_KEY = 7_301_978
@@ -61,7 +62,7 @@ async def lock(conn: asyncpg.Connection) -> None:
 
 
 async def request_call(conn: asyncpg.Connection, request: CallRequested, max_concurrent_calls: int,
-                       voice_rooms: bool = False) -> list[Envelope]:
+                       voice_rooms: bool = False, queue_alert_length: int = 3) -> list[Envelope]:
     """A customer dialled: record the call as queued, then let the queue decide."""
     agent = await conn.fetchrow("select name, active from agents where id = $1 and supervisor_id = $2",
                                 request.agent_id, request.supervisor_id)
@@ -80,7 +81,28 @@ async def request_call(conn: asyncpg.Connection, request: CallRequested, max_con
         return await announce(conn, request.call_id)  # a redelivery: say again where the call stands
     if agent is None or not agent["active"]:
         return await end_call(conn, request.call_id, "error", "agent", request.occurred_at)
-    return await serve_queue(conn, max_concurrent_calls, voice_rooms)
+    events = await serve_queue(conn, max_concurrent_calls, voice_rooms)
+    return events + await queue_alert(conn, request, agent["name"], queue_alert_length)
+
+
+async def queue_alert(conn: asyncpg.Connection, request: CallRequested, agent_name: str,
+                      threshold: int) -> list[Envelope]:
+    """Tell the supervisor once, as the callers waiting for one agent reach ``threshold``, not per caller."""
+    waiting = await conn.fetchval("select count(*) from calls where agent_id = $1 and status = 'queued'",
+                                  request.agent_id)
+    if waiting != threshold:
+        return []
+    notification_id = event_id(request.call_id, "queue_building")
+    title = f"Queue building up: {waiting} callers waiting for {agent_name}"
+    body = "Callers wait while the agent is busy or the platform is at capacity."
+    await conn.execute(
+        """insert into notifications(id, supervisor_id, call_id, kind, title, body)
+           values ($1, $2, $3, 'queue_building', $4, $5) on conflict (id) do nothing""",
+        notification_id, request.supervisor_id, request.call_id, title, body)
+    return [NotificationCreated(event_id=event_id(request.call_id, "notification:queue_building"),
+                                supervisor_id=request.supervisor_id, agent_id=request.agent_id,
+                                call_id=request.call_id, notification_id=notification_id, kind="queue_building",
+                                title=title, body=body, data={"waiting": waiting})]
 
 
 async def hang_up(conn: asyncpg.Connection, hangup: CallHangup, max_concurrent_calls: int,
