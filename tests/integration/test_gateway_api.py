@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from gateway.routes import archive as archive_routes
 from tests.factories import new_number
 from tests.integration.conftest import (
     METRICS_TOKEN,
@@ -192,6 +193,13 @@ def test_archive_search_filters_and_pages(http: httpx.Client, world: World) -> N
     refused = http.get("/api/archive", headers=headers, params={"from": "2026-02-01T00:00:00Z",
                                                                 "to": "2026-01-01T00:00:00Z"})
     assert refused.status_code == 422 and "'from' is after 'to'" in refused.json()["message"]
+
+
+def test_a_broad_search_counts_only_up_to_a_limit(http: httpx.Client, world: World,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(archive_routes, "COUNT_LIMIT", 1)  # the admin sees both seeded calls
+    page = http.get("/api/archive", headers=world.headers(http, world.admin_email)).json()
+    assert (page["total"], page["total_is_lower_bound"]) == (1, True) and len(page["items"]) >= 2
 
 
 def test_archived_call_in_full(http: httpx.Client, world: World) -> None:

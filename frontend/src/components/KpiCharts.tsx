@@ -1,12 +1,12 @@
 import { CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import type { TimeSeries } from "../api/types";
+import type { Kpis, TimeSeries } from "../api/types";
 
-const CHARTS = [
-  { key: "fcr", title: "FCR (%)", value: (k: TimeSeries["points"][number]["kpis"]) => (k.fcr === null ? null : Math.round(k.fcr * 100)) },
-  { key: "csat", title: "CSAT (1-5)", value: (k: TimeSeries["points"][number]["kpis"]) => k.csat },
-  { key: "aht", title: "AHT (s)", value: (k: TimeSeries["points"][number]["kpis"]) => k.aht_seconds },
-  { key: "score", title: "Performance score", value: (k: TimeSeries["points"][number]["kpis"]) => k.performance_score },
-] as const;
+const CHARTS: { key: string; title: string; value: (kpis: Kpis) => number | null | undefined }[] = [
+  { key: "fcr", title: "FCR (%)", value: (k) => (k.fcr === null || k.fcr === undefined ? null : Math.round(k.fcr * 100)) },
+  { key: "csat", title: "CSAT (1-5)", value: (k) => k.csat },
+  { key: "aht", title: "AHT (s)", value: (k) => k.aht_seconds },
+  { key: "score", title: "Performance score", value: (k) => k.performance_score },
+];
 
 export function KpiCharts({ series }: { series: TimeSeries }) {
   const rows = series.points.map((point) => ({

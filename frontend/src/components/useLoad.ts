@@ -4,7 +4,7 @@ import { useCallback, useEffect, useState } from "react";
 export function useLoad<T>(load: () => Promise<T>, inputs: readonly unknown[]) {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);
-  // eslint-disable-next-line react-hooks/exhaustive-deps
+  // ``load`` is a new closure on every render; ``inputs`` say when it actually asks for something else.
   const run = useCallback(load, inputs);
   const reload = useCallback(async () => {
     try {

@@ -825,8 +825,17 @@ export interface components {
             page: number;
             /** Page Size */
             page_size: number;
-            /** Total */
+            /**
+             * Total
+             * @description Matching calls, counted up to total_limit.
+             */
             total: number;
+            /**
+             * Total Is Lower Bound
+             * @description More than total_limit match: total says 'at least'.
+             * @default false
+             */
+            total_is_lower_bound: boolean;
         };
         /** Breakdown */
         Breakdown: {

@@ -59,7 +59,7 @@ export function ArchiveBrowser() {
         <button type="submit">Search</button>
       </form>
       <ErrorNote error={results.error} />
-      {results.data && <p className="muted" role="status">{results.data.total} calls</p>}
+      {results.data && <p className="muted" role="status">{results.data.total}{results.data.total_is_lower_bound ? "+" : ""} calls</p>}
       <ul className="archive-list">
         {results.data?.items.map((item) => (
           <li key={item.call_id} className="card">

@@ -1,5 +1,5 @@
 import { useCallback, useState } from "react";
-import { api } from "../../api/client";
+import { api, ApiError } from "../../api/client";
 import type { Agent, LiveCall, LiveCounters, Notification, NotificationCreated, ToolDecision, ToolPermissionRequest } from "../../api/types";
 import { ConnectionBadge } from "../../components/ConnectionBadge";
 import { Countdown } from "../../components/Countdown";
@@ -119,7 +119,9 @@ function ToolRequests({ requests, onDecided }: { requests: Pending[]; onDecided:
       onDecided(id);
     } catch (failure) {
       setError(failure);
-      onDecided(id); // 409: decided already or timed out; the message says which
+      // Decided already or timed out (the message says which): the request is gone. Anything else
+      // (offline, say) leaves it in place to try again.
+      if (failure instanceof ApiError && (failure.status === 409 || failure.status === 404)) onDecided(id);
     }
   };
   return (

@@ -177,7 +177,8 @@ class ArchiveItem(BaseModel):
 
 class ArchivePage(BaseModel):
     items: list[ArchiveItem]
-    total: int
+    total: int = Field(description="Matching calls, counted up to total_limit.")
+    total_is_lower_bound: bool = Field(False, description="More than total_limit match: total says 'at least'.")
     page: int
     page_size: int
 

@@ -15,6 +15,9 @@ from gateway.schemas import ArchiveDetail, ArchiveItem, ArchivePage, ToolDecisio
 router = APIRouter(prefix="/api/archive", tags=["archive"])
 
 ITEM_COLUMNS = ", ".join(ArchiveItem.model_fields)
+# Counting every match of a broad search over millions of calls costs more than the page itself; past
+# this many the answer says "at least".
+COUNT_LIMIT = 10_000
 
 
 @router.get("", response_model=ArchivePage, summary="Search archived calls, newest first")
@@ -32,16 +35,18 @@ async def search_archive(
     if date_from and date_to and date_from > date_to:
         raise ApiError(422, "invalid_request", "'from' is after 'to'")
     where = """($1::uuid is null or agent_id = $1) and ($2::timestamptz is null or started_at >= $2)
-               and ($3::timestamptz is null or started_at < $3) and ($4::text is null or $4 = any(tags))
+               and ($3::timestamptz is null or started_at < $3) and ($4::text is null or tags @> array[$4::text])
                and ($5::text is null or search @@ websearch_to_tsquery('english', $5))
                and ($6::text is null or sentiment_label = $6)"""
     args = (agent_id, date_from, date_to, tag.lower() if tag else None, q or None, sentiment)
     async with db.as_user(principal) as conn:
-        total = await conn.fetchval(f"select count(*) from archives where {where}", *args)
+        total = await conn.fetchval(
+            f"select count(*) from (select 1 from archives where {where} limit {COUNT_LIMIT + 1}) matches", *args)
         rows = await conn.fetch(
             f"select {ITEM_COLUMNS} from archives where {where} order by started_at desc limit $7 offset $8",
             *args, page_size, (page - 1) * page_size)
-    return ArchivePage(items=[ArchiveItem(**dict(r)) for r in rows], total=total, page=page, page_size=page_size)
+    return ArchivePage(items=[ArchiveItem(**dict(r)) for r in rows], total=min(total, COUNT_LIMIT),
+                       total_is_lower_bound=total > COUNT_LIMIT, page=page, page_size=page_size)
 
 
 @router.get("/{call_id}", response_model=ArchiveDetail,
