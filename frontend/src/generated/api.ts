@@ -827,12 +827,12 @@ export interface components {
             page_size: number;
             /**
              * Total
-             * @description Matching calls, counted up to total_limit.
+             * @description Matching calls; counting stops at 1,000 (see total_is_lower_bound).
              */
             total: number;
             /**
              * Total Is Lower Bound
-             * @description More than total_limit match: total says 'at least'.
+             * @description More calls match than were counted: show 'total+'.
              * @default false
              */
             total_is_lower_bound: boolean;

@@ -24,12 +24,13 @@ interface CallView {
   lines: { seq: number; speaker: string; text: string }[];
   sentiment: SentimentScore | null;
   satisfaction: SatisfactionScore | null;
+  satisfactionTrend: number;
   whisper: WhisperStage;
   ended: boolean;
 }
 
 function newCall(id: string, caller: string): CallView {
-  return { id, caller, lines: [], sentiment: null, satisfaction: null, whisper: "none", ended: false };
+  return { id, caller, lines: [], sentiment: null, satisfaction: null, satisfactionTrend: 0, whisper: "none", ended: false };
 }
 
 function trendArrow(trend: number) {
@@ -75,8 +76,11 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
         }
         case "sentiment.score":
           return { ...view, sentiment: data as SentimentScore };
-        case "satisfaction.score":
-          return { ...view, satisfaction: data as SatisfactionScore };
+        case "satisfaction.score": {
+          const next = data as SatisfactionScore;
+          const trend = view.satisfaction ? next.score - view.satisfaction.score : 0;
+          return { ...view, satisfaction: next, satisfactionTrend: trend === 0 ? view.satisfactionTrend : trend };
+        }
         case "whisper.ack":
           return { ...view, whisper: (data as WhisperAck).stage };
         case "call.ended":
@@ -113,7 +117,7 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
             </div>
             <div>
               <span className="muted">Satisfaction</span>{" "}
-              <strong data-testid="satisfaction">{call.satisfaction ? `${decimal(call.satisfaction.score)} / 5` : "–"}</strong>
+              <strong data-testid="satisfaction">{call.satisfaction ? `${decimal(call.satisfaction.score)} / 5 ${trendArrow(call.satisfactionTrend)}` : "–"}</strong>
               {call.satisfaction && <small className="muted"> {(call.satisfaction.reasons ?? []).slice(0, 2).join("; ")}</small>}
             </div>
           </div>

@@ -1,10 +1,18 @@
-import { useState, type FormEvent } from "react";
+import { useCallback, useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
 import { api } from "../../api/client";
 import type { Agent, ArchivePage } from "../../api/types";
 import { ErrorNote } from "../../components/ErrorNote";
 import { decimal, duration, when } from "../../components/format";
 import { useLoad } from "../../components/useLoad";
+import { useAuth } from "../../auth/AuthProvider";
+import { ConnectionBadge } from "../../components/ConnectionBadge";
+import { useEventStream } from "../../live/useEventStream";
+
+// A newly archived call shows up without a reload: the admin's stream carries archive.saved; a
+// supervisor's carries the "call ended" notification that follows their call's archiving.
+const ADMIN_FEED = { path: "/api/stream/admin", types: ["archive.saved"] } as const;
+const SUPERVISOR_FEED = { path: "/api/stream/supervisor", types: ["notification.created"] } as const;
 
 interface Filters {
   q: string;
@@ -29,6 +37,15 @@ export function ArchiveBrowser() {
       }),
     [filters, page],
   );
+  const { user } = useAuth();
+  const feed = user?.role === "admin" ? ADMIN_FEED : SUPERVISOR_FEED;
+  const onEvent = useCallback(
+    (type: string, data: any) => {
+      if (type === "archive.saved" || data.kind === "call_ended") void results.reload();
+    },
+    [results.reload],
+  );
+  const live = useEventStream(feed.path, feed.types, onEvent);
   const search = (event: FormEvent) => {
     event.preventDefault();
     setPage(1);
@@ -37,7 +54,10 @@ export function ArchiveBrowser() {
   const pages = results.data ? Math.max(1, Math.ceil(results.data.total / results.data.page_size)) : 1;
   return (
     <div className="page">
-      <h1>Call archive</h1>
+      <div className="page-head">
+        <h1>Call archive</h1>
+        <ConnectionBadge status={live} label="New calls" />
+      </div>
       <form className="card filters" onSubmit={search} aria-label="Search the archive">
         <label>Words<input type="search" value={draft.q} onChange={(e) => setDraft({ ...draft, q: e.target.value })} placeholder="summary, caller, agent" /></label>
         <label>

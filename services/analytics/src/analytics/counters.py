@@ -1,8 +1,9 @@
 """Live counters: recomputed when a call or agent event goes by, published when they change.
 
-A change is published at once (after a short settle, so a burst of events makes one update); every
-supervisor's counters are also re-sent every heartbeat, so a dashboard opened between changes is
-current within that interval without asking.
+A change is published at once (after a short settle, so a burst of events makes one update). Every
+heartbeat re-sends the floors with calls live or waiting (their wait times move, and a lost update is
+mended); an idle floor is not repeated: dashboards read the current counters from GET
+/api/analytics/live when they open, and the stream need not fill with idle snapshots.
 """
 
 from __future__ import annotations
@@ -25,11 +26,16 @@ TRIGGER_SUBJECTS = ("call.*.>", "agent.status.>")
 
 
 def changed_counters(previous: dict[UUID, FloorCounters], current: list[FloorCounters],
-                     everything: bool) -> list[FloorCounters]:
+                     heartbeat: bool) -> list[FloorCounters]:
     """What to publish; the wait time alone ticks every second, so it does not count as a change."""
     def settled(counters: FloorCounters | None) -> dict | None:
         return None if counters is None else counters.model_dump(exclude={"longest_wait_seconds"})
-    return [c for c in current if everything or settled(previous.get(c.supervisor_id)) != settled(c)]
+
+    def live(counters: FloorCounters) -> bool:
+        return counters.active_calls > 0 or counters.queued_calls > 0
+
+    return [c for c in current
+            if settled(previous.get(c.supervisor_id)) != settled(c) or (heartbeat and live(c))]
 
 
 @dataclass
@@ -44,10 +50,10 @@ class CounterPublisher:
     def poke(self) -> None:
         self.poked.set()
 
-    async def publish(self, everything: bool) -> int:
+    async def publish(self, heartbeat: bool) -> int:
         async with self.pool.acquire() as conn:
             current = await floor_counters(conn)
-        due = changed_counters(self.published, current, everything)
+        due = changed_counters(self.published, current, heartbeat)
         for counters in due:
             await self.bus.publish(LiveCounters(**counters.model_dump()))
         self.published = {c.supervisor_id: c for c in current}
@@ -66,7 +72,7 @@ class CounterPublisher:
                 self.poked.clear()
                 heartbeat = time.monotonic() >= next_heartbeat
                 try:
-                    await self.publish(everything=heartbeat)
+                    await self.publish(heartbeat)
                 except Exception as exc:  # database or bus away: the next event or heartbeat tries again
                     log.warning("live counters not published (%s)", exc)
                     await asyncio.sleep(1.0)

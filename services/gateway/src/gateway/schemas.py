@@ -177,8 +177,8 @@ class ArchiveItem(BaseModel):
 
 class ArchivePage(BaseModel):
     items: list[ArchiveItem]
-    total: int = Field(description="Matching calls, counted up to total_limit.")
-    total_is_lower_bound: bool = Field(False, description="More than total_limit match: total says 'at least'.")
+    total: int = Field(description="Matching calls; counting stops at 1,000 (see total_is_lower_bound).")
+    total_is_lower_bound: bool = Field(False, description="More calls match than were counted: show 'total+'.")
     page: int
     page_size: int
 
