@@ -21,9 +21,10 @@ Bucket = Literal["day", "week", "month"]
 FLOAT_SUMS = ("handle_seconds_sum", "csat_sum")
 
 
-def _sum_columns(prefix: str = "") -> str:
-    return ", ".join(f"coalesce(sum({prefix}{name}), 0)::{'float8' if name in FLOAT_SUMS else 'int8'} as {name}"
-                     for name in SUM_NAMES)
+SUMMED = ", ".join(f"coalesce(sum({name}), 0)::{'float8' if name in FLOAT_SUMS else 'int8'} as {name}"
+                   for name in SUM_NAMES)
+# The sums of a left-joined aggregate ``k``, zero where it has no row.
+JOINED_SUMS = ", ".join(f"coalesce(k.{name}, 0) as {name}" for name in SUM_NAMES)
 
 
 def _filters(start: date, end: date, supervisor_id: UUID | None, agent_id: UUID | None) -> tuple[str, list]:
@@ -38,7 +39,7 @@ def _filters(start: date, end: date, supervisor_id: UUID | None, agent_id: UUID 
 async def range_sums(conn: asyncpg.Connection, start: date, end: date, supervisor_id: UUID | None = None,
                      agent_id: UUID | None = None) -> Sums:
     where, args = _filters(start, end, supervisor_id, agent_id)
-    row = await conn.fetchrow(f"select {_sum_columns()} from agent_daily_kpis where {where}", *args)
+    row = await conn.fetchrow(f"select {SUMMED} from agent_daily_kpis where {where}", *args)
     return Sums.from_row(row)
 
 
@@ -52,10 +53,10 @@ class Group:
 async def sums_by_supervisor(conn: asyncpg.Connection, start: date, end: date) -> list[Group]:
     """Every supervisor the connection may see, with or without calls in the range."""
     rows = await conn.fetch(
-        f"""with k as (select supervisor_id, {_sum_columns()} from agent_daily_kpis
+        f"""with k as (select supervisor_id, {SUMMED} from agent_daily_kpis
                        where day between $1 and $2 group by supervisor_id)
             select s.id, coalesce(nullif(u.full_name, ''), u.email) as name,
-                   {", ".join(f"coalesce(k.{n}, 0) as {n}" for n in SUM_NAMES)}
+                   {JOINED_SUMS}
             from supervisors s join users u on u.id = s.id left join k on k.supervisor_id = s.id
             order by name""", start, end)
     return [Group(r["id"], r["name"], Sums.from_row(r)) for r in rows]
@@ -67,11 +68,11 @@ async def sums_by_agent(conn: asyncpg.Connection, start: date, end: date,
     where, args = _filters(start, end, supervisor_id, None)
     agent_scope = "" if supervisor_id is None else f"where supervisor_id = ${len(args)}"
     rows = await conn.fetch(
-        f"""with k as (select agent_id, max(agent_name) as agent_name, {_sum_columns()} from agent_daily_kpis
+        f"""with k as (select agent_id, max(agent_name) as agent_name, {SUMMED} from agent_daily_kpis
                        where {where} group by agent_id),
                  a as (select id, name from agents {agent_scope})
             select coalesce(a.id, k.agent_id) as id, coalesce(a.name, k.agent_name) as name,
-                   {", ".join(f"coalesce(k.{n}, 0) as {n}" for n in SUM_NAMES)}
+                   {JOINED_SUMS}
             from k full join a on a.id = k.agent_id
             order by name""", *args)
     return [Group(r["id"], r["name"], Sums.from_row(r)) for r in rows]
@@ -84,9 +85,9 @@ async def bucket_sums(conn: asyncpg.Connection, start: date, end: date, bucket: 
     args.append(bucket)
     unit = f"${len(args)}::text"
     rows = await conn.fetch(
-        f"""with k as (select date_trunc({unit}, day)::date as bucket, {_sum_columns()} from agent_daily_kpis
+        f"""with k as (select date_trunc({unit}, day)::date as bucket, {SUMMED} from agent_daily_kpis
                        where {where} group by 1)
-            select g::date as bucket, {", ".join(f"coalesce(k.{n}, 0) as {n}" for n in SUM_NAMES)}
+            select g::date as bucket, {JOINED_SUMS}
             from generate_series(date_trunc({unit}, $1::date), $2::date, ('1 ' || {unit})::interval) g
             left join k on k.bucket = g::date
             order by 1""", *args)
