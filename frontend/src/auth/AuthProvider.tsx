@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
-import { api, registerSessionSource, type Session } from "../api/client";
+import { api, ApiError, registerSessionSource, type Session } from "../api/client";
 import type { Tokens, User } from "../api/types";
 
 // Tokens live in localStorage so a reload keeps the user signed in; the access token is renewed a
@@ -62,8 +62,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         save(next);
         return next;
       })
-      .catch(() => {
-        save(null); // refused: the session ended (logout elsewhere, account removed)
+      .catch((failure) => {
+        // Refused: the session ended (logout elsewhere, account removed). Unreachable: keep it, and the
+        // next request that meets a 401 tries again.
+        if (!(failure instanceof ApiError && failure.status === 0)) save(null);
         return null;
       })
       .finally(() => {

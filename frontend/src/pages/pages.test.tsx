@@ -84,3 +84,30 @@ describe("the mock dialer", () => {
     expect(endedMessage({ reason: "agent_resolved", ended_by: "agent" })).toBe("The agent ended the call.");
   });
 });
+
+describe("the session", () => {
+  it("survives a refresh attempt while the server is unreachable", async () => {
+    localStorage.setItem("cs-agents.session", JSON.stringify({
+      accessToken: "a", refreshToken: "r", expiresAt: Date.now() + 30_000, // due for refresh at once
+      user: { id: "u1", email: "sup@test.local", role: "supervisor" },
+    }));
+    vi.stubGlobal("fetch", vi.fn(async () => { throw new TypeError("Failed to fetch"); }));
+    renderAt("/supervisor", <><App /><Routes><Route path="*" element={<Where />} /></Routes></>);
+    const refreshed = () => vi.mocked(fetch).mock.calls.some(([url]) => String(url).includes("/api/auth/refresh"));
+    await waitFor(() => expect(refreshed()).toBe(true));
+    await new Promise((settle) => setTimeout(settle, 50)); // let the failed refresh finish
+    expect(localStorage.getItem("cs-agents.session")).not.toBeNull();
+    expect(screen.getByTestId("where")).toHaveTextContent("/supervisor");
+  });
+
+  it("ends when the refresh token is refused", async () => {
+    localStorage.setItem("cs-agents.session", JSON.stringify({
+      accessToken: "a", refreshToken: "r", expiresAt: Date.now() + 30_000,
+      user: { id: "u1", email: "sup@test.local", role: "supervisor" },
+    }));
+    stubFetch({ "/api/auth/refresh": [401, { code: "unauthorized", message: "session ended" }] });
+    renderAt("/supervisor", <><App /><Routes><Route path="*" element={<Where />} /></Routes></>);
+    await waitFor(() => expect(screen.getByTestId("where")).toHaveTextContent("/login"));
+    expect(localStorage.getItem("cs-agents.session")).toBeNull();
+  });
+});
