@@ -4,8 +4,9 @@
   by MiniLM embeddings), the agent's most informative answer to it, and the outcome.
 - Tags: the agent's tag taxonomy ranked by similarity to what the customer said; taxonomy tags above
   a threshold are kept, plus free tags for the tools the agent used.
-- Resolved: the agent closed the call as resolved, or the customer's last words signal resolution, and
-  nothing was refused or escalated.
+- Resolved: the agent closed the call as resolved, carried out what was asked (a refund or an address
+  change went through), or the customer's last words signal resolution; and nothing was refused or
+  escalated. A ticket is a hand-off, not a resolution.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ ESCALATION = re.compile(r"\b(manager|supervisor|human|real person|complain(t)?|l
 SOURCE = "local-extractive"
 TOOL_TAGS = {"order_lookup": "order-status", "refund_order": "refund", "change_address": "address-change",
              "create_ticket": "ticket"}
+# Tools whose success is the customer's request done.
+COMPLETING_TOOLS = ("refund_order", "change_address")
 
 
 @dataclass(frozen=True)
@@ -47,7 +50,8 @@ def _sentences(lines: list[Line], speaker: str) -> list[str]:
     return [s.strip() for line in lines if line.speaker == speaker for s in SENTENCE.split(line.text) if s.strip()]
 
 
-def resolution(lines: list[Line], end_reason: str, tools_refused: int) -> tuple[bool, str]:
+def resolution(lines: list[Line], end_reason: str, tools_refused: int,
+               tools_used: list[str]) -> tuple[bool, str]:
     customer = [line.text for line in lines if line.speaker == "customer"]
     if any(ESCALATION.search(text) for text in customer):
         return False, "the customer asked for escalation"
@@ -55,6 +59,8 @@ def resolution(lines: list[Line], end_reason: str, tools_refused: int) -> tuple[
         return False, f"{tools_refused} requested action(s) were refused or failed"
     if end_reason == "agent_resolved":
         return True, "the agent closed the call as resolved"
+    if done := [tool for tool in tools_used if tool in COMPLETING_TOOLS]:
+        return True, f"the requested action was carried out ({', '.join(sorted(set(done)))})"
     if customer and RESOLUTION.search(customer[-1]):
         return True, "the customer's last words signal resolution"
     return False, "no sign the issue was resolved"
@@ -62,7 +68,7 @@ def resolution(lines: list[Line], end_reason: str, tools_refused: int) -> tuple[
 
 def summarise(embedder: Embedder, lines: list[Line], taxonomy: list[str], tools_used: list[str],
               end_reason: str, tools_refused: int) -> Outcome:
-    resolved, reason = resolution(lines, end_reason, tools_refused)
+    resolved, reason = resolution(lines, end_reason, tools_refused, tools_used)
     asked = _sentences(lines, "customer")
     answered = [s for s in _sentences(lines, "agent") if not s.lower().startswith(("hello", "hi,", "one moment"))]
     if not asked:
@@ -75,7 +81,8 @@ def summarise(embedder: Embedder, lines: list[Line], taxonomy: list[str], tools_
     if answered:
         parts.append(f"Agent: {answered[int(np.argmax(embedder.embed(answered) @ vectors[request]))]}")
     parts.append(f"Outcome: {'resolved' if resolved else 'not resolved'} ({reason}).")
-    return Outcome(" ".join(parts), _tags(embedder, centroid, taxonomy) + _free_tags(tools_used), resolved, reason)
+    tags = list(dict.fromkeys(_tags(embedder, centroid, taxonomy) + _free_tags(tools_used)))  # each once
+    return Outcome(" ".join(parts), tags, resolved, reason)
 
 
 def _tags(embedder: Embedder, centroid: np.ndarray, taxonomy: list[str]) -> list[str]:
