@@ -73,7 +73,8 @@ async def groq_outcome(client: groq.AsyncGroq, lines: list[Line], taxonomy: list
         except (ValueError, ValidationError) as exc:  # not the JSON we asked for
             problems.append(f"malformed answer: {exc}"[:200])
         else:
-            preferred = [t for t in answer.tags if t in taxonomy] + [t for t in answer.tags if t not in taxonomy]
+            preferred = list(dict.fromkeys([t for t in answer.tags if t in taxonomy]
+                                           + [t for t in answer.tags if t not in taxonomy]))
             return Outcome(answer.summary, preferred[:5], answer.resolved, answer.reason or "per the model",
                            source=f"groq:{MODEL}")
         if attempt + 1 < attempts:
