@@ -57,3 +57,10 @@ async def test_it_gives_up_after_its_attempts_with_the_reasons(fake: Fake) -> No
     with pytest.raises(SummaryUnavailable) as failed:
         await groq_outcome(client, LINES, [], "agent_resolved", attempts=3)
     assert "RateLimitError" in str(failed.value) and "malformed answer" in str(failed.value)
+
+
+@pytest.mark.parametrize("fake", [[{**GOOD, "tags": ["billing", "refund", "billing", "refund"]}]], indirect=True)
+async def test_a_tag_the_model_repeats_is_kept_once(fake: Fake) -> None:
+    _, client = fake
+    outcome = await groq_outcome(client, LINES, ["refund"], "agent_resolved")
+    assert outcome.tags == ["refund", "billing"]
