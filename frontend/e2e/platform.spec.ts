@@ -114,7 +114,7 @@ test("a customer calls while the supervisor watches, allows a refund, whispers, 
   await expect(call.getByTestId("call-status")).toHaveText("You hung up.");
   await desk.getByRole("link", { name: new RegExp(agent.name) }).first().click();
   await expect(desk.getByTestId("summary")).toContainText("ORD-1042");
-  await expect(desk.getByText("refund_order")).toBeVisible();
+  await expect(desk.getByRole("region", { name: "Tool decisions" }).getByText(/refund_order .* executed/)).toBeVisible();
   await shot(desk, "supervisor-archive-call");
   await desk.getByRole("link", { name: "Live" }).click();
   await expect(desk.getByText(new RegExp(`${agent.name}: call (resolved|ended unresolved)`))).toBeVisible();
@@ -136,4 +136,20 @@ test("the app installs as a PWA and its shell opens offline", async ({ browser }
   await expect(page.getByRole("heading", { name: "Phone" })).toBeVisible();
   await expect(page.getByRole("alert")).toContainText("cannot be reached"); // the directory needs the network
   await context.close();
+});
+
+test("a second caller waits in the queue, sees their place, and is connected when the line frees", async ({ browser }) => {
+  const phones = await Promise.all([0, 1].map(async () => (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage()));
+  for (const phone of phones) await phone.goto("/dial");
+  await phones[0].getByRole("button", { name: "Call Store Info" }).click();
+  const first = phones[0].getByRole("region", { name: "Call with Store Info" });
+  await expect(first.getByTestId("call-status")).toHaveText("Connected");
+  await phones[1].getByRole("button", { name: "Call Store Info" }).click();
+  const second = phones[1].getByRole("region", { name: "Call with Store Info" });
+  await expect(second.getByTestId("call-status")).toHaveText("All agents are busy. You are number 1 in the queue.");
+  await shot(phones[1], "dialer-queued");
+  await first.getByRole("button", { name: "Hang up" }).click();
+  await expect(second.getByTestId("call-status")).toHaveText("Connected");
+  await expect(second.getByText(/Hello, you have reached Acme Store Store Info/)).toBeVisible();
+  await second.getByRole("button", { name: "Hang up" }).click();
 });

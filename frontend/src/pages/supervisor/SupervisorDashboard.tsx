@@ -1,6 +1,16 @@
-import { useCallback, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import { api, ApiError } from "../../api/client";
-import type { Agent, LiveCall, LiveCounters, Notification, NotificationCreated, ToolDecision, ToolPermissionRequest } from "../../api/types";
+import type {
+  Agent,
+  FloorCounters,
+  LiveCall,
+  LiveCounters,
+  LiveFloor,
+  Notification,
+  NotificationCreated,
+  ToolDecision,
+  ToolPermissionRequest,
+} from "../../api/types";
 import { ConnectionBadge } from "../../components/ConnectionBadge";
 import { Countdown } from "../../components/Countdown";
 import { ErrorNote } from "../../components/ErrorNote";
@@ -35,7 +45,12 @@ export function SupervisorDashboard() {
     () => api<ToolDecision[]>("/api/tool-requests", { params: { status: "pending" } }).then((rows) => rows as Pending[]),
     [],
   );
-  const [counters, setCounters] = useState<LiveCounters | null>(null);
+  const [counters, setCounters] = useState<LiveCounters | FloorCounters | null>(null);
+  useEffect(() => {
+    api<LiveFloor>("/api/analytics/live")
+      .then((floor) => setCounters((current) => current ?? floor.supervisors[0] ?? null))
+      .catch(() => undefined); // the stream brings the next update anyway
+  }, []);
 
   const onEvent = useCallback(
     (type: string, data: any) => {
