@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "../../api/client";
 import type { FloorCounters, KpiReport, Leaderboard, LiveCounters, Overview, SentimentScore, TimeSeries } from "../../api/types";
-import { ConnectionBadge } from "../../components/ConnectionBadge";
+import { PageHead } from "../../components/PageHead";
 import { DateRange, type Range } from "../../components/DateRange";
 import { ErrorNote } from "../../components/ErrorNote";
 import { decimal, daysAgo, duration, isoDay, percent } from "../../components/format";
@@ -56,10 +56,7 @@ export function AdminDashboard() {
 
   return (
     <div className="page">
-      <div className="page-head">
-        <h1>Admin dashboard</h1>
-        <ConnectionBadge status={status} />
-      </div>
+      <PageHead title="Admin dashboard" status={status} />
       <section aria-label="Live totals" className="totals">
         <div className="stat"><span>Live calls</span><strong data-testid="total-live">{totals.active}</strong></div>
         <div className="stat"><span>Queued</span><strong>{totals.queued}</strong></div>

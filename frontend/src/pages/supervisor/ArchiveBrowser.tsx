@@ -6,7 +6,7 @@ import { ErrorNote } from "../../components/ErrorNote";
 import { decimal, duration, when } from "../../components/format";
 import { useLoad } from "../../components/useLoad";
 import { useAuth } from "../../auth/AuthProvider";
-import { ConnectionBadge } from "../../components/ConnectionBadge";
+import { PageHead } from "../../components/PageHead";
 import { useEventStream } from "../../live/useEventStream";
 
 // A newly archived call shows up without a reload: the admin's stream carries archive.saved; a
@@ -54,10 +54,7 @@ export function ArchiveBrowser() {
   const pages = results.data ? Math.max(1, Math.ceil(results.data.total / results.data.page_size)) : 1;
   return (
     <div className="page">
-      <div className="page-head">
-        <h1>Call archive</h1>
-        <ConnectionBadge status={live} label="New calls" />
-      </div>
+      <PageHead title="Call archive" status={live} label="New calls" />
       <form className="card filters" onSubmit={search} aria-label="Search the archive">
         <label>Words<input type="search" value={draft.q} onChange={(e) => setDraft({ ...draft, q: e.target.value })} placeholder="summary, caller, agent" /></label>
         <label>

@@ -11,7 +11,7 @@ import type {
   ToolDecision,
   ToolPermissionRequest,
 } from "../../api/types";
-import { ConnectionBadge } from "../../components/ConnectionBadge";
+import { PageHead } from "../../components/PageHead";
 import { Countdown } from "../../components/Countdown";
 import { ErrorNote } from "../../components/ErrorNote";
 import { when } from "../../components/format";
@@ -88,10 +88,7 @@ export function SupervisorDashboard() {
 
   return (
     <div className="page">
-      <div className="page-head">
-        <h1>Live floor</h1>
-        <ConnectionBadge status={status} label="Notifications" />
-      </div>
+      <PageHead title="Live floor" status={status} label="Notifications" />
       <section aria-label="Floor now" className="totals">
         <div className="stat"><span>Live calls</span><strong>{counters?.active_calls ?? activeByAgent.size}</strong></div>
         <div className="stat"><span>Queued</span><strong>{counters?.queued_calls ?? queued}</strong></div>
