@@ -7,13 +7,18 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import groq
 import pytest
 
 from contracts.analytics import SatisfactionScore, SentimentScore
 from contracts.calls import CallEnded
 from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
+from postprocess.app import hosted_summary
 from postprocess.archive import archive_call, record_score
+from postprocess.config import Settings
 from tests.factories import make_agent, make_user
+from tests.fakes.chat_completions import ScriptedChatCompletions
+from tests.integration.conftest import serve
 from text_models.embedding import shared_embedder
 
 WINDOW = timedelta(days=7)
@@ -124,3 +129,22 @@ async def test_an_unresolved_call_says_so(pool: asyncpg.Pool) -> None:
                                   ended.call_id)
     assert not row["resolved"] and not row["fcr"]
     assert "escalation" in row["summary"] and "password-reset" in row["tags"]
+
+
+async def test_a_redelivered_call_ended_asks_groq_for_nothing(pool: asyncpg.Pool) -> None:
+    scripted = ScriptedChatCompletions([{"summary": "The customer was refunded for a double charge.",
+                                         "tags": ["refund"], "resolved": True, "reason": "refund issued"}])
+    served = serve(scripted.app())
+    client = groq.AsyncGroq(api_key="fake-groq-key", base_url=served.url, max_retries=0)
+    settings = Settings(groq_api_key="fake-groq-key")
+    try:
+        async with pool.acquire() as conn:
+            ended = await make_call(conn, f"{uuid.uuid4().hex[:8]}@example.com", datetime.now(UTC))
+        summary, _ = await hosted_summary(pool, client, settings, ended)
+        assert summary is not None and len(scripted.requests) == 1
+        async with pool.acquire() as conn, conn.transaction():
+            await archive_call(conn, ended, shared_embedder(), WINDOW, summary)
+        assert await hosted_summary(pool, client, settings, ended) == (None, "")
+        assert len(scripted.requests) == 1
+    finally:
+        served.stop()

@@ -46,8 +46,11 @@ async def handle(pool: asyncpg.Pool, bus: Bus, settings: Settings, client: groq.
 async def hosted_summary(pool: asyncpg.Pool, client: groq.AsyncGroq, settings: Settings,
                          ended: CallEnded) -> tuple[Outcome | None, str]:
     async with pool.acquire() as conn:
-        call = await conn.fetchrow("select id, agent_id, started_at from calls where id = $1", ended.call_id)
-        if call is None or call["started_at"] is None:
+        call = await conn.fetchrow(
+            """select id, agent_id, started_at, exists(select 1 from archives where call_id = $1) as archived
+               from calls where id = $1""", ended.call_id)
+        # A redelivered call.ended finds its call archived: no paid request for a summary nobody stores.
+        if call is None or call["started_at"] is None or call["archived"]:
             return None, ""
         lines, taxonomy = await load_conversation(conn, call)
     try:
