@@ -13,9 +13,9 @@ afterEach(() => {
   localStorage.clear();
 });
 
-function signedInAs(role: "admin" | "supervisor") {
+function signedInAs(role: "admin" | "supervisor", expiresInMs = 3_600_000) {
   localStorage.setItem("cs-agents.session", JSON.stringify({
-    accessToken: "a", refreshToken: "r", expiresAt: Date.now() + 3_600_000,
+    accessToken: "a", refreshToken: "r", expiresAt: Date.now() + expiresInMs,
     user: { id: "u1", email: `${role}@test.local`, role },
   }));
 }
@@ -87,10 +87,7 @@ describe("the mock dialer", () => {
 
 describe("the session", () => {
   it("survives a refresh attempt while the server is unreachable", async () => {
-    localStorage.setItem("cs-agents.session", JSON.stringify({
-      accessToken: "a", refreshToken: "r", expiresAt: Date.now() + 30_000, // due for refresh at once
-      user: { id: "u1", email: "sup@test.local", role: "supervisor" },
-    }));
+    signedInAs("supervisor", 30_000); // due for refresh at once
     vi.stubGlobal("fetch", vi.fn(async () => { throw new TypeError("Failed to fetch"); }));
     renderAt("/supervisor", <><App /><Routes><Route path="*" element={<Where />} /></Routes></>);
     const refreshed = () => vi.mocked(fetch).mock.calls.some(([url]) => String(url).includes("/api/auth/refresh"));
@@ -101,10 +98,7 @@ describe("the session", () => {
   });
 
   it("ends when the refresh token is refused", async () => {
-    localStorage.setItem("cs-agents.session", JSON.stringify({
-      accessToken: "a", refreshToken: "r", expiresAt: Date.now() + 30_000,
-      user: { id: "u1", email: "sup@test.local", role: "supervisor" },
-    }));
+    signedInAs("supervisor", 30_000);
     stubFetch({ "/api/auth/refresh": [401, { code: "unauthorized", message: "session ended" }] });
     renderAt("/supervisor", <><App /><Routes><Route path="*" element={<Where />} /></Routes></>);
     await waitFor(() => expect(screen.getByTestId("where")).toHaveTextContent("/login"));

@@ -3,6 +3,7 @@ import { api } from "../../api/client";
 import type { CallEnded, CallOut, DirectoryEntry } from "../../api/types";
 import { ConnectionBadge } from "../../components/ConnectionBadge";
 import { ErrorNote } from "../../components/ErrorNote";
+import { mergeLines, type Line } from "../../components/transcript";
 import { useLoad } from "../../components/useLoad";
 import { useEventStream } from "../../live/useEventStream";
 
@@ -17,12 +18,6 @@ export function endedMessage(ended: Pick<CallEnded, "reason" | "ended_by">): str
   if (ended.ended_by === "customer") return "You hung up.";
   if (ended.reason === "error") return "The call was cut off by a problem on our side. Please call again.";
   return ended.ended_by === "supervisor" ? "A supervisor ended the call." : "The agent ended the call.";
-}
-
-interface Line {
-  seq: number;
-  speaker: string;
-  text: string;
 }
 
 /** The customer's phone: dial a demo number, chat with the agent, see the queue, hang up. */
@@ -62,7 +57,7 @@ export function Dialer() {
       setPhase("connected");
       setPosition(null);
     } else if (type === "transcript.chunk") {
-      setLines((all) => (all.some((l) => l.seq === data.seq) ? all : [...all, { seq: data.seq, speaker: data.speaker, text: data.text }]));
+      setLines((all) => mergeLines(all, [data]));
     } else if (type === "call.ended") {
       setPhase("ended");
       setEndNote(endedMessage(data as CallEnded));

@@ -4,6 +4,7 @@ import type { Agent, LiveCall, LiveCallDetail, SatisfactionScore, SentimentScore
 import { ConnectionBadge } from "../../components/ConnectionBadge";
 import { ErrorNote } from "../../components/ErrorNote";
 import { decimal } from "../../components/format";
+import { mergeLines, type Line } from "../../components/transcript";
 import { useEventStream } from "../../live/useEventStream";
 
 const STREAM_TYPES = [
@@ -21,7 +22,7 @@ type WhisperStage = "none" | "pausing" | "paused" | "received" | "resumed";
 interface CallView {
   id: string;
   caller: string;
-  lines: { seq: number; speaker: string; text: string }[];
+  lines: Line[];
   sentiment: SentimentScore | null;
   satisfaction: SatisfactionScore | null;
   satisfactionTrend: number;
@@ -49,12 +50,9 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
     // A dashboard opened mid-call starts from the transcript so far.
     api<LiveCallDetail>(`/api/calls/${activeCall.id}`)
       .then((detail) =>
-        setCall((current) => {
-          if (!current || current.id !== detail.id) return current;
-          const known = new Set(current.lines.map((l) => l.seq));
-          const earlier = detail.transcript.filter((l) => !known.has(l.seq));
-          return { ...current, lines: [...earlier, ...current.lines].sort((a, b) => a.seq - b.seq) };
-        }),
+        setCall((current) =>
+          current && current.id === detail.id ? { ...current, lines: mergeLines(current.lines, detail.transcript) } : current,
+        ),
       )
       .catch(() => undefined);
   }, [activeCall?.id]);
@@ -69,11 +67,8 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
       const view = current && current.id === data.call_id ? current : null;
       if (!view) return current;
       switch (type) {
-        case "transcript.chunk": {
-          const chunk = data as TranscriptChunk;
-          if (view.lines.some((l) => l.seq === chunk.seq)) return view;
-          return { ...view, lines: [...view.lines, { seq: chunk.seq, speaker: chunk.speaker, text: chunk.text }] };
-        }
+        case "transcript.chunk":
+          return { ...view, lines: mergeLines(view.lines, [data as TranscriptChunk]) };
         case "sentiment.score":
           return { ...view, sentiment: data as SentimentScore };
         case "satisfaction.score": {
