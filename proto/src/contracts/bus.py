@@ -155,6 +155,8 @@ class EventConsumer:
     batch: int = 64
     seen: SeenEvents = field(default_factory=SeenEvents)
     retry_delays: tuple[float, ...] = (0.5, 2.0, 5.0, 15.0)
+    # For consumers that live as long as one call: the server deletes them once idle this long.
+    forget_after_idle_seconds: float | None = None
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(
@@ -165,6 +167,7 @@ class EventConsumer:
             ack_wait=self.ack_wait_seconds,
             # Redelivery is bounded by us (to dead-letter with a reason), not by the server.
             max_deliver=-1,
+            inactive_threshold=self.forget_after_idle_seconds,
         )
         return await self.bus.js.pull_subscribe(
             subject="", durable=self.durable, stream=CALLS_STREAM, config=config

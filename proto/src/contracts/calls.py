@@ -11,11 +11,18 @@ from contracts.envelope import Envelope
 
 Channel = Literal["chat", "voice"]
 Party = Literal["customer", "agent", "supervisor"]
+# A hang-up whose reason starts so ends the call as an error (the platform failed it, nobody chose to).
+FAILURE_PREFIX = "failed:"
 
 
 def livekit_room_name(call_id: UUID) -> str:
     """The LiveKit room of a voice call: the router creates it, the gateway's customer token opens it."""
     return f"call-{call_id}"
+
+
+def customer_identity(call_id: UUID) -> str:
+    """The customer's participant identity in the call's LiveKit room (the gateway's token says it)."""
+    return f"customer-{call_id}"
 
 
 class CallScoped(Envelope):

@@ -37,5 +37,9 @@ def agent_filter(supervisor_id: UUID, agent_id: UUID) -> str:
     return f"*.*.{supervisor_id}.{agent_id}.*"
 
 
+def call_filter(supervisor_id: UUID, agent_id: UUID, call_id: UUID) -> str:
+    return f"*.*.{supervisor_id}.{agent_id}.{call_id}"
+
+
 def deadletter_subject(consumer: str) -> str:
     return f"{DEADLETTER_PREFIX}.{consumer}"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from livekit.agents import AgentSession
 
-from agent_worker.app import build_model
+from agent_worker.calls import build_model
 from agent_worker.config import Settings
 from agent_worker.local_brain import DialogueEngine
 from agent_worker.session import AgentConfig, ToolConfig, build_agent

@@ -20,7 +20,17 @@ class Settings(ServiceSettings):
     llm_api_key: str | None = Field(None, validation_alias=shared("LLM_API_KEY"),
                                     description="API key for LLM_BASE_URL, if it wants one.")
     livekit_url: str | None = Field(None, validation_alias=shared("LIVEKIT_URL"))
+    livekit_api_key: str | None = Field(None, validation_alias=shared("LIVEKIT_API_KEY"))
+    livekit_api_secret: str | None = Field(None, validation_alias=shared("LIVEKIT_API_SECRET"))
+    livekit_agent_name: str = Field("cs-agent", validation_alias=shared("LIVEKIT_AGENT_NAME"),
+                                    description="The name the call-router dispatches into a call's room.")
+    livekit_idle_processes: int = Field(
+        1, ge=0, description="Job processes kept warm for voice rooms (each holds the models in memory).")
     tool_approval_timeout_seconds: float = Field(60.0, gt=0, description="No decision by then counts as deny.")
+
+    @property
+    def serves_rooms(self) -> bool:
+        return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
 
     @property
     def brain(self) -> str:
@@ -31,4 +41,5 @@ class Settings(ServiceSettings):
         return "local-minilm"
 
     def secret_fields(self) -> dict[str, str | None]:
-        return {"GEMINI_API_KEY": self.gemini_api_key, "LLM_API_KEY": self.llm_api_key}
+        return {"GEMINI_API_KEY": self.gemini_api_key, "LLM_API_KEY": self.llm_api_key,
+                "LIVEKIT_API_SECRET": self.livekit_api_secret}

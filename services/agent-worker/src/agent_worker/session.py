@@ -1,7 +1,9 @@
 """One call: a livekit-agents AgentSession built from the agent's configuration, fed the customer's
-chat messages from the bus and answering through it; tool approval; whisper pause and inject.
+messages and answering them; tool approval; whisper pause and inject.
 
-Text in and out goes through the bus, so a chat call needs no LiveKit server.
+A chat call's text goes in and out through the bus, so it needs no LiveKit server. A call in a LiveKit
+room has the room as the customer's side as well (room_io: what they type there comes in, the agent's
+words go out there); every line still reaches the bus as a transcript chunk.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
-from livekit.agents import Agent, AgentSession, ChatContext, llm
+from livekit import rtc
+from livekit.agents import Agent, AgentSession, ChatContext, llm, room_io
 from livekit.agents.llm import function_tool
 from livekit.agents.voice.run_result import ChatMessageEvent
 
 from agent_worker import mcp_tools, shop
 from agent_worker.local_brain import DialogueEngine
 from contracts.bus import Bus
-from contracts.calls import CallHangup
+from contracts.calls import CallHangup, customer_identity
 from contracts.envelope import utc_now
 from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
 from contracts.transcripts import TranscriptChunk
@@ -128,6 +131,7 @@ class CallSession:
     model: llm.LLM
     engine: DialogueEngine | None  # the local engine, when it is the brain
     approval_timeout: timedelta
+    room: rtc.Room | None = None  # the call's LiveKit room, when the customer is in one
     next_seq: int = 0
     guidance: list[str] = field(default_factory=list)
     inbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
@@ -146,11 +150,25 @@ class CallSession:
                 self.engine.learn_tool(name, schema["description"], schema["parameters"])
         self._agent = build_agent(self.config, self.guidance, self.use_tool, history, mcp_schemas, self.caller)
         self._session = AgentSession(llm=self.model)
-        await self._session.start(self._agent)
+        if self.room is None:
+            await self._session.start(self._agent)
+        else:
+            await self._session.start(self._agent, room=self.room, room_options=self._room_options())
         if greet:
             greeting = self.config.greeting or f"Hello, you're through to {self.config.name}. How can I help you today?"
             await self.say(greeting, add_to_history=True)
         self._task = asyncio.create_task(self._serve(), name=f"call-{self.ids.call_id}")
+
+    def _room_options(self) -> room_io.RoomOptions:
+        """Text both ways with the call's customer. Their messages go through receive() like chat ones,
+        not straight into a reply, so a whisper pause holds them until the supervisor resumes."""
+
+        async def typed_in_room(_session: AgentSession, event: room_io.TextInputEvent) -> None:
+            await self.receive(event.text)
+
+        return room_io.RoomOptions(text_input=room_io.TextInputOptions(text_input_cb=typed_in_room),
+                                   audio_input=False, audio_output=False, text_output=True,
+                                   participant_identity=customer_identity(self.ids.call_id))
 
     # --- transcript ----------------------------------------------------------------------------
 
@@ -166,7 +184,9 @@ class CallSession:
 
     async def say(self, text: str, add_to_history: bool = False) -> None:
         """Something the agent says outside a turn (greeting, pause, approval wait)."""
-        if add_to_history and self._agent is not None:
+        if self.room is not None and self._session is not None:
+            await self._session.say(text, add_to_chat_ctx=add_to_history)  # to the customer in the room
+        elif add_to_history and self._agent is not None:
             context = self._agent.chat_ctx.copy()
             context.add_message(role="assistant", content=text)
             await self._agent.update_chat_ctx(context)

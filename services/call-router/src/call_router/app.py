@@ -12,7 +12,7 @@ from call_router.config import Settings
 from call_router.livekit_rooms import open_room
 from contracts import outbox
 from contracts.bus import Bus, EventConsumer
-from contracts.calls import CallHangup, CallRequested, CallStarted
+from contracts.calls import FAILURE_PREFIX, CallHangup, CallRequested, CallStarted
 from contracts.service import Runtime
 from contracts.subjects import topic_filter
 
@@ -46,7 +46,7 @@ async def open_voice_room(bus: Bus, settings: Settings, started: CallStarted) ->
         log.error("LiveKit room %s could not be opened: %s; ending the call", started.livekit_room, exc)
         await bus.publish(CallHangup(supervisor_id=started.supervisor_id, agent_id=started.agent_id,
                                      call_id=started.call_id, by="agent",
-                                     reason=f"{routing.FAILURE_PREFIX} the voice room could not be opened"))
+                                     reason=f"{FAILURE_PREFIX} the voice room could not be opened"))
 
 
 async def setup(runtime: Runtime) -> None:

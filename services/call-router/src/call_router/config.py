@@ -15,7 +15,8 @@ class Settings(ServiceSettings):
     livekit_url: str | None = Field(None, validation_alias=shared("LIVEKIT_URL"))
     livekit_api_key: str | None = Field(None, validation_alias=shared("LIVEKIT_API_KEY"))
     livekit_api_secret: str | None = Field(None, validation_alias=shared("LIVEKIT_API_SECRET"))
-    livekit_agent_name: str = Field("cs-agent", description="The agent-worker's name in LiveKit dispatch.")
+    livekit_agent_name: str = Field("cs-agent", validation_alias=shared("LIVEKIT_AGENT_NAME"),
+                                    description="The agent-worker's name in LiveKit dispatch.")
 
     @property
     def voice_enabled(self) -> bool:

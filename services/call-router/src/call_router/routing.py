@@ -21,6 +21,7 @@ from uuid import UUID, uuid5
 import asyncpg
 
 from contracts.calls import (
+    FAILURE_PREFIX,
     AgentStatusChanged,
     CallEnded,
     CallHangup,
@@ -35,8 +36,6 @@ from contracts.results import NotificationCreated
 
 log = logging.getLogger("call_router.routing")
 ROUTER_LOCK_KEY = 7_301_978
-# A hang-up whose reason starts so ends the call as an error (the platform failed it, nobody chose to).
-FAILURE_PREFIX = "failed:"
 END_REASONS: dict[str, EndReason] = {"customer": "customer_hangup", "agent": "agent_resolved",
                                      "supervisor": "supervisor_ended"}
 

@@ -23,6 +23,7 @@ from contracts.calls import (
     CallStarted,
     CustomerMessage,
     Party,
+    customer_identity,
     livekit_room_name,
 )
 from contracts.envelope import Envelope, utc_now
@@ -129,7 +130,7 @@ def room_join(settings: Settings, call_id: UUID, caller: str, lifetime: timedelt
     """A customer token for this call's room only (the room waits for them while queued)."""
     room = livekit_room_name(call_id)
     token = (livekit_api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret)
-             .with_identity(f"customer-{call_id}").with_name(caller).with_ttl(lifetime)
+             .with_identity(customer_identity(call_id)).with_name(caller).with_ttl(lifetime)
              .with_grants(livekit_api.VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True,
                                                   can_publish_data=True))
              .to_jwt())

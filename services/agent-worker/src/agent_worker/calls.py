@@ -1,0 +1,84 @@
+"""Serving one call, wherever the customer is: open its session from the database, steer it with
+what the customer and the supervisor send over the bus."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+import asyncpg
+from livekit import rtc
+from livekit.agents import ChatContext, llm
+
+from agent_worker.config import Settings
+from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
+from agent_worker.session import CallSession, Ids, load_agent
+from contracts.bus import Bus
+from contracts.calls import CallEnded, CallStarted, CustomerMessage
+from contracts.envelope import Envelope
+from contracts.tools import ToolPermissionDecision, ToolPermissionRequest
+from contracts.whisper import WhisperInject, WhisperPause
+from text_models.embedding import shared_embedder
+
+ACCEPTS = (CallStarted, CustomerMessage, WhisperPause, WhisperInject, ToolPermissionRequest, ToolPermissionDecision,
+           CallEnded)
+
+
+def build_model(settings: Settings, engine: DialogueEngine) -> llm.LLM:
+    """The dialogue engine the settings select: Gemini, an OpenAI-compatible server, or the local one."""
+    if settings.gemini_api_key:
+        from google.genai import types
+        from livekit.plugins import google
+
+        options = types.HttpOptions(base_url=settings.gemini_base_url) if settings.gemini_base_url else None
+        return google.LLM(model=settings.gemini_model, api_key=settings.gemini_api_key,
+                          **({"http_options": options} if options else {}))
+    if settings.llm_base_url:
+        from livekit.plugins import openai
+
+        return openai.LLM(model=settings.llm_model, base_url=settings.llm_base_url,
+                          api_key=settings.llm_api_key or "not-needed")
+    return LocalDialogueLLM(engine)
+
+
+async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id: UUID, *, greet: bool,
+                       room: rtc.Room | None = None) -> CallSession | None:
+    """A live call's session, built from the database: the agent's configuration and, after a restart,
+    the transcript so far. None when the call is not live (ended, still queued, unknown)."""
+    async with pool.acquire() as conn:
+        call = await conn.fetchrow("select supervisor_id, agent_id, status, caller from calls where id = $1", call_id)
+        if call is None or call["status"] != "active" or call["agent_id"] is None:
+            return None
+        config = await load_agent(conn, call["agent_id"])
+        lines = await conn.fetch("select seq, speaker, text from transcript_lines where call_id = $1 order by seq",
+                                 call_id)
+    if config is None:
+        return None
+    ids = Ids(call["supervisor_id"], call["agent_id"], call_id)
+    engine = DialogueEngine(shared_embedder(), config.name, config.knowledge, [t.name for t in config.tools]
+                            + ["end_call"], {t.name: t.description for t in config.tools if t.description},
+                            caller=call["caller"])
+    model = build_model(settings, engine)
+    session = CallSession(ids=ids, config=config, caller=call["caller"], pool=pool, bus=bus, brain=settings.brain,
+                          model=model, engine=engine if isinstance(model, LocalDialogueLLM) else None,
+                          approval_timeout=timedelta(seconds=settings.tool_approval_timeout_seconds), room=room)
+    session.next_seq = (lines[-1]["seq"] + 1) if lines else 0
+    history = ChatContext.empty()
+    for line in lines:
+        if line["speaker"] in ("customer", "agent"):
+            history.add_message(role="user" if line["speaker"] == "customer" else "assistant", content=line["text"])
+    await pool.execute("update calls set brain = $2 where id = $1", call_id, settings.brain)
+    await session.start(history=history if lines else None, greet=greet and not lines)
+    return session
+
+
+async def steer(session: CallSession, event: Envelope) -> None:
+    """What the customer, the supervisor or a tool decision asks of a running session."""
+    if isinstance(event, CustomerMessage):
+        await session.receive(event.text)
+    elif isinstance(event, WhisperPause):
+        await session.pause()
+    elif isinstance(event, WhisperInject):
+        await session.inject(event.instructions)
+    elif isinstance(event, ToolPermissionDecision):
+        session.decided(event)

@@ -1,0 +1,159 @@
+"""Calls in LiveKit rooms. With LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET set, the agent-worker
+also registers with LiveKit (livekit-agents' AgentServer) under LIVEKIT_AGENT_NAME, the agent the
+call-router dispatches into each voice call's room.
+
+LiveKit runs each dispatched room as a job in a process of its own. That process joins the room and
+runs the same CallSession as a chat call, with the room as the customer's side, and follows the
+call's own subjects on the bus (customer messages, whisper, tool decisions, the end).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+from functools import partial
+from uuid import UUID
+
+import asyncpg
+from livekit import rtc
+from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
+
+from agent_worker.calls import ACCEPTS, open_session, steer
+from agent_worker.config import Settings
+from agent_worker.session import CallSession, Ids
+from contracts.bus import Bus, EventConsumer, connect_bus
+from contracts.calls import FAILURE_PREFIX, CallEnded, CallHangup, CallStarted, customer_identity
+from contracts.db import create_pool
+from contracts.envelope import Envelope
+from contracts.subjects import subject_for
+from contracts.tools import ToolPermissionRequest
+from text_models.embedding import shared_embedder
+
+log = logging.getLogger("agent_worker.rooms")
+# A room's consumer outlives a job restart (LiveKit re-dispatches) but not the call by long.
+ROOM_CONSUMER_IDLE_SECONDS = 3600.0
+
+
+def room_call(metadata: str) -> Ids | None:
+    """Which call a room belongs to: the dispatch metadata the call-router wrote."""
+    try:
+        fields = json.loads(metadata)
+        return Ids(UUID(fields["supervisor_id"]), UUID(fields["agent_id"]), UUID(fields["call_id"]))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def log_fields(call: Ids) -> dict[str, str]:
+    return {"call_id": str(call.call_id)}
+
+
+async def serve_rooms(settings: Settings, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+    """Stay registered with LiveKit, taking the rooms of our calls, until ``stop``."""
+    server = AgentServer(
+        ws_url=settings.livekit_url, api_key=settings.livekit_api_key, api_secret=settings.livekit_api_secret,
+        num_idle_processes=settings.livekit_idle_processes,
+        # Admission is the call-router's (its concurrent-call cap): a busy CPU must not make LiveKit
+        # refuse the agent for a call the customer was already told is connected.
+        load_threshold=math.inf,
+        port=0,  # LiveKit's own health page; our health goes over the bus like every service's
+        setup_fnc=partial(prepare_process, settings))
+    server.rtc_session(join_room, agent_name=settings.livekit_agent_name, on_request=partial(answer_dispatch, pool))
+    running = asyncio.create_task(server.run())
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if running.done():
+            running.result()  # LiveKit unreachable after all retries: the service stops and says why
+    finally:
+        stopping.cancel()
+        await server.aclose()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await running
+
+
+async def answer_dispatch(pool: asyncpg.Pool, request: JobRequest) -> None:
+    """Take the room of a live call of ours; refuse any other (a stale dispatch, a foreign room)."""
+    call = room_call(request.job.metadata)
+    row = None if call is None else await pool.fetchrow(
+        "select status, agent_name from calls where id = $1 and agent_id = $2", call.call_id, call.agent_id)
+    if call is None or row is None or row["status"] != "active":
+        log.warning("refused a dispatch into room %s: not a live call of ours", request.room.name,
+                    extra={"status": row["status"] if row else None})
+        await request.reject(terminate=True)
+        return
+    log.info("taking room %s", request.room.name, extra=log_fields(call))
+    await request.accept(identity=f"agent-{call.agent_id}", name=row["agent_name"],
+                         attributes={"call_id": str(call.call_id)})
+
+
+def prepare_process(settings: Settings, process: JobProcess) -> None:
+    """Runs once in each job process LiveKit keeps warm: settings in, the embedding model loaded."""
+    process.userdata["settings"] = settings
+    shared_embedder()
+
+
+async def join_room(ctx: JobContext) -> None:
+    """One dispatched room, in its own process: join it, serve the call, leave when the call ends."""
+    settings: Settings = ctx.proc.userdata["settings"]
+    call = room_call(ctx.job.metadata)
+    assert call is not None  # answer_dispatch took only rooms whose metadata names a call
+    bus = await connect_bus(settings.nats_url, "agent-worker")
+    pool = await create_pool(settings.database_url, min_size=1, max_size=3)
+    try:
+        try:
+            await ctx.connect()
+        except Exception as exc:
+            log.error("could not join room %s: %s; ending the call", ctx.job.room.name, exc, extra=log_fields(call))
+            await bus.publish(CallHangup(**call.fields(), by="agent",
+                                         reason=f"{FAILURE_PREFIX} the agent could not join the voice room"))
+            return
+        session = await open_session(pool, bus, settings, call.call_id, greet=True, room=ctx.room)
+        if session is None:
+            log.info("the call ended before the agent joined its room", extra=log_fields(call))
+            return
+        try:
+            await follow_call(bus, call, session, ctx.room)
+        finally:
+            await session.close()
+    finally:
+        await bus.close()
+        await pool.close()
+        ctx.shutdown("call over")
+
+
+async def follow_call(bus: Bus, call: Ids, session: CallSession, room: rtc.Room) -> None:
+    """Steer the session from the call's subjects until the call ends or the customer leaves the room."""
+    over = asyncio.Event()
+    customer_left = asyncio.Event()
+
+    def on_leave(participant: rtc.RemoteParticipant) -> None:
+        if participant.identity == customer_identity(call.call_id):
+            customer_left.set()
+
+    async def handle(event: Envelope) -> None:
+        if isinstance(event, CallEnded):
+            over.set()
+        elif not isinstance(event, CallStarted | ToolPermissionRequest):
+            await steer(session, event)
+
+    room.on("participant_disconnected", on_leave)
+    topics = sorted({event.topic for event in ACCEPTS})
+    consumer = EventConsumer(bus, f"agent-room-{call.call_id}",
+                             [subject_for(t, call.supervisor_id, call.agent_id, call.call_id) for t in topics],
+                             handle, accepts=ACCEPTS, forget_after_idle_seconds=ROOM_CONSUMER_IDLE_SECONDS)
+    following = asyncio.create_task(consumer.run(over))
+    left = asyncio.create_task(customer_left.wait())
+    try:
+        await asyncio.wait([following, left], return_when=asyncio.FIRST_COMPLETED)
+        if customer_left.is_set() and not over.is_set():
+            log.info("the customer left the room; hanging up", extra=log_fields(call))
+            await bus.publish(CallHangup(**call.fields(), by="customer", reason="left the voice room"))
+    finally:
+        over.set()
+        left.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await following
+        room.off("participant_disconnected", on_leave)
