@@ -6,8 +6,8 @@
   registers under an agent name; creating a room with that agent dispatched offers the worker the job
   (AvailabilityRequest), and a worker that takes it is assigned it with a join token.
 
-It has no media server: a job's attempt to join the room (/rtc) is refused, as a LiveKit server that
-is unreachable for media would do.
+- rooms (/rtc/v1): participants join with their tokens and exchange data (tests.fakes.livekit_sfu);
+  with ``rooms_open`` false a join is refused, as a LiveKit server unreachable for media would do.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from livekit.protocol import agent as agent_proto
 from livekit.protocol import models
 from livekit.protocol import room as room_proto
 
+from tests.fakes.livekit_sfu import DataSfu
+
 
 @dataclass
 class Offer:
@@ -33,7 +35,6 @@ class Offer:
     available: bool | None = None
     identity: str = ""
     name: str = ""
-    statuses: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -44,7 +45,12 @@ class FakeLiveKit:
     fail: bool = False
     registered: list[agent_proto.RegisterWorkerRequest] = field(default_factory=list)
     offers: dict[str, Offer] = field(default_factory=dict)  # by room name
+    rooms_open: bool = True
+    sfu: DataSfu = field(init=False)
     _workers: dict[str, asyncio.Queue[agent_proto.ServerMessage]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sfu = DataSfu(self.claims)
 
     def claims(self, authorization: str) -> dict[str, Any]:
         token = authorization.removeprefix("Bearer ")
@@ -63,9 +69,6 @@ class FakeLiveKit:
                               agent_name=dispatch.agent_name)
         self.offers[room] = Offer(job)
         await worker.put(agent_proto.ServerMessage(availability=agent_proto.AvailabilityRequest(job=job)))
-
-    async def offer_to(self, agent_name: str, room: str, metadata: str) -> None:
-        await self.dispatch(room, room_proto.RoomAgentDispatch(agent_name=agent_name, metadata=metadata), "RM_x")
 
     def join_token(self, room: str, identity: str, name: str) -> str:
         return (api.AccessToken(self.api_key, self.api_secret).with_identity(identity).with_name(name)
@@ -91,6 +94,13 @@ class FakeLiveKit:
             for dispatch in created.agents:
                 await self.dispatch(created.name, dispatch, room.sid)
             return Response(room.SerializeToString(), media_type="application/protobuf")
+
+        @app.websocket("/rtc/v1")
+        async def join_room(socket: WebSocket) -> None:
+            if not self.rooms_open:
+                await socket.close(code=4503)
+                return
+            await self.sfu.serve(socket)
 
         @app.websocket("/agent")
         async def agent_worker(socket: WebSocket) -> None:
@@ -144,7 +154,3 @@ class FakeLiveKit:
                 await outgoing.put(agent_proto.ServerMessage(assignment=agent_proto.JobAssignment(
                     job=offer.job, token=self.join_token(room, answer.participant_identity,
                                                          answer.participant_name))))
-        elif which == "update_job":
-            offer = next((o for o in self.offers.values() if o.job.id == message.update_job.job_id), None)
-            if offer is not None:
-                offer.statuses.append(agent_proto.JobStatus.Name(message.update_job.status))

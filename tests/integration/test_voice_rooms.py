@@ -7,6 +7,7 @@ their own: these services are configured differently from the shared ones."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -17,12 +18,16 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from livekit import api
+from livekit import api, rtc
 
 from agent_worker.app import setup as worker_setup
 from agent_worker.config import Settings as WorkerSettings
+from agent_worker.session import PAUSE_LINE, RESUME_LINE
 from call_router.app import setup as router_setup
 from call_router.config import Settings as RouterSettings
+from contracts.bus import connect_bus
+from contracts.whisper import WhisperInject, WhisperPause
+from embedded_stack.demo import seed_shop
 from embedded_stack.nats_server import start_nats
 from tests.factories import make_agent, make_user
 from tests.fakes.livekit_server import FakeLiveKit
@@ -40,13 +45,18 @@ class VoicePlatform:
     livekit: FakeLiveKit
     number: str
     agent_id: uuid.UUID
+    supervisor_id: uuid.UUID
+    nats_url: str
 
 
 @pytest.fixture
 async def voice(tmp_path: Path, isolated_database_url: str) -> AsyncIterator[VoicePlatform]:
     async with connection(isolated_database_url) as conn:
+        await seed_shop(conn)
         supervisor = await make_user(conn, "supervisor")
         agent = await make_agent(conn, supervisor, "Voice desk")
+        await conn.execute("insert into agent_tools(agent_id, supervisor_id, name) values ($1, $2, 'order_lookup')",
+                           agent, supervisor)
         number = await conn.fetchval("select phone_number from agents where id = $1", agent)
     livekit = FakeLiveKit(API_KEY, API_SECRET)
     served = serve(livekit.app())
@@ -58,7 +68,7 @@ async def voice(tmp_path: Path, isolated_database_url: str) -> AsyncIterator[Voi
         with running_service("call-router", router, router_setup), \
                 running_service("agent-worker", worker, worker_setup), \
                 running_gateway(nats.url, isolated_database_url, **keys) as gateway:
-            yield VoicePlatform(gateway, livekit, number, agent)
+            yield VoicePlatform(gateway, livekit, number, agent, supervisor, nats.url)
     finally:
         nats.stop()
         served.stop()
@@ -113,6 +123,7 @@ async def eventually(check: Callable[[], Any], within: float = 30.0) -> Any:
 
 async def test_the_agent_worker_takes_its_calls_room_and_ends_the_call_when_it_cannot_join(
         voice: VoicePlatform) -> None:
+    voice.livekit.rooms_open = False
     registered = await eventually(lambda: voice.livekit.registered)
     assert registered[0].agent_name == "cs-agent" and registered[0].allowed_permissions.agent
     async with httpx.AsyncClient(base_url=voice.gateway.url, timeout=20) as http:
@@ -120,8 +131,8 @@ async def test_the_agent_worker_takes_its_calls_room_and_ends_the_call_when_it_c
         offer = await eventually(lambda: (o := voice.livekit.offers.get(f"call-{call['call_id']}")) and
                                  o.available is not None and o)
         assert offer.available and offer.identity == f"agent-{voice.agent_id}" and offer.name == "Voice desk"
-        # This LiveKit has no media server, so the job cannot join the room: the customer is not left
-        # waiting in a silent room; the call ends as an error.
+        # The job cannot join the room: the customer is not left waiting in a silent room; the call
+        # ends as an error.
         async with http.stream("GET", f"/api/calls/{call['call_id']}/stream",
                                params={"token": call["call_token"]}) as stream, reading(stream) as events:
             while (event := await events.next(within=60)).event != "call.ended":
@@ -141,3 +152,82 @@ async def test_the_agent_worker_refuses_rooms_that_are_not_its_live_calls(voice:
         offer = await eventually(lambda room=room: (o := voice.livekit.offers.get(room)) and
                                  o.available is not None and o)
         assert offer.available is False
+
+
+@dataclass
+class Customer:
+    """The dialer's side of a voice call's room: the real rtc SDK with the gateway's customer token."""
+
+    room: rtc.Room
+    heard: asyncio.Queue[str]
+
+    async def say(self, text: str) -> None:
+        await self.room.local_participant.send_text(text, topic="lk.chat")
+
+    async def hears(self, expected: str, within: float = 30.0) -> str:
+        async with asyncio.timeout(within):
+            while expected.lower() not in (line := await self.heard.get()).lower():
+                pass
+        return line
+
+
+@contextlib.asynccontextmanager
+async def in_room(join: dict[str, str]) -> AsyncIterator[Customer]:
+    room = rtc.Room()
+    heard: asyncio.Queue[str] = asyncio.Queue()
+
+    async def read(reader: rtc.TextStreamReader) -> None:
+        heard.put_nowait(await reader.read_all())
+
+    room.register_text_stream_handler(
+        "lk.transcription", lambda reader, _identity: asyncio.ensure_future(read(reader)))
+    await room.connect(join["url"], join["token"])
+    try:
+        yield Customer(room, heard)
+    finally:
+        await room.disconnect()
+
+
+async def test_a_customer_talks_with_the_agent_in_the_room_and_leaving_hangs_up(
+        voice: VoicePlatform, isolated_database_url: str) -> None:
+    await eventually(lambda: voice.livekit.registered)
+    async with httpx.AsyncClient(base_url=voice.gateway.url, timeout=20) as http:
+        call = (await http.post("/api/calls", json={"number": voice.number, "channel": "voice"})).json()
+        call_id = uuid.UUID(call["call_id"])
+        async with http.stream("GET", f"/api/calls/{call_id}/stream",
+                               params={"token": call["call_token"]}) as stream, reading(stream) as events:
+            async with in_room(call["livekit"]) as customer:
+                await customer.hears("How can I help", within=60)  # the agent's job started and joined
+                await customer.say("Hi, where is my parcel? The order is ORD-3003.")
+                answer = await customer.hears("ORD-3003")
+                assert "camping stove" in answer.lower()
+                # The supervisor whispers: the agent excuses itself in the room, holds what the customer
+                # types meanwhile, and answers it once the instructions are in.
+                ids = {"supervisor_id": voice.supervisor_id, "agent_id": voice.agent_id, "call_id": call_id}
+                bus = await connect_bus(voice.nats_url, "test")
+                try:
+                    await bus.publish(WhisperPause(**ids, requested_by=voice.supervisor_id))
+                    await customer.hears(PAUSE_LINE)
+                    await customer.say("Can you also check ORD-1042?")
+                    with pytest.raises(TimeoutError):
+                        await customer.hears("ORD-1042", within=2)
+                    await bus.publish(WhisperInject(**ids, requested_by=voice.supervisor_id,
+                                                    instructions="Offer free delivery on the next order."))
+                    await customer.hears(RESUME_LINE)
+                    await customer.hears("ORD-1042")
+                finally:
+                    await bus.close()
+            while (event := await events.next(within=30)).event != "call.ended":
+                pass
+    assert event.data["reason"] == "customer_hangup"
+    async with connection(isolated_database_url) as conn:
+        lines = await conn.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq",
+                                 call_id)
+        brain = await conn.fetchval("select brain from calls where id = $1", call_id)
+    assert [line["speaker"] for line in lines][:3] == ["agent", "customer", "agent"]
+    texts = [line["text"] for line in lines]
+    asked, resumed = texts.index("Can you also check ORD-1042?"), texts.index(RESUME_LINE)
+    assert texts.index(PAUSE_LINE) < asked < resumed and any("ORD-1042" in text for text in texts[resumed + 1:])
+    assert lines[1]["text"] == "Hi, where is my parcel? The order is ORD-3003." and brain == "local-minilm"
+    room = f"call-{call_id}"
+    assert (f"customer-{call_id}", "lk.chat", lines[1]["text"]) in voice.livekit.sfu.texts[room]
