@@ -26,6 +26,7 @@ from agent_worker.session import PAUSE_LINE, RESUME_LINE
 from call_router.app import setup as router_setup
 from call_router.config import Settings as RouterSettings
 from contracts.bus import connect_bus
+from contracts.service import Runtime
 from contracts.whisper import WhisperInject, WhisperPause
 from embedded_stack.demo import seed_shop
 from embedded_stack.nats_server import start_nats
@@ -47,6 +48,7 @@ class VoicePlatform:
     agent_id: uuid.UUID
     supervisor_id: uuid.UUID
     nats_url: str
+    worker: Runtime
 
 
 @pytest.fixture
@@ -66,9 +68,9 @@ async def voice(tmp_path: Path, isolated_database_url: str) -> AsyncIterator[Voi
         router = RouterSettings(nats_url=nats.url, database_url=isolated_database_url, **keys)
         worker = WorkerSettings(nats_url=nats.url, database_url=isolated_database_url, **keys)
         with running_service("call-router", router, router_setup), \
-                running_service("agent-worker", worker, worker_setup), \
+                running_service("agent-worker", worker, worker_setup) as worker_runtime, \
                 running_gateway(nats.url, isolated_database_url, **keys) as gateway:
-            yield VoicePlatform(gateway, livekit, number, agent, supervisor, nats.url)
+            yield VoicePlatform(gateway, livekit, number, agent, supervisor, nats.url, worker_runtime)
     finally:
         nats.stop()
         served.stop()
@@ -126,6 +128,7 @@ async def test_the_agent_worker_takes_its_calls_room_and_ends_the_call_when_it_c
     voice.livekit.rooms_open = False
     registered = await eventually(lambda: voice.livekit.registered)
     assert registered[0].agent_name == "cs-agent" and registered[0].allowed_permissions.agent
+    await eventually(lambda: voice.worker.health_details["livekit_rooms"].startswith("registered as cs-agent"))
     async with httpx.AsyncClient(base_url=voice.gateway.url, timeout=20) as http:
         call = (await http.post("/api/calls", json={"number": voice.number, "channel": "voice"})).json()
         offer = await eventually(lambda: (o := voice.livekit.offers.get(f"call-{call['call_id']}")) and

@@ -72,14 +72,14 @@ async def setup(runtime: Runtime) -> None:
     assert isinstance(settings, Settings) and runtime.pool is not None
     runtime.health_details.update(brain=settings.brain,
                                   tool_approval_timeout_seconds=settings.tool_approval_timeout_seconds,
-                                  livekit_rooms="served" if settings.serves_rooms else "not configured (chat only)")
+                                  livekit_rooms="not configured (chat only)")
     shared_embedder()  # load the model before the first call, not during it
     worker = Worker(runtime.pool, runtime.bus, settings)
     topics = sorted({event.topic for event in ACCEPTS})
     consumer = EventConsumer(runtime.bus, DURABLE, [topic_filter(t) for t in topics], worker.handle, accepts=ACCEPTS)
     runtime.run_forever(_run_then_close(consumer, worker, runtime))
     if settings.serves_rooms:
-        runtime.run_forever(rooms.serve_rooms(settings, runtime.pool, runtime.stop))
+        runtime.run_forever(rooms.serve_rooms(settings, runtime.pool, runtime.stop, runtime.health_details))
 
 
 async def _run_then_close(consumer: EventConsumer, worker: Worker, runtime: Runtime) -> None:

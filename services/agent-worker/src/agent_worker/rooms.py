@@ -15,6 +15,7 @@ import json
 import logging
 import math
 from functools import partial
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -35,6 +36,7 @@ from text_models.embedding import shared_embedder
 log = logging.getLogger("agent_worker.rooms")
 # A room's consumer outlives a job restart (LiveKit re-dispatches) but not the call by long.
 ROOM_CONSUMER_IDLE_SECONDS = 3600.0
+UNLIMITED_RETRIES = 2**31
 
 
 def room_call(metadata: str) -> Ids | None:
@@ -50,23 +52,32 @@ def log_fields(call: Ids) -> dict[str, str]:
     return {"call_id": str(call.call_id)}
 
 
-async def serve_rooms(settings: Settings, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
-    """Stay registered with LiveKit, taking the rooms of our calls, until ``stop``."""
+async def serve_rooms(settings: Settings, pool: asyncpg.Pool, stop: asyncio.Event, health: dict[str, Any]) -> None:
+    """Stay registered with LiveKit, taking the rooms of our calls, until ``stop``. ``health`` (the
+    service's health details) says whether LiveKit has taken the registration."""
     server = AgentServer(
         ws_url=settings.livekit_url, api_key=settings.livekit_api_key, api_secret=settings.livekit_api_secret,
         num_idle_processes=settings.livekit_idle_processes,
         # Admission is the call-router's (its concurrent-call cap): a busy CPU must not make LiveKit
         # refuse the agent for a call the customer was already told is connected.
         load_threshold=math.inf,
+        # LiveKit being down must not stop the service (chat calls need no LiveKit): keep trying,
+        # with LiveKit's own back-off (at most 10 s apart).
+        max_retry=UNLIMITED_RETRIES,
         port=0,  # LiveKit's own health page; our health goes over the bus like every service's
         setup_fnc=partial(prepare_process, settings))
     server.rtc_session(join_room, agent_name=settings.livekit_agent_name, on_request=partial(answer_dispatch, pool))
+    health["livekit_rooms"] = f"registering with {settings.livekit_url}"
+    server.on("worker_registered", lambda worker_id, _server_info: health.update(
+        livekit_rooms=f"registered as {settings.livekit_agent_name} (worker {worker_id})"))
     running = asyncio.create_task(server.run())
     stopping = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
-        if running.done():
-            running.result()  # LiveKit unreachable after all retries: the service stops and says why
+        if running.done() and running.exception() is not None:
+            # Chat calls go on; the health page and this line say why voice rooms are not served.
+            health["livekit_rooms"] = f"stopped: {running.exception()}"
+            log.error("stopped serving LiveKit rooms: %s", running.exception())
     finally:
         stopping.cancel()
         await server.aclose()
