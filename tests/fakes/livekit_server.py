@@ -47,7 +47,7 @@ class FakeLiveKit:
     offers: dict[str, Offer] = field(default_factory=dict)  # by room name
     rooms_open: bool = True
     sfu: DataSfu = field(init=False)
-    _workers: dict[str, asyncio.Queue[agent_proto.ServerMessage]] = field(default_factory=dict)
+    _workers: dict[str, asyncio.Queue[agent_proto.ServerMessage]] = field(default_factory=dict)  # by agent name
 
     def __post_init__(self) -> None:
         self.sfu = DataSfu(self.claims)
@@ -60,15 +60,14 @@ class FakeLiveKit:
         return claims
 
     async def dispatch(self, room: str, dispatch: room_proto.RoomAgentDispatch, sid: str) -> None:
-        """Offer the job to the worker registered under that agent name, as LiveKit's dispatcher does."""
-        worker = self._workers.get(dispatch.agent_name)
-        if worker is None:
-            return
+        """Offer the job to the worker registered under that agent name, as LiveKit's dispatcher does;
+        one that registers later gets the offers made before."""
         job = agent_proto.Job(id=f"AJ_{room}", dispatch_id=f"AD_{room}", type=agent_proto.JobType.JT_ROOM,
                               room=models.Room(sid=sid, name=room), metadata=dispatch.metadata,
                               agent_name=dispatch.agent_name)
         self.offers[room] = Offer(job)
-        await worker.put(agent_proto.ServerMessage(availability=agent_proto.AvailabilityRequest(job=job)))
+        await self._workers.setdefault(dispatch.agent_name, asyncio.Queue()).put(
+            agent_proto.ServerMessage(availability=agent_proto.AvailabilityRequest(job=job)))
 
     def join_token(self, room: str, identity: str, name: str) -> str:
         return (api.AccessToken(self.api_key, self.api_secret).with_identity(identity).with_name(name)
@@ -118,8 +117,7 @@ class FakeLiveKit:
                 worker_id=f"AW_{len(self.registered)}",
                 server_info=models.ServerInfo(edition=models.ServerInfo.Standard, version="fake",
                                               protocol=16))).SerializeToString())
-            outgoing: asyncio.Queue[agent_proto.ServerMessage] = asyncio.Queue()
-            self._workers[register.agent_name] = outgoing
+            outgoing = self._workers.setdefault(register.agent_name, asyncio.Queue())
 
             async def send() -> None:
                 while True:
@@ -134,8 +132,6 @@ class FakeLiveKit:
                 pass
             finally:
                 sender.cancel()
-                if self._workers.get(register.agent_name) is outgoing:
-                    del self._workers[register.agent_name]
 
         return app
 
