@@ -38,6 +38,7 @@ from tests.pg import connection
 from tests.services import running_service
 
 API_KEY, API_SECRET = "devkey", "livekit-test-secret-of-32-bytes-or-more"
+ROOM_JOIN_TIMEOUT = 8.0
 
 
 @dataclass
@@ -66,7 +67,8 @@ async def voice(tmp_path: Path, isolated_database_url: str) -> AsyncIterator[Voi
     keys = {"livekit_url": served.url, "livekit_api_key": API_KEY, "livekit_api_secret": API_SECRET}
     try:
         router = RouterSettings(nats_url=nats.url, database_url=isolated_database_url, **keys)
-        worker = WorkerSettings(nats_url=nats.url, database_url=isolated_database_url, **keys)
+        worker = WorkerSettings(nats_url=nats.url, database_url=isolated_database_url,
+                                room_join_timeout_seconds=ROOM_JOIN_TIMEOUT, **keys)
         with running_service("call-router", router, router_setup), \
                 running_service("agent-worker", worker, worker_setup) as worker_runtime, \
                 running_gateway(nats.url, isolated_database_url, **keys) as gateway:
@@ -234,3 +236,13 @@ async def test_a_customer_talks_with_the_agent_in_the_room_and_leaving_hangs_up(
     assert lines[1]["text"] == "Hi, where is my parcel? The order is ORD-3003." and brain == "local-minilm"
     room = f"call-{call_id}"
     assert (f"customer-{call_id}", "lk.chat", lines[1]["text"]) in voice.livekit.sfu.texts[room]
+
+
+async def test_a_customer_who_never_joins_the_room_is_hung_up(voice: VoicePlatform) -> None:
+    async with httpx.AsyncClient(base_url=voice.gateway.url, timeout=20) as http:
+        call = (await http.post("/api/calls", json={"number": voice.number, "channel": "voice"})).json()
+        async with http.stream("GET", f"/api/calls/{call['call_id']}/stream",
+                               params={"token": call["call_token"]}) as stream, reading(stream) as events:
+            while (event := await events.next(within=ROOM_JOIN_TIMEOUT + 30)).event != "call.ended":
+                assert event.event != "transcript.chunk", "nobody is there to greet"
+    assert event.data["reason"] == "customer_hangup"

@@ -24,6 +24,8 @@ class Settings(ServiceSettings):
     livekit_api_secret: str | None = Field(None, validation_alias=shared("LIVEKIT_API_SECRET"))
     livekit_agent_name: str = Field("cs-agent", validation_alias=shared("LIVEKIT_AGENT_NAME"),
                                     description="The name the call-router dispatches into a call's room.")
+    room_join_timeout_seconds: float = Field(
+        120.0, gt=0, description="A voice call whose customer has not joined its room by then is hung up.")
     livekit_idle_processes: int = Field(
         1, ge=0, description="Job processes kept warm for voice rooms (each holds the models in memory).")
     tool_approval_timeout_seconds: float = Field(60.0, gt=0, description="No decision by then counts as deny.")

@@ -121,6 +121,13 @@ async def join_room(ctx: JobContext) -> None:
             await bus.publish(CallHangup(**call.fields(), by="agent",
                                          reason=f"{FAILURE_PREFIX} the agent could not join the voice room"))
             return
+        try:  # greet the customer once they are in the room, not an empty room before them
+            await asyncio.wait_for(ctx.wait_for_participant(identity=customer_identity(call.call_id)),
+                                   settings.room_join_timeout_seconds)
+        except TimeoutError:
+            log.info("the customer never joined the room; hanging up", extra=log_fields(call))
+            await bus.publish(CallHangup(**call.fields(), by="customer", reason="never joined the voice room"))
+            return
         session = await open_session(pool, bus, settings, call.call_id, greet=True, room=ctx.room)
         if session is None:
             log.info("the call ended before the agent joined its room", extra=log_fields(call))
