@@ -193,6 +193,23 @@ async def test_disconnect_removes_the_bus_consumer_and_frees_the_slot(
     await wait_until(all_closed, within=5)
 
 
+async def test_a_supervisor_allowed_more_agents_may_watch_them_all(
+        client: httpx.AsyncClient, http: httpx.Client, world: World) -> None:
+    admin = world.headers(http, world.admin_email)
+    supervisor = create_supervisor(http, admin, "more-agents")
+    raised = await client.patch(f"/api/supervisors/{supervisor['id']}", headers=admin, json={"max_agents": 4})
+    assert raised.status_code == 200, raised.text
+    headers = world.headers(http, supervisor["email"])
+    agents = [create_agent(http, headers, name=f"Agent {n}")["id"] for n in range(4)]
+    token = stream_token(http, world, supervisor["email"])
+    async with contextlib.AsyncExitStack() as streams:
+        readers = [await streams.enter_async_context(open_stream(client, f"/api/stream/agents/{agent}", token=token))
+                   for agent in agents]
+        assert [(await reader.next()).event for reader in readers] == ["ready"] * 4
+        refused = await client.get(f"/api/stream/agents/{agents[0]}", params={"token": token})
+        assert refused.status_code == 429 and "4 agent streams open" in refused.json()["message"]
+
+
 async def test_the_fourth_agent_stream_is_refused_until_one_closes(
         client: httpx.AsyncClient, http: httpx.Client, world: World) -> None:
     supervisor = create_supervisor(http, world.headers(http, world.admin_email), "streams")

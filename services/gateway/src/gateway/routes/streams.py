@@ -85,8 +85,16 @@ async def agent_stream(agent_id: UUID, request: Request, token: StreamToken = No
         raise not_found("agent")
     if not viewer.is_admin and owner != viewer.user_id:
         raise ApiError(403, "forbidden", "this agent belongs to another supervisor")
-    limit = None if viewer.is_admin else request.app.state.settings.max_streams_per_supervisor
+    limit = None if viewer.is_admin else await agent_stream_limit(request, viewer.user_id)
     return event_stream(request, [agent_filter(owner, agent_id)], resume, f"agent:{viewer.user_id}", limit, "agent")
+
+
+async def agent_stream_limit(request: Request, supervisor_id: UUID) -> int:
+    """One stream per agent card: at least the configured number, more for a supervisor an admin
+    allowed more agents."""
+    max_agents = await request.app.state.database.pool.fetchval(
+        "select max_agents from supervisors where id = $1", supervisor_id)
+    return max(request.app.state.settings.max_streams_per_supervisor, max_agents or 0)
 
 
 @router.get("/supervisor", summary="Notifications and call activity for all of a supervisor's agents")
