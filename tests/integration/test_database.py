@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import asyncpg
 import pytest
 
-from contracts.db import acting_as, claim_event, migrate, migrations
+from contracts.bus import CALLS_RETENTION_SECONDS
+from contracts.db import CLAIM_RETENTION, acting_as, claim_event, migrate, migrations, prune_claims
 from tests.factories import make_agent, make_user
 from tests.pg import connection
 
@@ -125,6 +127,22 @@ async def test_claim_event_is_true_once_per_consumer(pool: asyncpg.Pool) -> None
         await tx.rollback()
         async with conn.transaction():
             assert await claim_event(conn, "postprocess", other) is True
+
+
+async def test_claims_are_forgotten_once_the_bus_can_no_longer_redeliver_their_events(pool: asyncpg.Pool) -> None:
+    consumer, neighbour = f"prune-{uuid.uuid4().hex[:6]}", f"other-{uuid.uuid4().hex[:6]}"
+    old, recent, kept_elsewhere = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    async with pool.acquire() as conn:
+        await conn.executemany(
+            "insert into processed_events(consumer, event_id, processed_at) values ($1, $2, now() - $3::interval)",
+            [(consumer, old, CLAIM_RETENTION + timedelta(hours=1)),
+             (consumer, recent, CLAIM_RETENTION - timedelta(hours=1)),
+             (neighbour, kept_elsewhere, CLAIM_RETENTION * 2)])
+        assert await prune_claims(conn, [consumer]) == 1
+        left = {row["event_id"] for row in await conn.fetch(
+            "select event_id from processed_events where consumer = any($1)", [consumer, neighbour])}
+    assert left == {recent, kept_elsewhere}
+    assert CLAIM_RETENTION > timedelta(seconds=CALLS_RETENTION_SECONDS)
 
 
 # Supabase's own definition of auth.uid() (supabase/postgres, migrations/db/init-scripts).

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from importlib import resources
 from typing import Literal
 from uuid import UUID
 
 import asyncpg
 
+from contracts.bus import CALLS_RETENTION_SECONDS
+
 log = logging.getLogger("contracts.db")
+
+# A claim only has to outlive the chance of its event coming back: as long as the CALLS stream keeps
+# events, and a day more for one redelivered at the edge.
+CLAIM_RETENTION = timedelta(seconds=CALLS_RETENTION_SECONDS) + timedelta(days=1)
 
 # Any fixed number shared by every migrator: it serialises concurrent start-ups.
 MIGRATION_LOCK_KEY = 7_301_977
@@ -107,3 +115,25 @@ async def claim_event(conn: asyncpg.Connection, consumer: str, event_id: UUID) -
            on conflict do nothing returning event_id""",
         consumer, event_id)
     return row is not None
+
+
+async def prune_claims(conn: asyncpg.Connection, consumers: Sequence[str], keep: timedelta = CLAIM_RETENTION) -> int:
+    """Forget these consumers' claims older than ``keep``; returns how many."""
+    status = await conn.execute(
+        "delete from public.processed_events where consumer = any($1) and processed_at < now() - $2::interval",
+        list(consumers), keep)
+    return int(status.split()[-1])
+
+
+async def prune_claims_forever(pool: asyncpg.Pool, consumers: Sequence[str], interval_seconds: float = 3600.0) -> None:
+    """Keeps the claims table as small as the bus's retention allows (a row per event otherwise)."""
+    while True:
+        try:
+            async with pool.acquire() as conn:
+                if forgotten := await prune_claims(conn, consumers):
+                    log.info("forgot %d event claims older than %s", forgotten, CLAIM_RETENTION)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database is away: try again next round
+            log.warning("pruning event claims failed (%s); retrying", exc)
+        await asyncio.sleep(interval_seconds)

@@ -6,10 +6,18 @@ import logging
 
 import asyncpg
 
-from analytics.aggregates import CONSUMER, add_archived_call, rebuild_if_empty, revise_fcr
+from analytics.aggregates import (
+    ARCHIVE_CLAIMS,
+    CONSUMER,
+    REVISION_CLAIMS,
+    add_archived_call,
+    rebuild_if_empty,
+    revise_fcr,
+)
 from analytics.config import Settings
 from analytics.counters import CounterPublisher
 from contracts.bus import EventConsumer
+from contracts.db import prune_claims_forever
 from contracts.envelope import Envelope
 from contracts.results import ArchiveSaved, FcrRevised
 from contracts.service import Runtime
@@ -40,3 +48,4 @@ async def setup(runtime: Runtime) -> None:
     runtime.run_forever(consumer.run(runtime.stop))
     counters = CounterPublisher(runtime.pool, runtime.bus, settings.live_counter_heartbeat_seconds)
     runtime.run_forever(counters.run(runtime.stop))
+    runtime.run_forever(prune_claims_forever(runtime.pool, [ARCHIVE_CLAIMS, REVISION_CLAIMS]))

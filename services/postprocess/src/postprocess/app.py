@@ -13,6 +13,7 @@ from contracts import outbox
 from contracts.analytics import SatisfactionScore, SentimentScore
 from contracts.bus import Bus, EventConsumer
 from contracts.calls import CallEnded
+from contracts.db import prune_claims_forever
 from contracts.envelope import Envelope
 from contracts.service import Runtime
 from contracts.subjects import topic_filter
@@ -72,3 +73,4 @@ async def setup(runtime: Runtime) -> None:
                              partial(handle, runtime.pool, runtime.bus, settings, client), accepts=ACCEPTS)
     runtime.run_forever(consumer.run(runtime.stop))
     runtime.run_forever(outbox.flush_forever(runtime.pool, runtime.bus))
+    runtime.run_forever(prune_claims_forever(runtime.pool, [CONSUMER]))
