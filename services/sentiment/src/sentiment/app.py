@@ -11,7 +11,7 @@ from pathlib import Path
 from uuid import UUID
 
 from contracts.analytics import SatisfactionScore, SentimentScore
-from contracts.bus import Bus, EventConsumer
+from contracts.bus import Bus, EventConsumer, call_history
 from contracts.calls import CallEnded, CallStarted
 from contracts.envelope import Envelope
 from contracts.logs import call_context
@@ -56,6 +56,22 @@ class Scorer:
         return mood
 
     async def handle(self, event: Envelope) -> None:
+        if isinstance(event, TranscriptChunk) and event.seq > 0 and event.call_id not in self.calls:
+            await self.catch_up(event)
+        await self.follow(event)
+
+    async def catch_up(self, event: TranscriptChunk) -> None:
+        """Met a call half-way (this service restarted mid-call): rebuild its mood from what the bus
+        holds of it, so the supervisor's sentiment does not start again from neutral."""
+        self.mood(event)
+        earlier = [seen for seen in await call_history(self.bus, event) if isinstance(seen, ACCEPTS)
+                   and not isinstance(seen, CallEnded)]
+        for seen in earlier:
+            await self.follow(seen)
+        await self.score_pending()
+        log.info("caught up with a call met half-way: %d earlier events", len(earlier))
+
+    async def follow(self, event: Envelope) -> None:
         if isinstance(event, CallStarted):
             self.mood(event)
         elif isinstance(event, TranscriptChunk) and event.speaker == "customer":
