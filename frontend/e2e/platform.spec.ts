@@ -31,6 +31,9 @@ test("an admin creates a supervisor and sees the dashboards", async ({ page }) =
   await expect(page.getByRole("article", { name: "Supervisor Dana Whitfield" })).toBeVisible();
   await expect(page.getByRole("figure", { name: "FCR (%) over time" })).toBeVisible();
   await expect(page.getByRole("cell", { name: "Dana Whitfield" })).toBeVisible(); // the leaderboard
+  const services = page.getByRole("table", { name: "Services" });
+  await expect(services.getByRole("row", { name: /agent-worker/ })).toContainText("brain: local-minilm");
+  await expect(services.getByRole("row")).toHaveCount(7); // the header and the six services
   await shot(page, "admin-dashboard");
 
   await page.getByRole("link", { name: "Supervisors" }).click();

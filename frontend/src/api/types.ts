@@ -30,6 +30,7 @@ export type TimeSeries = Schemas["TimeSeries"];
 export type LiveFloor = Schemas["LiveFloor"];
 export type FloorCounters = Schemas["FloorCounters"];
 export type CatalogTool = Schemas["CatalogTool"];
+export type PlatformHealth = Schemas["HealthReport"];
 
 export type {
   AgentStatusChanged,

@@ -3,6 +3,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { Countdown } from "./Countdown";
 import { duration, percent } from "./format";
+import { PlatformStatus } from "./PlatformStatus";
+import { stubFetch } from "../test-helpers";
 
 afterEach(() => vi.useRealTimers());
 
@@ -34,5 +36,35 @@ describe("Countdown", () => {
 describe("formatting", () => {
   it("shows missing figures as a dash", () => {
     expect([percent(null), percent(0.684), duration(307), duration(undefined)]).toEqual(["–", "68%", "5:07", "–"]);
+  });
+});
+
+describe("PlatformStatus", () => {
+  afterEach(() => vi.unstubAllGlobals());
+
+  it("shows a degraded platform and which service is down", async () => {
+    stubFetch({
+      "/health": [503, {
+        status: "degraded", database: "connected", nats: "connected", livekit: "not configured (chat only)",
+        ai_services: { gemini: "offline default (local dialogue engine)", groq: "configured" },
+        services: {
+          "agent-worker": { status: "up", last_seen: "2026-11-25T10:00:00Z", brain: "local-minilm", livekit_rooms: "not configured (chat only)" },
+          sentiment: { status: "down", last_seen: null },
+        },
+      }],
+    });
+    render(<PlatformStatus />);
+    expect(await screen.findByText("Degraded")).toBeInTheDocument();
+    const rows = screen.getAllByRole("row");
+    expect(rows[1]).toHaveTextContent("agent-worker");
+    expect(rows[1]).toHaveTextContent("brain: local-minilm");
+    expect(rows[2]).toHaveTextContent(/sentiment\s*down/);
+    expect(screen.getByText(/groq: configured/)).toBeInTheDocument();
+  });
+
+  it("says so when the gateway cannot be reached", async () => {
+    vi.stubGlobal("fetch", vi.fn(async () => { throw new TypeError("Failed to fetch"); }));
+    render(<PlatformStatus />);
+    expect(await screen.findByRole("alert")).toHaveTextContent("cannot be read");
   });
 });

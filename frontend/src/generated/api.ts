@@ -948,6 +948,28 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /** HealthReport */
+        HealthReport: {
+            /** Ai Services */
+            ai_services: {
+                [key: string]: string;
+            };
+            /** Database */
+            database: string;
+            /** Livekit */
+            livekit: string;
+            /** Nats */
+            nats: string;
+            /** Services */
+            services: {
+                [key: string]: components["schemas"]["ServiceHealth"];
+            };
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "healthy" | "degraded";
+        };
         /** InjectIn */
         InjectIn: {
             /** Instructions */
@@ -1235,6 +1257,22 @@ export interface components {
             neutral: number;
             /** Positive */
             positive: number;
+        };
+        /**
+         * ServiceHealth
+         * @description One service's liveness from its last heartbeat, and what it says about itself (its brain,
+         *     models, whether LiveKit took its registration, ...) as further fields.
+         */
+        ServiceHealth: {
+            /** Last Seen */
+            last_seen: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "up" | "stale" | "down";
+        } & {
+            [key: string]: unknown;
         };
         /** StreamTokenOut */
         StreamTokenOut: {
@@ -2710,7 +2748,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["HealthReport"];
+                };
+            };
+            /** @description something the platform needs is down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthReport"];
                 };
             };
         };

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "../../api/client";
 import type { FloorCounters, KpiReport, Leaderboard, LiveCounters, Overview, SentimentScore, TimeSeries } from "../../api/types";
 import { PageHead } from "../../components/PageHead";
+import { PlatformStatus } from "../../components/PlatformStatus";
 import { DateRange, type Range } from "../../components/DateRange";
 import { ErrorNote } from "../../components/ErrorNote";
 import { decimal, daysAgo, duration, isoDay, percent } from "../../components/format";
@@ -131,6 +132,8 @@ export function AdminDashboard() {
           </tbody>
         </table>
       </section>
+
+      <PlatformStatus />
     </div>
   );
 }

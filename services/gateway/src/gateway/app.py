@@ -25,6 +25,7 @@ from gateway.metrics import Metrics
 from gateway.middleware import BodySizeLimit, RequestMetrics
 from gateway.ratelimit import RateLimiter
 from gateway.routes import admin, agents, analytics, archive, auth, calls, notifications, streams, supervisors, tools
+from gateway.schemas import HealthReport
 from gateway.spa import SinglePageApp
 from kpis.formula import ScoreWeights
 
@@ -69,7 +70,9 @@ def build(settings: Settings) -> FastAPI:
                    calls.directory_router, agents.catalog_router):
         app.include_router(router)
 
-    @app.get("/health", tags=["ops"], summary="Database, bus, providers and every service's liveness")
+    @app.get("/health", tags=["ops"], summary="Database, bus, providers and every service's liveness",
+             response_model=HealthReport,
+             responses={503: {"model": HealthReport, "description": "something the platform needs is down"}})
     async def health(request: Request) -> JSONResponse:
         state = request.app.state
         database_ok = await _database_ok(state.pool)

@@ -320,3 +320,21 @@ class LiveCallDetail(LiveCall):
 class DecisionIn(Body):
     allow: bool
     note: Annotated[str, StringConstraints(max_length=1000)] = ""
+
+
+class ServiceHealth(BaseModel):
+    """One service's liveness from its last heartbeat, and what it says about itself (its brain,
+    models, whether LiveKit took its registration, ...) as further fields."""
+
+    model_config = ConfigDict(extra="allow")
+    status: Literal["up", "stale", "down"]
+    last_seen: datetime | None
+
+
+class HealthReport(BaseModel):
+    status: Literal["healthy", "degraded"]
+    database: str
+    nats: str
+    livekit: str
+    ai_services: dict[str, str]
+    services: dict[str, ServiceHealth]

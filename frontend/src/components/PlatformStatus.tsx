@@ -1,0 +1,79 @@
+import { useEffect, useState } from "react";
+import type { PlatformHealth } from "../api/types";
+import { when } from "./format";
+
+const POLL_MS = 15_000;
+// What a service says about itself that an admin can act on (its heartbeat carries more, for ops).
+const DETAILS = ["brain", "livekit_rooms", "summariser", "satisfaction", "model"] as const;
+
+/** The gateway's /health, polled: is every service up, and which AI paths are in use. */
+export function PlatformStatus() {
+  const [health, setHealth] = useState<PlatformHealth | null>(null);
+  const [unreachable, setUnreachable] = useState(false);
+
+  useEffect(() => {
+    let stopped = false;
+    const check = async () => {
+      try {
+        const response = await fetch("/health", { headers: { Accept: "application/json" } });
+        const report = (await response.json()) as PlatformHealth; // a 503 carries the report too
+        if (!stopped) {
+          setHealth(report);
+          setUnreachable(false);
+        }
+      } catch {
+        if (!stopped) setUnreachable(true);
+      }
+    };
+    void check();
+    const timer = setInterval(check, POLL_MS);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, []);
+
+  return (
+    <section aria-labelledby="platform-title">
+      <h2 id="platform-title">Platform</h2>
+      {unreachable && (
+        <p className="error" role="alert">
+          The platform's health cannot be read (the gateway is unreachable); checking again every 15 seconds.
+        </p>
+      )}
+      {health && (
+        <>
+          <p>
+            <span className={`badge ${health.status === "healthy" ? "badge-live" : "badge-reconnecting"}`}>
+              <span className="dot" />
+              {health.status === "healthy" ? "All services up" : "Degraded"}
+            </span>{" "}
+            <span className="muted">
+              Database {health.database} · bus {health.nats} · LiveKit {health.livekit} ·{" "}
+              {Object.entries(health.ai_services).map(([name, state]) => `${name}: ${state}`).join(" · ")}
+            </span>
+          </p>
+          <table className="table" aria-label="Services">
+            <thead>
+              <tr><th>Service</th><th>Status</th><th>Last seen</th><th>Details</th></tr>
+            </thead>
+            <tbody>
+              {Object.entries(health.services).map(([name, service]) => (
+                <tr key={name}>
+                  <td>{name}</td>
+                  <td className={service.status === "up" ? "pos" : "neg"}>{service.status}</td>
+                  <td>{when(service.last_seen)}</td>
+                  <td>
+                    {DETAILS.filter((key) => service[key] !== undefined)
+                      .map((key) => `${key.replace("_", " ")}: ${String(service[key])}`)
+                      .join(" · ")}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+    </section>
+  );
+}
