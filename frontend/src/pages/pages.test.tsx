@@ -1,10 +1,10 @@
-import { screen, waitFor } from "@testing-library/react";
+import { act, render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { Route, Routes, useLocation } from "react-router-dom";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../App";
 import { renderAt, SilentEventSource, stubFetch } from "../test-helpers";
-import { Dialer, endedMessage } from "./dialer/Dialer";
+import { Conversation, Dialer, SLOW_ANSWER_MS, endedMessage } from "./dialer/Dialer";
 import { Login } from "./Login";
 
 beforeEach(() => vi.stubGlobal("EventSource", SilentEventSource));
@@ -76,6 +76,21 @@ describe("the mock dialer", () => {
     await userEvent.type(screen.getByLabelText("Number"), "+1-555-9999");
     await userEvent.click(screen.getByRole("button", { name: "Call (chat)" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("no agent answers +1-555-9999");
+  });
+
+  it("shows the agent answering, then says when it takes longer than usual", () => {
+    vi.useFakeTimers();
+    const props = { agentName: "Orders", phase: "connected" as const, position: null, endNote: "", callId: "c", callToken: "t",
+                    streamStatus: { state: "live" as const, retryInSeconds: null }, onHangUp: () => {}, onError: () => {} };
+    const view = render(<Conversation {...props} lines={[]} />);
+    expect(screen.getByTestId("agent-answering")).toHaveTextContent("Orders is typing…");
+    act(() => vi.advanceTimersByTime(SLOW_ANSWER_MS));
+    expect(screen.getByTestId("agent-answering")).toHaveTextContent("taking longer than usual");
+    view.rerender(<Conversation {...props} lines={[{ seq: 0, speaker: "agent", text: "Hello!" }]} />);
+    expect(screen.queryByTestId("agent-answering")).toBeNull();
+    view.rerender(<Conversation {...props} lines={[{ seq: 0, speaker: "agent", text: "Hello!" }, { seq: 1, speaker: "customer", text: "Hi" }]} />);
+    expect(screen.getByTestId("agent-answering")).toHaveTextContent("Orders is typing…");
+    vi.useRealTimers();
   });
 
   it("says why a call ended", () => {

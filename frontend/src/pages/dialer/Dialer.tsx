@@ -7,6 +7,8 @@ import { mergeLines, type Line } from "../../components/transcript";
 import { useLoad } from "../../components/useLoad";
 import { useEventStream } from "../../live/useEventStream";
 
+// How long the customer waits for the agent before being told it is taking longer than usual.
+export const SLOW_ANSWER_MS = 10_000;
 const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "+", "0", "-"];
 const STREAM_TYPES = ["call.queued", "call.started", "transcript.chunk", "call.ended"] as const;
 
@@ -134,7 +136,19 @@ export function Dialer() {
   );
 }
 
-function Conversation(props: {
+/** Whether the agent owes an answer, and whether it has owed it for longer than usual. */
+function useAwaitedAnswer(owed: boolean, lineCount: number): { owed: boolean; slow: boolean } {
+  const [slow, setSlow] = useState(false);
+  useEffect(() => {
+    setSlow(false);
+    if (!owed) return;
+    const timer = setTimeout(() => setSlow(true), SLOW_ANSWER_MS);
+    return () => clearTimeout(timer);
+  }, [owed, lineCount]);
+  return { owed, slow };
+}
+
+export function Conversation(props: {
   agentName: string;
   phase: Phase;
   position: number | null;
@@ -147,10 +161,11 @@ function Conversation(props: {
   onError: (error: unknown) => void;
 }) {
   const [text, setText] = useState("");
+  const answer = useAwaitedAnswer(props.phase === "connected" && props.lines.at(-1)?.speaker !== "agent", props.lines.length);
   const end = useRef<HTMLDivElement>(null);
   useEffect(() => {
     end.current?.scrollIntoView?.({ block: "nearest" });
-  }, [props.lines.length]);
+  }, [props.lines.length, answer.owed]);
   const send = async (event: FormEvent) => {
     event.preventDefault();
     try {
@@ -176,6 +191,11 @@ function Conversation(props: {
         {props.lines.map((line) => (
           <p key={line.seq} className={`bubble bubble-${line.speaker}`}>{line.text}</p>
         ))}
+        {answer.owed && (
+          <p className="muted" data-testid="agent-answering">
+            {answer.slow ? "The agent is taking longer than usual to answer. Please stay on the line." : `${props.agentName} is typing…`}
+          </p>
+        )}
         <div ref={end} />
       </div>
       {props.phase === "connected" && (
