@@ -108,6 +108,11 @@ def test_refresh_rotates_and_reuse_and_logout_are_refused(supabase: SupabaseWorl
     logout = http.post("/api/auth/logout", headers={"Authorization": f"Bearer {third['access_token']}"})
     assert logout.status_code == 204
     assert http.post("/api/auth/refresh", json={"refresh_token": third["refresh_token"]}).status_code == 401
+    # The access token is still within its lifetime, but its session has ended.
+    after = http.get("/api/me", headers={"Authorization": f"Bearer {third['access_token']}"})
+    assert after.status_code == 401 and "session has ended" in after.json()["message"]
+    fresh = supabase.login(http, supabase.admin.email).json()  # other sessions are untouched
+    assert http.get("/api/me", headers={"Authorization": f"Bearer {fresh['access_token']}"}).status_code == 200
 
 
 def test_tokens_not_signed_by_the_project_are_refused(supabase: SupabaseWorld, http: httpx.Client) -> None:

@@ -264,9 +264,15 @@ class SupabaseAuth:
         return await self._tokens(response)
 
     async def sign_out(self, principal: Principal, access_token: str) -> None:
-        # Supabase access tokens are stateless and stay valid until they expire; this ends the refresh token.
         async with self._supabase(401, "unauthorized") as client:
-            await client.auth.admin.sign_out(access_token, "local")
+            await client.auth.admin.sign_out(access_token, "local")  # ends the refresh token
+        # Supabase's access tokens are stateless and would stay valid until they expire: remember the
+        # session as ended, so this gateway refuses them (and stream tokens from them) at once.
+        if principal.session_id is not None:
+            await self.pool.execute(
+                """insert into auth_sessions(id, user_id, revoked_at, revoked_reason) values ($1, $2, now(), 'logout')
+                   on conflict (id) do update set revoked_at = coalesce(auth_sessions.revoked_at, now())""",
+                principal.session_id, principal.user_id)
 
     async def _verification_key(self, token: str) -> tuple[Any, tuple[str, ...]]:
         if self.jwt_secret:
@@ -276,13 +282,13 @@ class SupabaseAuth:
         return signing_key.key, ("RS256", "ES256")
 
     async def _verified(self, token: str) -> Principal:
-        """Signature, expiry, audience and platform role; Supabase's session is not ours to check."""
+        """Signature, expiry, audience and platform role (the session is checked by active_principal)."""
         try:
             key, algorithms = await self._verification_key(token)
             principal = verify_token(token, key, utc_now(), algorithms=algorithms)
         except (InvalidToken, jwt.PyJWTError) as exc:
             raise unauthorized(str(exc)) from exc
-        return Principal(principal.user_id, principal.email, principal.role, None)
+        return principal
 
     async def verify(self, token: str) -> Principal:
         return await active_principal(self.pool, await self._verified(token))
