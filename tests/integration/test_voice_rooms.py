@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from agent_worker.session import PAUSE_LINE, RESUME_LINE
 from call_router.app import setup as router_setup
 from call_router.config import Settings as RouterSettings
 from contracts.bus import connect_bus
+from contracts.calls import RoomDispatch
 from contracts.service import Runtime
 from contracts.whisper import WhisperInject, WhisperPause
 from embedded_stack.demo import seed_shop
@@ -101,7 +101,7 @@ async def test_a_voice_call_gets_its_room_with_the_agent_dispatched(voice: Voice
 
     created = voice.livekit.rooms[room]  # opened before the call was announced
     assert [a.agent_name for a in created.agents] == ["cs-agent"]
-    assert json.loads(created.agents[0].metadata)["agent_id"] == str(voice.agent_id)
+    assert RoomDispatch.model_validate_json(created.agents[0].metadata).agent_id == voice.agent_id
     async with connection(isolated_database_url) as conn:
         assert await conn.fetchval("select livekit_room from calls where id = $1", uuid.UUID(call["call_id"])) == room
 
@@ -147,8 +147,7 @@ async def test_the_agent_worker_takes_its_calls_room_and_ends_the_call_when_it_c
 
 async def test_the_agent_worker_refuses_rooms_that_are_not_its_live_calls(voice: VoicePlatform) -> None:
     await eventually(lambda: voice.livekit.registered)
-    stale = json.dumps({"call_id": str(uuid.uuid4()), "agent_id": str(voice.agent_id),
-                        "supervisor_id": str(uuid.uuid4())})
+    stale = RoomDispatch(call_id=uuid.uuid4(), agent_id=voice.agent_id, supervisor_id=uuid.uuid4()).model_dump_json()
     async with api.LiveKitAPI(voice.gateway.settings.livekit_url, API_KEY, API_SECRET) as livekit:
         for room, metadata in (("stale-call", stale), ("foreign-room", "not ours")):
             await livekit.room.create_room(api.CreateRoomRequest(

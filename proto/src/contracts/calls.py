@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, NonNegativeFloat, PositiveInt
+from pydantic import AwareDatetime, BaseModel, Field, NonNegativeFloat, PositiveInt
 
 from contracts.envelope import Envelope
 
@@ -23,6 +23,15 @@ def livekit_room_name(call_id: UUID) -> str:
 def customer_identity(call_id: UUID) -> str:
     """The customer's participant identity in the call's LiveKit room (the gateway's token says it)."""
     return f"customer-{call_id}"
+
+
+class RoomDispatch(BaseModel):
+    """What the call-router has LiveKit hand the agent-worker with a voice call's room (the job's
+    metadata): which call the room is."""
+
+    supervisor_id: UUID
+    agent_id: UUID
+    call_id: UUID
 
 
 class CallScoped(Envelope):

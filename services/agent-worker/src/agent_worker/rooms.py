@@ -11,26 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 from functools import partial
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 from livekit import rtc
 from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
+from pydantic import ValidationError
 
 from agent_worker.calls import ACCEPTS, open_session, steer
 from agent_worker.config import Settings
 from agent_worker.session import CallSession, Ids
 from contracts.bus import Bus, EventConsumer, connect_bus
-from contracts.calls import FAILURE_PREFIX, CallEnded, CallHangup, CallStarted, customer_identity
+from contracts.calls import FAILURE_PREFIX, CallEnded, CallHangup, RoomDispatch, customer_identity
 from contracts.db import create_pool
 from contracts.envelope import Envelope
 from contracts.subjects import subject_for
-from contracts.tools import ToolPermissionRequest
 from text_models.embedding import shared_embedder
 
 log = logging.getLogger("agent_worker.rooms")
@@ -42,10 +40,10 @@ UNLIMITED_RETRIES = 2**31
 def room_call(metadata: str) -> Ids | None:
     """Which call a room belongs to: the dispatch metadata the call-router wrote."""
     try:
-        fields = json.loads(metadata)
-        return Ids(UUID(fields["supervisor_id"]), UUID(fields["agent_id"]), UUID(fields["call_id"]))
-    except (ValueError, TypeError, KeyError):
+        dispatch = RoomDispatch.model_validate_json(metadata)
+    except ValidationError:
         return None
+    return Ids(dispatch.supervisor_id, dispatch.agent_id, dispatch.call_id)
 
 
 def log_fields(call: Ids) -> dict[str, str]:
@@ -154,7 +152,7 @@ async def follow_call(bus: Bus, call: Ids, session: CallSession, room: rtc.Room)
     async def handle(event: Envelope) -> None:
         if isinstance(event, CallEnded):
             over.set()
-        elif not isinstance(event, CallStarted | ToolPermissionRequest):
+        else:
             await steer(session, event)
 
     room.on("participant_disconnected", on_leave)

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from uuid import UUID
 
 from livekit import api
 
 from call_router.config import Settings
+from contracts.calls import RoomDispatch
 
 EMPTY_ROOM_SECONDS = 300  # a customer who never joins does not leave a room open for long
 
 
 async def open_room(settings: Settings, room: str, supervisor_id: UUID, agent_id: UUID, call_id: UUID) -> None:
     """Create the room and dispatch the agent into it. Idempotent: LiveKit returns an existing room."""
-    metadata = json.dumps({"call_id": str(call_id), "agent_id": str(agent_id), "supervisor_id": str(supervisor_id)})
+    metadata = RoomDispatch(supervisor_id=supervisor_id, agent_id=agent_id, call_id=call_id).model_dump_json()
     async with api.LiveKitAPI(settings.livekit_url, settings.livekit_api_key, settings.livekit_api_secret,
                               failover=False) as livekit:
         await livekit.room.create_room(api.CreateRoomRequest(
