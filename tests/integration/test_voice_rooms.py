@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -21,12 +22,13 @@ from livekit import api, rtc
 
 from agent_worker.app import setup as worker_setup
 from agent_worker.config import Settings as WorkerSettings
-from agent_worker.session import PAUSE_LINE, RESUME_LINE
+from agent_worker.session import APPROVAL_LINE, PAUSE_LINE, RESUME_LINE
 from call_router.app import setup as router_setup
 from call_router.config import Settings as RouterSettings
 from contracts.bus import connect_bus
 from contracts.calls import RoomDispatch
 from contracts.service import Runtime
+from contracts.tools import ToolPermissionDecision
 from contracts.whisper import WhisperInject, WhisperPause
 from embedded_stack.demo import seed_shop
 from embedded_stack.nats_server import start_nats
@@ -58,7 +60,8 @@ async def voice(tmp_path: Path, isolated_database_url: str) -> AsyncIterator[Voi
         await seed_shop(conn)
         supervisor = await make_user(conn, "supervisor")
         agent = await make_agent(conn, supervisor, "Voice desk")
-        await conn.execute("insert into agent_tools(agent_id, supervisor_id, name) values ($1, $2, 'order_lookup')",
+        await conn.execute("""insert into agent_tools(agent_id, supervisor_id, name, requires_approval)
+                              values ($1, $2, 'order_lookup', false), ($1, $2, 'refund_order', true)""",
                            agent, supervisor)
         number = await conn.fetchval("select phone_number from agents where id = $1", agent)
     livekit = FakeLiveKit(API_KEY, API_SECRET)
@@ -117,12 +120,22 @@ async def test_when_livekit_fails_the_call_ends_as_an_error(voice: VoicePlatform
     assert event.data["reason"] == "error"
 
 
+async def pending_request(database_url: str, call_id: uuid.UUID) -> uuid.UUID | None:
+    async with connection(database_url) as conn:
+        return await conn.fetchval("select id from tool_requests where call_id = $1 and status = 'pending'", call_id)
+
+
 async def eventually(check: Callable[[], Any], within: float = 30.0) -> Any:
+    """The first truthy value of ``check()`` (awaited when it is a coroutine), polled until ``within``."""
     deadline = asyncio.get_running_loop().time() + within
-    while not (value := check()):
+    while True:
+        value = check()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
         assert asyncio.get_running_loop().time() < deadline, "not within the time"
         await asyncio.sleep(0.1)
-    return value
 
 
 async def test_the_agent_worker_takes_its_calls_room_and_ends_the_call_when_it_cannot_join(
@@ -219,6 +232,14 @@ async def test_a_customer_talks_with_the_agent_in_the_room_and_leaving_hangs_up(
                                                     instructions="Offer free delivery on the next order."))
                     await customer.hears(RESUME_LINE)
                     await customer.hears("ORD-1042")
+                    # A tool that needs the supervisor: the agent says so in the room and waits for them.
+                    await customer.say("The shoes arrived damaged, I want a refund for ORD-1042")
+                    await customer.hears(APPROVAL_LINE)
+                    request_id = await eventually(lambda: pending_request(isolated_database_url, call_id))
+                    await bus.publish(ToolPermissionDecision(**ids, request_id=request_id, allowed=True,
+                                                             decided_by="supervisor"))
+                    refund = await customer.hears("refunded")
+                    assert "ORD-1042" in refund
                 finally:
                     await bus.close()
             while (event := await events.next(within=30)).event != "call.ended":
