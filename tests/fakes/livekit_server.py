@@ -1,7 +1,7 @@
 """A local stand-in for a LiveKit server, so livekit-api and livekit-agents run for real against it:
 
-- the server API (Twirp over HTTP, protobuf bodies): RoomService.CreateRoom, checking the bearer
-  token's grants as LiveKit does;
+- the server API (Twirp over HTTP, protobuf bodies): RoomService.CreateRoom and DeleteRoom, checking
+  the bearer token's grants as LiveKit does;
 - the agent-worker protocol (a websocket at /agent, protobuf WorkerMessage / ServerMessage): a worker
   registers under an agent name; creating a room with that agent dispatched offers the worker the job
   (AvailabilityRequest), and a worker that takes it is assigned it with a join token.
@@ -42,6 +42,7 @@ class FakeLiveKit:
     api_key: str
     api_secret: str
     rooms: dict[str, room_proto.CreateRoomRequest] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
     fail: bool = False
     registered: list[agent_proto.RegisterWorkerRequest] = field(default_factory=list)
     offers: dict[str, Offer] = field(default_factory=dict)  # by room name
@@ -51,6 +52,18 @@ class FakeLiveKit:
 
     def __post_init__(self) -> None:
         self.sfu = DataSfu(self.claims)
+
+    def refusal(self, request: Request) -> Response | None:
+        """Why a RoomService call is refused (an outage, a bad token, no roomCreate grant), if it is."""
+        if self.fail:
+            return JSONResponse({"code": "unavailable", "msg": "fake outage"}, 503)
+        try:
+            claims = self.claims(request.headers.get("authorization", ""))
+        except jwt.PyJWTError as exc:
+            return JSONResponse({"code": "unauthenticated", "msg": str(exc)}, 401)
+        if not claims.get("video", {}).get("roomCreate"):
+            return JSONResponse({"code": "permission_denied", "msg": "needs roomCreate"}, 403)
+        return None
 
     def claims(self, authorization: str) -> dict[str, Any]:
         token = authorization.removeprefix("Bearer ")
@@ -78,21 +91,24 @@ class FakeLiveKit:
 
         @app.post("/twirp/livekit.RoomService/CreateRoom")
         async def create_room(request: Request) -> Response:
-            if self.fail:
-                return JSONResponse({"code": "unavailable", "msg": "fake outage"}, 503)
-            try:
-                claims = self.claims(request.headers.get("authorization", ""))
-            except jwt.PyJWTError as exc:
-                return JSONResponse({"code": "unauthenticated", "msg": str(exc)}, 401)
-            if not claims.get("video", {}).get("roomCreate"):
-                return JSONResponse({"code": "permission_denied", "msg": "needs roomCreate"}, 403)
+            if (refusal := self.refusal(request)) is not None:
+                return refusal
             created = room_proto.CreateRoomRequest.FromString(await request.body())
             self.rooms[created.name] = created
             room = models.Room(sid=f"RM_{len(self.rooms)}", name=created.name, metadata=created.metadata,
-                                   empty_timeout=created.empty_timeout, max_participants=created.max_participants)
+                               empty_timeout=created.empty_timeout, max_participants=created.max_participants)
             for dispatch in created.agents:
                 await self.dispatch(created.name, dispatch, room.sid)
             return Response(room.SerializeToString(), media_type="application/protobuf")
+
+        @app.post("/twirp/livekit.RoomService/DeleteRoom")
+        async def delete_room(request: Request) -> Response:
+            if (refusal := self.refusal(request)) is not None:
+                return refusal
+            room = room_proto.DeleteRoomRequest.FromString(await request.body()).room
+            self.deleted.append(room)
+            await self.sfu.close(room)
+            return Response(room_proto.DeleteRoomResponse().SerializeToString(), media_type="application/protobuf")
 
         @app.websocket("/rtc/v1")
         async def join_room(socket: WebSocket) -> None:

@@ -148,6 +148,15 @@ class DataSfu:
                 with contextlib.suppress(Exception):
                     await send(member.socket, update)
 
+    async def close(self, room: str) -> None:
+        """The room is deleted: everyone in it is told to leave, as LiveKit does."""
+        leave = signal.SignalResponse(leave=signal.LeaveRequest(reason=models.DisconnectReason.ROOM_DELETED,
+                                                                action=signal.LeaveRequest.DISCONNECT))
+        for member in list(self.rooms.get(room, {}).values()):
+            with contextlib.suppress(Exception):
+                await send(member.socket, leave)
+                await member.socket.close()
+
     async def _leave(self, room: str, member: Member) -> None:
         members = self.rooms.get(room, {})
         if members.get(member.info.identity) is member:

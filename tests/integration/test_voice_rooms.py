@@ -26,7 +26,7 @@ from agent_worker.session import APPROVAL_LINE, PAUSE_LINE, RESUME_LINE
 from call_router.app import setup as router_setup
 from call_router.config import Settings as RouterSettings
 from contracts.bus import connect_bus
-from contracts.calls import RoomDispatch
+from contracts.calls import CallHangup, RoomDispatch
 from contracts.service import Runtime
 from contracts.tools import ToolPermissionDecision
 from contracts.whisper import WhisperInject, WhisperPause
@@ -177,6 +177,7 @@ class Customer:
 
     room: rtc.Room
     heard: asyncio.Queue[str]
+    disconnected: asyncio.Event
 
     async def say(self, text: str) -> None:
         await self.room.local_participant.send_text(text, topic="lk.chat")
@@ -198,9 +199,11 @@ async def in_room(join: dict[str, str]) -> AsyncIterator[Customer]:
 
     room.register_text_stream_handler(
         "lk.transcription", lambda reader, _identity: asyncio.ensure_future(read(reader)))
+    disconnected = asyncio.Event()
+    room.on("disconnected", lambda _reason: disconnected.set())
     await room.connect(join["url"], join["token"])
     try:
-        yield Customer(room, heard)
+        yield Customer(room, heard, disconnected)
     finally:
         await room.disconnect()
 
@@ -266,3 +269,23 @@ async def test_a_customer_who_never_joins_the_room_is_hung_up(voice: VoicePlatfo
             while (event := await events.next(within=ROOM_JOIN_TIMEOUT + 30)).event != "call.ended":
                 assert event.event != "transcript.chunk", "nobody is there to greet"
     assert event.data["reason"] == "customer_hangup"
+
+
+async def test_when_the_supervisor_ends_a_voice_call_the_room_closes_for_the_customer(voice: VoicePlatform) -> None:
+    async with httpx.AsyncClient(base_url=voice.gateway.url, timeout=20) as http:
+        call = (await http.post("/api/calls", json={"number": voice.number, "channel": "voice"})).json()
+        call_id = uuid.UUID(call["call_id"])
+        async with http.stream("GET", f"/api/calls/{call_id}/stream",
+                               params={"token": call["call_token"]}) as stream, reading(stream) as events:
+            async with in_room(call["livekit"]) as customer:
+                await customer.hears("How can I help", within=60)
+                bus = await connect_bus(voice.nats_url, "test")
+                try:
+                    await bus.publish(CallHangup(supervisor_id=voice.supervisor_id, agent_id=voice.agent_id,
+                                                 call_id=call_id, by="supervisor"))
+                finally:
+                    await bus.close()
+                await asyncio.wait_for(customer.disconnected.wait(), 20)
+            while (event := await events.next(within=20)).event != "call.ended":
+                pass
+    assert event.data["reason"] == "supervisor_ended" and f"call-{call_id}" in voice.livekit.deleted

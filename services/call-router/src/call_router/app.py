@@ -9,10 +9,10 @@ import asyncpg
 
 from call_router import routing
 from call_router.config import Settings
-from call_router.livekit_rooms import open_room
+from call_router.livekit_rooms import close_room, open_room
 from contracts import outbox
 from contracts.bus import Bus, EventConsumer
-from contracts.calls import FAILURE_PREFIX, CallHangup, CallRequested, CallStarted
+from contracts.calls import FAILURE_PREFIX, CallEnded, CallHangup, CallRequested, CallStarted, livekit_room_name
 from contracts.service import Runtime
 from contracts.subjects import topic_filter
 
@@ -36,6 +36,9 @@ async def handle(pool: asyncpg.Pool, bus: Bus, settings: Settings, event: CallRe
         if isinstance(started, CallStarted) and started.livekit_room:
             await open_voice_room(bus, settings, started)
     await outbox.flush(pool, bus)
+    for ended in events:
+        if isinstance(ended, CallEnded) and ended.channel == "voice" and ended.started_at and settings.voice_enabled:
+            await close_voice_room(settings, livekit_room_name(ended.call_id))
 
 
 async def open_voice_room(bus: Bus, settings: Settings, started: CallStarted) -> None:
@@ -47,6 +50,13 @@ async def open_voice_room(bus: Bus, settings: Settings, started: CallStarted) ->
         await bus.publish(CallHangup(supervisor_id=started.supervisor_id, agent_id=started.agent_id,
                                      call_id=started.call_id, by="agent",
                                      reason=f"{FAILURE_PREFIX} the voice room could not be opened"))
+
+
+async def close_voice_room(settings: Settings, room: str) -> None:
+    try:
+        await close_room(settings, room)
+    except Exception as exc:  # already gone, or LiveKit away: its empty-room timeout closes it
+        log.warning("LiveKit room %s could not be closed: %s", room, exc)
 
 
 async def setup(runtime: Runtime) -> None:
