@@ -25,7 +25,7 @@ from agent_worker.config import Settings as WorkerSettings
 from agent_worker.session import APPROVAL_LINE, PAUSE_LINE, RESUME_LINE
 from call_router.app import setup as router_setup
 from call_router.config import Settings as RouterSettings
-from contracts.bus import connect_bus
+from contracts.bus import Bus, connect_bus
 from contracts.calls import CallHangup, RoomDispatch
 from contracts.service import Runtime
 from contracts.tools import ToolPermissionDecision
@@ -35,7 +35,7 @@ from embedded_stack.nats_server import start_nats
 from tests.factories import make_agent, make_user
 from tests.fakes.livekit_server import FakeLiveKit
 from tests.integration.conftest import RunningGateway, running_gateway, serve
-from tests.integration.test_gateway_streams import reading
+from tests.integration.test_gateway_streams import SseEvent, SseReader, reading
 from tests.pg import connection
 from tests.services import running_service
 
@@ -138,24 +138,45 @@ async def eventually(check: Callable[[], Any], within: float = 30.0) -> Any:
         await asyncio.sleep(0.1)
 
 
+@contextlib.asynccontextmanager
+async def voice_call(voice: VoicePlatform) -> AsyncIterator[tuple[dict[str, Any], SseReader]]:
+    """Dial the voice desk as the dialer does: the answer, and the call's event stream."""
+    async with httpx.AsyncClient(base_url=voice.gateway.url, timeout=20) as http:
+        call = (await http.post("/api/calls", json={"number": voice.number, "channel": "voice"})).json()
+        async with http.stream("GET", f"/api/calls/{call['call_id']}/stream",
+                               params={"token": call["call_token"]}) as stream, reading(stream) as events:
+            yield call, events
+
+
+async def until_ended(events: SseReader, within: float = 30.0) -> SseEvent:
+    while (event := await events.next(within=within)).event != "call.ended":
+        pass
+    return event
+
+
+@contextlib.asynccontextmanager
+async def supervisor_bus(voice: VoicePlatform) -> AsyncIterator[Bus]:
+    """The bus, as the gateway would publish on it for the supervisor."""
+    bus = await connect_bus(voice.nats_url, "test")
+    try:
+        yield bus
+    finally:
+        await bus.close()
+
+
 async def test_the_agent_worker_takes_its_calls_room_and_ends_the_call_when_it_cannot_join(
         voice: VoicePlatform) -> None:
     voice.livekit.rooms_open = False
     registered = await eventually(lambda: voice.livekit.registered)
     assert registered[0].agent_name == "cs-agent" and registered[0].allowed_permissions.agent
     await eventually(lambda: voice.worker.health_details["livekit_rooms"].startswith("registered as cs-agent"))
-    async with httpx.AsyncClient(base_url=voice.gateway.url, timeout=20) as http:
-        call = (await http.post("/api/calls", json={"number": voice.number, "channel": "voice"})).json()
+    async with voice_call(voice) as (call, events):
         offer = await eventually(lambda: (o := voice.livekit.offers.get(f"call-{call['call_id']}")) and
                                  o.available is not None and o)
         assert offer.available and offer.identity == f"agent-{voice.agent_id}" and offer.name == "Voice desk"
         # The job cannot join the room: the customer is not left waiting in a silent room; the call
         # ends as an error.
-        async with http.stream("GET", f"/api/calls/{call['call_id']}/stream",
-                               params={"token": call["call_token"]}) as stream, reading(stream) as events:
-            while (event := await events.next(within=60)).event != "call.ended":
-                pass
-    assert event.data["reason"] == "error"
+        assert (await until_ended(events, within=60)).data["reason"] == "error"
 
 
 async def test_the_agent_worker_refuses_rooms_that_are_not_its_live_calls(voice: VoicePlatform) -> None:
@@ -211,43 +232,35 @@ async def in_room(join: dict[str, str]) -> AsyncIterator[Customer]:
 async def test_a_customer_talks_with_the_agent_in_the_room_and_leaving_hangs_up(
         voice: VoicePlatform, isolated_database_url: str) -> None:
     await eventually(lambda: voice.livekit.registered)
-    async with httpx.AsyncClient(base_url=voice.gateway.url, timeout=20) as http:
-        call = (await http.post("/api/calls", json={"number": voice.number, "channel": "voice"})).json()
+    async with voice_call(voice) as (call, events):
         call_id = uuid.UUID(call["call_id"])
-        async with http.stream("GET", f"/api/calls/{call_id}/stream",
-                               params={"token": call["call_token"]}) as stream, reading(stream) as events:
-            async with in_room(call["livekit"]) as customer:
-                await customer.hears("How can I help", within=60)  # the agent's job started and joined
-                await customer.say("Hi, where is my parcel? The order is ORD-3003.")
-                answer = await customer.hears("ORD-3003")
-                assert "camping stove" in answer.lower()
-                # The supervisor whispers: the agent excuses itself in the room, holds what the customer
-                # types meanwhile, and answers it once the instructions are in.
-                ids = {"supervisor_id": voice.supervisor_id, "agent_id": voice.agent_id, "call_id": call_id}
-                bus = await connect_bus(voice.nats_url, "test")
-                try:
-                    await bus.publish(WhisperPause(**ids, requested_by=voice.supervisor_id))
-                    await customer.hears(PAUSE_LINE)
-                    await customer.say("Can you also check ORD-1042?")
-                    with pytest.raises(TimeoutError):
-                        await customer.hears("ORD-1042", within=2)
-                    await bus.publish(WhisperInject(**ids, requested_by=voice.supervisor_id,
-                                                    instructions="Offer free delivery on the next order."))
-                    await customer.hears(RESUME_LINE)
-                    await customer.hears("ORD-1042")
-                    # A tool that needs the supervisor: the agent says so in the room and waits for them.
-                    await customer.say("The shoes arrived damaged, I want a refund for ORD-1042")
-                    await customer.hears(APPROVAL_LINE)
-                    request_id = await eventually(lambda: pending_request(isolated_database_url, call_id))
-                    await bus.publish(ToolPermissionDecision(**ids, request_id=request_id, allowed=True,
-                                                             decided_by="supervisor"))
-                    refund = await customer.hears("refunded")
-                    assert "ORD-1042" in refund
-                finally:
-                    await bus.close()
-            while (event := await events.next(within=30)).event != "call.ended":
-                pass
-    assert event.data["reason"] == "customer_hangup"
+        async with in_room(call["livekit"]) as customer:
+            await customer.hears("How can I help", within=60)  # the agent's job started and joined
+            await customer.say("Hi, where is my parcel? The order is ORD-3003.")
+            answer = await customer.hears("ORD-3003")
+            assert "camping stove" in answer.lower()
+            # The supervisor whispers: the agent excuses itself in the room, holds what the customer
+            # types meanwhile, and answers it once the instructions are in.
+            ids = {"supervisor_id": voice.supervisor_id, "agent_id": voice.agent_id, "call_id": call_id}
+            async with supervisor_bus(voice) as bus:
+                await bus.publish(WhisperPause(**ids, requested_by=voice.supervisor_id))
+                await customer.hears(PAUSE_LINE)
+                await customer.say("Can you also check ORD-1042?")
+                with pytest.raises(TimeoutError):
+                    await customer.hears("ORD-1042", within=2)
+                await bus.publish(WhisperInject(**ids, requested_by=voice.supervisor_id,
+                                                instructions="Offer free delivery on the next order."))
+                await customer.hears(RESUME_LINE)
+                await customer.hears("ORD-1042")
+                # A tool that needs the supervisor: the agent says so in the room and waits for them.
+                await customer.say("The shoes arrived damaged, I want a refund for ORD-1042")
+                await customer.hears(APPROVAL_LINE)
+                request_id = await eventually(lambda: pending_request(isolated_database_url, call_id))
+                await bus.publish(ToolPermissionDecision(**ids, request_id=request_id, allowed=True,
+                                                         decided_by="supervisor"))
+                refund = await customer.hears("refunded")
+                assert "ORD-1042" in refund
+        assert (await until_ended(events)).data["reason"] == "customer_hangup"
     async with connection(isolated_database_url) as conn:
         lines = await conn.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq",
                                  call_id)
@@ -262,30 +275,20 @@ async def test_a_customer_talks_with_the_agent_in_the_room_and_leaving_hangs_up(
 
 
 async def test_a_customer_who_never_joins_the_room_is_hung_up(voice: VoicePlatform) -> None:
-    async with httpx.AsyncClient(base_url=voice.gateway.url, timeout=20) as http:
-        call = (await http.post("/api/calls", json={"number": voice.number, "channel": "voice"})).json()
-        async with http.stream("GET", f"/api/calls/{call['call_id']}/stream",
-                               params={"token": call["call_token"]}) as stream, reading(stream) as events:
-            while (event := await events.next(within=ROOM_JOIN_TIMEOUT + 30)).event != "call.ended":
-                assert event.event != "transcript.chunk", "nobody is there to greet"
+    async with voice_call(voice) as (_call, events):
+        while (event := await events.next(within=ROOM_JOIN_TIMEOUT + 30)).event != "call.ended":
+            assert event.event != "transcript.chunk", "nobody is there to greet"
     assert event.data["reason"] == "customer_hangup"
 
 
 async def test_when_the_supervisor_ends_a_voice_call_the_room_closes_for_the_customer(voice: VoicePlatform) -> None:
-    async with httpx.AsyncClient(base_url=voice.gateway.url, timeout=20) as http:
-        call = (await http.post("/api/calls", json={"number": voice.number, "channel": "voice"})).json()
+    async with voice_call(voice) as (call, events):
         call_id = uuid.UUID(call["call_id"])
-        async with http.stream("GET", f"/api/calls/{call_id}/stream",
-                               params={"token": call["call_token"]}) as stream, reading(stream) as events:
-            async with in_room(call["livekit"]) as customer:
-                await customer.hears("How can I help", within=60)
-                bus = await connect_bus(voice.nats_url, "test")
-                try:
-                    await bus.publish(CallHangup(supervisor_id=voice.supervisor_id, agent_id=voice.agent_id,
-                                                 call_id=call_id, by="supervisor"))
-                finally:
-                    await bus.close()
-                await asyncio.wait_for(customer.disconnected.wait(), 20)
-            while (event := await events.next(within=20)).event != "call.ended":
-                pass
-    assert event.data["reason"] == "supervisor_ended" and f"call-{call_id}" in voice.livekit.deleted
+        async with in_room(call["livekit"]) as customer:
+            await customer.hears("How can I help", within=60)
+            async with supervisor_bus(voice) as bus:
+                await bus.publish(CallHangup(supervisor_id=voice.supervisor_id, agent_id=voice.agent_id,
+                                             call_id=call_id, by="supervisor"))
+            await asyncio.wait_for(customer.disconnected.wait(), 20)
+        assert (await until_ended(events)).data["reason"] == "supervisor_ended"
+    assert f"call-{call_id}" in voice.livekit.deleted
