@@ -34,6 +34,7 @@ test("an admin creates a supervisor and sees the dashboards", async ({ page }) =
   const services = page.getByRole("table", { name: "Services" });
   await expect(services.getByRole("row", { name: /agent-worker/ })).toContainText("brain: local-minilm");
   await expect(services.getByRole("row")).toHaveCount(7); // the header and the six services
+  await expect(page.getByTestId("dead-letter-count")).toBeVisible();
   await shot(page, "admin-dashboard");
 
   await page.getByRole("link", { name: "Supervisors" }).click();

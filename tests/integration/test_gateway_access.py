@@ -30,6 +30,7 @@ RULES: dict[tuple[str, str], str] = {
     ("PATCH", "/api/supervisors/{supervisor_id}"): "admin",
     ("DELETE", "/api/supervisors/{supervisor_id}"): "admin",
     ("GET", "/api/admin/overview"): "admin",
+    ("GET", "/api/admin/dead-letters"): "admin",
     ("GET", "/api/agents"): "user",
     ("POST", "/api/agents"): "user",
     ("GET", "/api/agents/{agent_id}"): "own",

@@ -13,6 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
+from contracts.bus import Bus, EventConsumer
+from contracts.calls import CustomerMessage
+from contracts.subjects import supervisor_filter
 from gateway.routes import archive as archive_routes
 from tests.factories import new_number
 from tests.integration.conftest import (
@@ -23,6 +26,7 @@ from tests.integration.conftest import (
     create_supervisor,
     running_gateway,
 )
+from tests.integration.test_bus import Recorder, fresh_ids, running, unique_durable
 from tests.pg import connection
 
 
@@ -253,3 +257,32 @@ def test_the_web_app_opens_on_its_own_routes_but_the_api_stays_json(nats_url: st
         assert client.get("/assets/gone.js").status_code == 404
         missing = client.get("/api/no-such-thing")
         assert missing.status_code == 404 and missing.json()["message"]
+
+
+async def test_an_admin_reads_the_dead_letters_without_the_nats_cli(gateway: RunningGateway, world: World,
+                                                                     bus: Bus) -> None:
+    durable = unique_durable("ops-view")
+    ids = fresh_ids()
+    consumer = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], Recorder(),
+                             accepts=(CustomerMessage,))
+    await bus.js.publish(CustomerMessage(**ids, text="x").subject, b"{not json")
+    async with running(consumer):
+        async with httpx.AsyncClient(base_url=gateway.url) as client:
+            with httpx.Client(base_url=gateway.url) as sync:
+                admin = world.headers(sync, world.admin_email)
+
+            async def listed() -> dict[str, Any]:
+                return (await client.get("/api/admin/dead-letters", headers=admin,
+                                         params={"consumer": durable})).json()
+
+            deadline = asyncio.get_running_loop().time() + 10
+            while not (page := await listed())["items"]:
+                assert asyncio.get_running_loop().time() < deadline, "the letter never showed"
+                await asyncio.sleep(0.1)
+            letter = page["items"][0]
+            assert letter["consumer"] == durable and letter["reason"].startswith("invalid event")
+            assert letter["payload"] == "{not json" and letter["sequence"] > 0
+            assert page["by_consumer"][durable] == 1
+            for bad in ({"limit": 0}, {"limit": 201}, {"consumer": "no spaces please"}):
+                refused = await client.get("/api/admin/dead-letters", headers=admin, params=bad)
+                assert refused.status_code == 422 and refused.json()["message"]

@@ -31,6 +31,7 @@ export type LiveFloor = Schemas["LiveFloor"];
 export type FloorCounters = Schemas["FloorCounters"];
 export type CatalogTool = Schemas["CatalogTool"];
 export type PlatformHealth = Schemas["HealthReport"];
+export type DeadLetterPage = Schemas["DeadLetterPage"];
 
 export type {
   AgentStatusChanged,

@@ -1,15 +1,21 @@
 import { useEffect, useState } from "react";
-import type { PlatformHealth } from "../api/types";
+import { api } from "../api/client";
+import type { DeadLetterPage, PlatformHealth } from "../api/types";
+import { ErrorNote } from "./ErrorNote";
 import { when } from "./format";
+import { useLoad } from "./useLoad";
 
 const POLL_MS = 15_000;
 // What a service says about itself that an admin can act on (its heartbeat carries more, for ops).
 const DETAILS = ["brain", "livekit_rooms", "summariser", "satisfaction", "model"] as const;
 
-/** The gateway's /health, polled: is every service up, and which AI paths are in use. */
+/** The gateway's /health, polled: is every service up, and which AI paths are in use; and the
+ * messages a service could not use (dead letters), which otherwise take the nats CLI to see. */
 export function PlatformStatus() {
   const [health, setHealth] = useState<PlatformHealth | null>(null);
   const [unreachable, setUnreachable] = useState(false);
+  const letters = useLoad(() => api<DeadLetterPage>("/api/admin/dead-letters", { params: { limit: 5 } }), []);
+  const reloadLetters = letters.reload;
 
   useEffect(() => {
     let stopped = false;
@@ -26,12 +32,16 @@ export function PlatformStatus() {
       }
     };
     void check();
-    const timer = setInterval(check, POLL_MS);
+    const timer = setInterval(() => {
+      void check();
+      void reloadLetters();
+    }, POLL_MS);
     return () => {
       stopped = true;
       clearInterval(timer);
     };
-  }, []);
+  }, [reloadLetters]);
+  const letterCount = Object.values(letters.data?.by_consumer ?? {}).reduce((sum, n) => sum + n, 0);
 
   return (
     <section aria-labelledby="platform-title">
@@ -72,6 +82,34 @@ export function PlatformStatus() {
               ))}
             </tbody>
           </table>
+        </>
+      )}
+      <h3>Dead letters</h3>
+      <ErrorNote error={letters.error} />
+      {letters.data && (
+        <>
+          <p data-testid="dead-letter-count">
+            {letterCount === 0
+              ? "None: every message was used."
+              : `${letterCount} in the last 30 days (${Object.entries(letters.data.by_consumer).map(([consumer, n]) => `${consumer}: ${n}`).join(", ")}).`}
+          </p>
+          {letters.data.items.length > 0 && (
+            <table className="table" aria-label="Newest dead letters">
+              <thead>
+                <tr><th>When</th><th>Consumer</th><th>Subject</th><th>Reason</th></tr>
+              </thead>
+              <tbody>
+                {letters.data.items.map((letter) => (
+                  <tr key={letter.sequence}>
+                    <td>{when(letter.received_at)}</td>
+                    <td>{letter.consumer}</td>
+                    <td><code>{letter.original_subject}</code></td>
+                    <td>{letter.reason}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
         </>
       )}
     </section>

@@ -52,6 +52,11 @@ describe("PlatformStatus", () => {
           sentiment: { status: "down", last_seen: null },
         },
       }],
+      "/api/admin/dead-letters": {
+        by_consumer: { postprocess: 2 },
+        items: [{ sequence: 7, consumer: "postprocess", original_subject: "call.ended.s.a.c", reason: "invalid event: bad json",
+                  payload: "{", deliveries: 1, received_at: "2026-11-25T10:00:00Z" }],
+      },
     });
     render(<PlatformStatus />);
     expect(await screen.findByText("Degraded")).toBeInTheDocument();
@@ -60,11 +65,13 @@ describe("PlatformStatus", () => {
     expect(rows[1]).toHaveTextContent("brain: local-minilm");
     expect(rows[2]).toHaveTextContent(/sentiment\s*down/);
     expect(screen.getByText(/groq: configured/)).toBeInTheDocument();
+    expect(await screen.findByTestId("dead-letter-count")).toHaveTextContent("2 in the last 30 days (postprocess: 2)");
+    expect(screen.getByRole("table", { name: "Newest dead letters" })).toHaveTextContent("invalid event: bad json");
   });
 
   it("says so when the gateway cannot be reached", async () => {
     vi.stubGlobal("fetch", vi.fn(async () => { throw new TypeError("Failed to fetch"); }));
     render(<PlatformStatus />);
-    expect(await screen.findByRole("alert")).toHaveTextContent("cannot be read");
+    expect(await screen.findByText(/health cannot be read/)).toHaveAttribute("role", "alert");
   });
 });

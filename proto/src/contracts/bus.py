@@ -283,6 +283,37 @@ class EventConsumer:
         await message.ack()
 
 
+@dataclass(frozen=True)
+class DeadLetters:
+    """What the DEADLETTER stream holds: counts per consumer, and the newest letters with their
+    stream sequence."""
+
+    by_consumer: dict[str, int]
+    newest: list[tuple[int, DeadLetter]]
+
+
+async def read_dead_letters(js: JetStreamContext, limit: int, consumer: str | None = None,
+                            scan: int = 5000) -> DeadLetters:
+    """The newest ``limit`` letters (of ``consumer``, when given), looking back at most ``scan``
+    messages: for operators, who otherwise need the nats CLI."""
+    info = await js.stream_info(DEADLETTER_STREAM, subjects_filter=f"{DEADLETTER_PREFIX}.>")
+    by_consumer = {subject.removeprefix(f"{DEADLETTER_PREFIX}."): count
+                   for subject, count in (info.state.subjects or {}).items()}
+    wanted = deadletter_subject(consumer) if consumer else None
+    newest: list[tuple[int, DeadLetter]] = []
+    sequence = info.state.last_seq
+    while sequence >= max(info.state.first_seq, 1) and len(newest) < limit and info.state.last_seq - sequence < scan:
+        try:
+            message = await js.get_msg(DEADLETTER_STREAM, seq=sequence)
+        except NotFoundError:  # removed (retention) between the stream info and now
+            message = None
+        if message is not None and (wanted is None or message.subject == wanted) and message.data:
+            with contextlib.suppress(ValidationError):
+                newest.append((sequence, DeadLetter.model_validate_json(message.data)))
+        sequence -= 1
+    return DeadLetters(by_consumer, newest)
+
+
 def _short(exc: Exception, limit: int = 500) -> str:
     text = str(exc).replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 1] + "…"

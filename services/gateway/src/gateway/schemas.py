@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
 
+from contracts.deadletter import DeadLetter
 from contracts.tools import BUILTIN_TOOL_NAMES
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,
@@ -338,3 +339,12 @@ class HealthReport(BaseModel):
     livekit: str
     ai_services: dict[str, str]
     services: dict[str, ServiceHealth]
+
+
+class DeadLetterOut(DeadLetter):
+    sequence: int = Field(description="Its place in the DEADLETTER stream.")
+
+
+class DeadLetterPage(BaseModel):
+    by_consumer: dict[str, int] = Field(description="Letters the stream holds (30 days) per consumer.")
+    items: list[DeadLetterOut] = Field(description="The newest first.")

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
 
+from fastapi import APIRouter, Query, Request
+
+from contracts.bus import read_dead_letters
 from gateway.deps import AdminUser, Db
-from gateway.schemas import Overview, SupervisorCard
+from gateway.schemas import DeadLetterOut, DeadLetterPage, Overview, SupervisorCard
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -34,3 +37,16 @@ async def overview(admin: AdminUser, db: Db) -> Overview:
         cards = [SupervisorCard(**dict(r)) for r in await conn.fetch(SUPERVISOR_CARDS)]
     return Overview(supervisors=cards, live_calls=sum(c.live_calls for c in cards),
                     queued_calls=sum(c.queued_calls for c in cards))
+
+
+@router.get("/dead-letters", response_model=DeadLetterPage,
+            summary="Messages a service could not use (bad contract, repeated handler failure), newest first")
+async def dead_letters(admin: AdminUser, request: Request,
+                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
+                       consumer: Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_.-]+$",
+                                                             description="Only this consumer's")] = None,
+                       ) -> DeadLetterPage:
+    letters = await read_dead_letters(request.app.state.bus.js, limit, consumer)
+    return DeadLetterPage(by_consumer=letters.by_consumer,
+                          items=[DeadLetterOut(sequence=sequence, **letter.model_dump())
+                                 for sequence, letter in letters.newest])
