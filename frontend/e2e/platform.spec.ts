@@ -88,6 +88,7 @@ test("a customer calls while the supervisor watches, allows a refund, whispers, 
   await expect(call.getByText(`Hello, this is ${agent.name}. How can I help?`)).toBeVisible();
   await expect(card.getByText(`Hello, this is ${agent.name}. How can I help?`)).toBeVisible(); // live on the desk
   await expect(card.getByTestId("agent-status")).toHaveText("in call");
+  await expect(card.getByTestId("call-line")).toContainText("chat · answered by local engine (MiniLM)");
 
   await call.getByLabel("Message").fill("The shoes arrived damaged, I want a refund for ORD-1042");
   await call.getByRole("button", { name: "Send" }).click();
@@ -118,6 +119,7 @@ test("a customer calls while the supervisor watches, allows a refund, whispers, 
   await expect(call.getByTestId("call-status")).toHaveText("You hung up.");
   await desk.getByRole("link", { name: new RegExp(agent.name) }).first().click();
   await expect(desk.getByTestId("summary")).toContainText("ORD-1042");
+  await expect(desk.getByTestId("brain")).toHaveText("local engine (MiniLM)");
   await expect(desk.getByRole("region", { name: "Tool decisions" }).getByText(/refund_order .* executed/)).toBeVisible();
   await shot(desk, "supervisor-archive-call");
   await desk.getByRole("link", { name: "Live" }).click();

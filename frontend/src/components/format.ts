@@ -10,3 +10,11 @@ export const duration = (seconds: number | null | undefined) => {
 export const when = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString() : "–");
 export const isoDay = (date: Date) => date.toISOString().slice(0, 10);
 export const daysAgo = (days: number) => isoDay(new Date(Date.now() - days * 86_400_000));
+
+// Which dialogue engine served a call (the agent-worker's names), for people.
+const BRAINS: Record<string, string> = {
+  "local-minilm": "local engine (MiniLM)",
+  gemini: "Gemini",
+  "openai-compatible": "self-hosted model",
+};
+export const brainName = (brain: string | null | undefined) => (brain ? BRAINS[brain] ?? brain : "–");

@@ -3,7 +3,7 @@ import { api } from "../../api/client";
 import type { Agent, LiveCall, LiveCallDetail, SatisfactionScore, SentimentScore, TranscriptChunk, WhisperAck } from "../../api/types";
 import { ConnectionBadge } from "../../components/ConnectionBadge";
 import { ErrorNote } from "../../components/ErrorNote";
-import { decimal } from "../../components/format";
+import { brainName, decimal } from "../../components/format";
 import { mergeLines, type Line } from "../../components/transcript";
 import { useEventStream } from "../../live/useEventStream";
 
@@ -22,6 +22,8 @@ type WhisperStage = "none" | "pausing" | "paused" | "received" | "resumed";
 interface CallView {
   id: string;
   caller: string;
+  channel: string;
+  brain: string | null; // known once the agent has spoken (or from the call's record)
   lines: Line[];
   sentiment: SentimentScore | null;
   satisfaction: SatisfactionScore | null;
@@ -30,8 +32,8 @@ interface CallView {
   ended: boolean;
 }
 
-function newCall(id: string, caller: string): CallView {
-  return { id, caller, lines: [], sentiment: null, satisfaction: null, satisfactionTrend: 0, whisper: "none", ended: false };
+function newCall(id: string, caller: string, channel: string, brain: string | null = null): CallView {
+  return { id, caller, channel, brain, lines: [], sentiment: null, satisfaction: null, satisfactionTrend: 0, whisper: "none", ended: false };
 }
 
 function trendArrow(trend: number) {
@@ -46,12 +48,14 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
 
   useEffect(() => {
     if (!activeCall) return;
-    setCall((current) => (current?.id === activeCall.id ? current : newCall(activeCall.id, activeCall.caller)));
+    setCall((current) => (current?.id === activeCall.id ? current : newCall(activeCall.id, activeCall.caller, activeCall.channel, activeCall.brain)));
     // A dashboard opened mid-call starts from the transcript so far.
     api<LiveCallDetail>(`/api/calls/${activeCall.id}`)
       .then((detail) =>
         setCall((current) =>
-          current && current.id === detail.id ? { ...current, lines: mergeLines(current.lines, detail.transcript) } : current,
+          current && current.id === detail.id
+            ? { ...current, lines: mergeLines(current.lines, detail.transcript), brain: current.brain ?? detail.brain }
+            : current,
         ),
       )
       .catch(() => undefined);
@@ -61,14 +65,14 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
     if (type === "agent.status") return setStatus(data.status);
     if (type === "call.started") {
       setStatus("busy");
-      return setCall(newCall(data.call_id, data.caller));
+      return setCall(newCall(data.call_id, data.caller, data.channel));
     }
     setCall((current) => {
       const view = current && current.id === data.call_id ? current : null;
       if (!view) return current;
       switch (type) {
         case "transcript.chunk":
-          return { ...view, lines: mergeLines(view.lines, [data as TranscriptChunk]) };
+          return { ...view, lines: mergeLines(view.lines, [data as TranscriptChunk]), brain: view.brain ?? data.brain ?? null };
         case "sentiment.score":
           return { ...view, sentiment: data as SentimentScore };
         case "satisfaction.score": {
@@ -117,7 +121,9 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
             </div>
           </div>
           <div className="transcript" aria-label={`Live transcript, ${agent.name}`} aria-live="polite">
-            <p className="muted">Call with {call.caller}{call.ended ? " — ended" : ""}</p>
+            <p className="muted" data-testid="call-line">
+              Call with {call.caller} · {call.channel} · answered by {brainName(call.brain)}{call.ended ? " — ended" : ""}
+            </p>
             {call.lines.map((line) => (
               <p key={line.seq} className={`line line-${line.speaker}`}>
                 <b>{line.speaker}:</b> {line.text}

@@ -3,7 +3,7 @@ import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YA
 import { api } from "../../api/client";
 import type { ArchiveDetail } from "../../api/types";
 import { ErrorNote } from "../../components/ErrorNote";
-import { decimal, duration, when } from "../../components/format";
+import { brainName, decimal, duration, when } from "../../components/format";
 import { useLoad } from "../../components/useLoad";
 
 export function ArchiveCall() {
@@ -27,6 +27,7 @@ export function ArchiveCall() {
               <dt>CSAT</dt><dd>{decimal(detail.csat)}</dd>
               <dt>FCR</dt><dd>{detail.fcr ? "yes" : "no"}</dd>
               <dt>Resolved</dt><dd>{detail.resolved ? "yes" : "no"}</dd>
+              <dt>Answered by</dt><dd data-testid="brain">{brainName(detail.brain)}</dd>
               <dt>Summary by</dt><dd>{detail.summary_source}</dd>
             </dl>
           </section>
