@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from contracts.bus import Bus, EventConsumer, connect_bus, ensure_streams
 from contracts.calls import CustomerMessage
@@ -17,7 +18,7 @@ from contracts.deadletter import DeadLetter
 from contracts.envelope import Envelope
 from contracts.examples import example_events
 from contracts.registry import EVENT_TYPES
-from contracts.subjects import CALLS_STREAM, DEADLETTER_STREAM, deadletter_subject, supervisor_filter
+from contracts.subjects import CALLS_STREAM, DEADLETTER_STREAM, deadletter_subject, replay_subject, supervisor_filter
 from embedded_stack.nats_server import start_nats
 from embedded_stack.postgres_server import free_port
 
@@ -253,3 +254,19 @@ def test_subject_carries_supervisor_agent_and_call(event: Envelope) -> None:
     assert tokens[2] == str(event.supervisor_id)
     assert tokens[3] == (str(event.agent_id) if event.agent_id else "_")
     assert tokens[4] == (str(event.call_id) if event.call_id else "_")
+
+
+async def test_a_durable_made_by_an_earlier_release_takes_todays_filters(bus: Bus) -> None:
+    ids = fresh_ids()
+    durable = unique_durable("upgraded")
+    # As an earlier release made it: only the supervisor's subjects, no replay subject.
+    await bus.js.add_consumer(CALLS_STREAM, ConsumerConfig(
+        durable_name=durable, filter_subjects=[supervisor_filter(ids["supervisor_id"])],
+        ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, max_deliver=-1))
+    recorder = Recorder()
+    consumer = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], recorder,
+                             accepts=(CustomerMessage,))
+    replayed = CustomerMessage(**ids, text="sent again")
+    await bus.js.publish(replay_subject(durable, replayed.subject), replayed.model_dump_json().encode())
+    async with running(consumer):
+        await wait_until(lambda: recorder.events == [replayed])

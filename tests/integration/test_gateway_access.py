@@ -6,13 +6,18 @@ Resources in paths belong to supervisor A, so B is the outsider.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import httpx
 import pytest
 
+from contracts.bus import connect_bus
+from contracts.deadletter import DeadLetter
+from contracts.envelope import utc_now
 from contracts.service import Runtime
+from contracts.subjects import deadletter_subject
 from tests.integration.conftest import PASSWORD, RunningGateway, World, create_agent, create_supervisor
 
 # public: anyone; user: any signed-in user; admin: admins only; own: A and the admin (B gets 404: RLS hides
@@ -31,6 +36,7 @@ RULES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/supervisors/{supervisor_id}"): "admin",
     ("GET", "/api/admin/overview"): "admin",
     ("GET", "/api/admin/dead-letters"): "admin",
+    ("POST", "/api/admin/dead-letters/{sequence}/replay"): "admin",
     ("GET", "/api/agents"): "user",
     ("POST", "/api/agents"): "user",
     ("GET", "/api/agents/{agent_id}"): "own",
@@ -89,6 +95,21 @@ def test_every_route_has_an_access_rule(gateway: RunningGateway) -> None:
     assert app_routes(gateway) == set(RULES), "add the new route to RULES with who may call it"
 
 
+def a_dead_letter(nats_url: str) -> str:
+    """The stream sequence of a dead letter (one a consumer could not parse), for the replay route."""
+
+    async def publish() -> int:
+        bus = await connect_bus(nats_url, "access-matrix")
+        try:
+            letter = DeadLetter(consumer="access-matrix", original_subject="call.message.x.y.z", reason="matrix",
+                                payload="{not json", deliveries=1, received_at=utc_now())
+            return (await bus.js.publish(deadletter_subject("access-matrix"), letter.model_dump_json().encode())).seq
+        finally:
+            await bus.close()
+
+    return str(asyncio.run(publish()))
+
+
 def path_values(client: httpx.Client, world: World, method: str, admin: dict[str, str]) -> dict[str, str]:
     """A's resources; a DELETE gets fresh ones so that an allowed delete does not spoil the next check."""
     values = {"agent_id": world.a["agent"], "call_id": world.a["call"], "notification_id": world.a["notification"],
@@ -122,7 +143,10 @@ def test_route_access_by_role(gateway: RunningGateway, world: World, call_router
             email = {"anonymous": None, "admin": world.admin_email, "supervisor_a": world.a["email"],
                      "supervisor_b": world.b["email"]}[role]
             headers = world.headers(client, email, fresh=ends_session) if email else {}
-            path = template.format(**path_values(client, world, method, admin))
+            values = path_values(client, world, method, admin)
+            if "{sequence}" in template:
+                values["sequence"] = a_dead_letter(gateway.settings.nats_url)
+            path = template.format(**values)
             if template == "/api/stream/supervisor" and role == "admin":
                 path += f"?supervisor_id={world.a['id']}"
             status = call(client, world, method, template, path, headers)

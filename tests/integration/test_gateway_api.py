@@ -259,8 +259,18 @@ def test_the_web_app_opens_on_its_own_routes_but_the_api_stays_json(nats_url: st
         assert missing.status_code == 404 and missing.json()["message"]
 
 
-async def test_an_admin_reads_the_dead_letters_without_the_nats_cli(gateway: RunningGateway, world: World,
-                                                                     bus: Bus) -> None:
+async def letters_of(client: httpx.AsyncClient, admin: dict[str, str], consumer: str) -> dict[str, Any]:
+    """The dead-letter page of ``consumer`` once it has a letter (the consumer runs in the background)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while not (page := (await client.get("/api/admin/dead-letters", headers=admin,
+                                         params={"consumer": consumer})).json())["items"]:
+        assert asyncio.get_running_loop().time() < deadline, f"nothing dead-lettered by {consumer}"
+        await asyncio.sleep(0.1)
+    return page
+
+
+async def test_an_admin_reads_the_dead_letters_and_an_unusable_one_is_not_replayed(
+        gateway: RunningGateway, world: World, bus: Bus) -> None:
     durable = unique_durable("ops-view")
     ids = fresh_ids()
     consumer = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], Recorder(),
@@ -271,14 +281,7 @@ async def test_an_admin_reads_the_dead_letters_without_the_nats_cli(gateway: Run
             with httpx.Client(base_url=gateway.url) as sync:
                 admin = world.headers(sync, world.admin_email)
 
-            async def listed() -> dict[str, Any]:
-                return (await client.get("/api/admin/dead-letters", headers=admin,
-                                         params={"consumer": durable})).json()
-
-            deadline = asyncio.get_running_loop().time() + 10
-            while not (page := await listed())["items"]:
-                assert asyncio.get_running_loop().time() < deadline, "the letter never showed"
-                await asyncio.sleep(0.1)
+            page = await letters_of(client, admin, durable)
             letter = page["items"][0]
             assert letter["consumer"] == durable and letter["reason"].startswith("invalid event")
             assert letter["payload"] == "{not json" and letter["sequence"] > 0
@@ -286,3 +289,51 @@ async def test_an_admin_reads_the_dead_letters_without_the_nats_cli(gateway: Run
             for bad in ({"limit": 0}, {"limit": 201}, {"consumer": "no spaces please"}):
                 refused = await client.get("/api/admin/dead-letters", headers=admin, params=bad)
                 assert refused.status_code == 422 and refused.json()["message"]
+            # Sending it again would only dead-letter it again.
+            refused = await client.post(f"/api/admin/dead-letters/{letter['sequence']}/replay", headers=admin)
+            assert refused.status_code == 422 and "still not a valid event" in refused.json()["message"]
+
+
+async def test_an_admin_replays_a_dead_letter_to_the_one_consumer_once_its_cause_is_mended(
+        gateway: RunningGateway, world: World, bus: Bus) -> None:
+    ids = fresh_ids()
+    durable, bystander_durable = unique_durable("mended"), unique_durable("bystander")
+    database_up = False
+    handled: list[CustomerMessage] = []
+
+    async def handler(event: CustomerMessage) -> None:
+        if not database_up:
+            raise ConnectionError("database unreachable")
+        handled.append(event)
+
+    failing = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], handler,
+                            accepts=(CustomerMessage,), max_deliver=2, retry_delays=(0.05,))
+    bystander = Recorder()
+    watching = EventConsumer(bus, bystander_durable, [supervisor_filter(ids["supervisor_id"])], bystander,
+                             accepts=(CustomerMessage,))
+    message = CustomerMessage(**ids, text="please archive me")
+    await bus.publish(message)
+    with httpx.Client(base_url=gateway.url) as sync:
+        admin = world.headers(sync, world.admin_email)
+    async with running(failing), running(watching), httpx.AsyncClient(base_url=gateway.url) as client:
+        letter = (await letters_of(client, admin, durable))["items"][0]
+        assert letter["reason"].startswith("handler failed 2 times") and len(bystander.events) == 1
+
+        database_up = True
+        replayed = await client.post(f"/api/admin/dead-letters/{letter['sequence']}/replay", headers=admin)
+        assert replayed.status_code == 202, replayed.text
+        assert replayed.json() == {"consumer": durable, "subject": message.subject, "event_id": str(message.event_id)}
+        deadline = asyncio.get_running_loop().time() + 10
+        while not handled:
+            assert asyncio.get_running_loop().time() < deadline, "the replay never reached the consumer"
+            await asyncio.sleep(0.05)
+        assert handled == [message]
+        await asyncio.sleep(0.3)
+        assert len(bystander.events) == 1  # nobody else saw it again
+
+        missing = await client.post("/api/admin/dead-letters/999999999/replay", headers=admin)
+        assert missing.status_code == 404 and "no dead letter" in missing.json()["message"]
+    async with connection(gateway.settings.database_url) as conn:
+        assert await conn.fetchval("select count(*) from audit_log where action = 'dead_letter.replay' and "
+                                   "target_id = $1", str(letter["sequence"])) == 1
+

@@ -32,6 +32,7 @@ export type FloorCounters = Schemas["FloorCounters"];
 export type CatalogTool = Schemas["CatalogTool"];
 export type PlatformHealth = Schemas["HealthReport"];
 export type DeadLetterPage = Schemas["DeadLetterPage"];
+export type Replayed = Schemas["Replayed"];
 
 export type {
   AgentStatusChanged,

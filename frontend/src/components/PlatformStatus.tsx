@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
 import { api } from "../api/client";
-import type { DeadLetterPage, PlatformHealth } from "../api/types";
+import type { DeadLetterPage, PlatformHealth, Replayed } from "../api/types";
 import { ErrorNote } from "./ErrorNote";
 import { when } from "./format";
 import { useLoad } from "./useLoad";
@@ -16,6 +16,18 @@ export function PlatformStatus() {
   const [unreachable, setUnreachable] = useState(false);
   const letters = useLoad(() => api<DeadLetterPage>("/api/admin/dead-letters", { params: { limit: 5 } }), []);
   const reloadLetters = letters.reload;
+  const [replayNote, setReplayNote] = useState("");
+  const [replayError, setReplayError] = useState<unknown>(null);
+  const replay = async (sequence: number) => {
+    setReplayError(null);
+    try {
+      const sent = await api<Replayed>(`/api/admin/dead-letters/${sequence}/replay`, { method: "POST" });
+      setReplayNote(`Letter ${sequence} sent again to ${sent.consumer}.`);
+    } catch (failure) {
+      setReplayNote("");
+      setReplayError(failure);
+    }
+  };
 
   useEffect(() => {
     let stopped = false;
@@ -85,7 +97,8 @@ export function PlatformStatus() {
         </>
       )}
       <h3>Dead letters</h3>
-      <ErrorNote error={letters.error} />
+      <ErrorNote error={letters.error ?? replayError} />
+      {replayNote && <p role="status">{replayNote}</p>}
       {letters.data && (
         <>
           <p data-testid="dead-letter-count">
@@ -96,7 +109,7 @@ export function PlatformStatus() {
           {letters.data.items.length > 0 && (
             <table className="table" aria-label="Newest dead letters">
               <thead>
-                <tr><th>When</th><th>Consumer</th><th>Subject</th><th>Reason</th></tr>
+                <tr><th>When</th><th>Consumer</th><th>Subject</th><th>Reason</th><th /></tr>
               </thead>
               <tbody>
                 {letters.data.items.map((letter) => (
@@ -105,6 +118,10 @@ export function PlatformStatus() {
                     <td>{letter.consumer}</td>
                     <td><code>{letter.original_subject}</code></td>
                     <td>{letter.reason}</td>
+                    <td>
+                      <button type="button" onClick={() => void replay(letter.sequence)}
+                              title="Send it again to this consumer once the cause is mended">Replay</button>
+                    </td>
                   </tr>
                 ))}
               </tbody>

@@ -1,4 +1,5 @@
 import { act, render, screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ConnectionBadge } from "./ConnectionBadge";
 import { Countdown } from "./Countdown";
@@ -67,6 +68,19 @@ describe("PlatformStatus", () => {
     expect(screen.getByText(/groq: configured/)).toBeInTheDocument();
     expect(await screen.findByTestId("dead-letter-count")).toHaveTextContent("2 in the last 30 days (postprocess: 2)");
     expect(screen.getByRole("table", { name: "Newest dead letters" })).toHaveTextContent("invalid event: bad json");
+  });
+
+  it("replays a dead letter and says where it went, or why not", async () => {
+    const letter = { sequence: 7, consumer: "postprocess", original_subject: "call.ended.s.a.c", reason: "handler failed 5 times",
+                     payload: "{}", deliveries: 5, received_at: "2026-11-25T10:00:00Z" };
+    stubFetch({
+      "/health": { status: "healthy", database: "connected", nats: "connected", livekit: "x", ai_services: {}, services: {} },
+      "/api/admin/dead-letters": { by_consumer: { postprocess: 1 }, items: [letter] },
+      "/api/admin/dead-letters/7/replay": [202, { consumer: "postprocess", subject: "call.ended.s.a.c", event_id: "e" }],
+    });
+    render(<PlatformStatus />);
+    await userEvent.click(await screen.findByRole("button", { name: "Replay" }));
+    expect(await screen.findByRole("status")).toHaveTextContent("Letter 7 sent again to postprocess.");
   });
 
   it("says so when the gateway cannot be reached", async () => {

@@ -28,7 +28,15 @@ from contracts.deadletter import DeadLetter
 from contracts.envelope import Envelope, utc_now
 from contracts.logs import call_context
 from contracts.registry import decode_event, stream_subjects
-from contracts.subjects import CALLS_STREAM, DEADLETTER_PREFIX, DEADLETTER_STREAM, call_filter, deadletter_subject
+from contracts.subjects import (
+    CALLS_STREAM,
+    DEADLETTER_PREFIX,
+    DEADLETTER_STREAM,
+    call_filter,
+    deadletter_subject,
+    replay_filter,
+    replay_subject,
+)
 
 log = logging.getLogger("contracts.bus")
 
@@ -92,7 +100,7 @@ def stream_configs() -> list[StreamConfig]:
         StreamConfig(
             name=CALLS_STREAM,
             description="Every call event, in one sequence so a client can resume from one id.",
-            subjects=stream_subjects(),
+            subjects=[*stream_subjects(), replay_filter("*")],
             storage=StorageType.FILE,
             max_age=CALLS_RETENTION_SECONDS,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
@@ -186,7 +194,7 @@ class EventConsumer:
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(
             durable_name=self.durable,
-            filter_subjects=self.filter_subjects,
+            filter_subjects=[*self.filter_subjects, replay_filter(self.durable)],
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self.ack_wait_seconds,
@@ -194,9 +202,10 @@ class EventConsumer:
             max_deliver=-1,
             inactive_threshold=self.forget_after_idle_seconds,
         )
-        return await self.bus.js.pull_subscribe(
-            subject="", durable=self.durable, stream=CALLS_STREAM, config=config
-        )
+        # Created, or brought up to date: a consumer made by an earlier release keeps its position but
+        # takes today's filters (pull_subscribe alone would bind to it as it was).
+        await self.bus.js.add_consumer(CALLS_STREAM, config)
+        return await self.bus.js.pull_subscribe_bind(durable=self.durable, stream=CALLS_STREAM)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
@@ -243,7 +252,7 @@ class EventConsumer:
         except (ValidationError, ValueError) as exc:
             await self._dead_letter(message, f"invalid event: {_short(exc)}")
             return
-        if event.subject != message.subject:
+        if event.subject != self._original_subject(message.subject):
             await self._dead_letter(message, f"subject does not match body (body says {event.subject})")
             return
         if not isinstance(event, self.accepts):
@@ -268,10 +277,14 @@ class EventConsumer:
         self.seen.add(event.event_id)
         await message.ack()
 
+    def _original_subject(self, subject: str) -> str:
+        """The subject a message was first published on (a replayed one carries it after a prefix)."""
+        return subject.removeprefix(replay_subject(self.durable, ""))
+
     async def _dead_letter(self, message: Msg, reason: str) -> None:
         letter = DeadLetter(
             consumer=self.durable,
-            original_subject=message.subject,
+            original_subject=self._original_subject(message.subject),
             reason=reason,
             payload=message.data.decode("utf-8", errors="replace"),
             deliveries=message.metadata.num_delivered,
@@ -312,6 +325,33 @@ async def read_dead_letters(js: JetStreamContext, limit: int, consumer: str | No
                 newest.append((sequence, DeadLetter.model_validate_json(message.data)))
         sequence -= 1
     return DeadLetters(by_consumer, newest)
+
+
+class NotReplayable(ValueError):
+    """A dead letter that cannot be sent again as it is (still not a valid event)."""
+
+
+class NoSuchDeadLetter(NotReplayable):
+    """No dead letter at that sequence (never was, or past the stream's retention)."""
+
+
+async def replay_dead_letter(js: JetStreamContext, sequence: int) -> tuple[DeadLetter, Envelope]:
+    """Send dead letter ``sequence`` again to the consumer that gave up on it, and to no other: for
+    after the cause is mended (a database that was away, a fixed handler). The consumer's usual
+    guards (event-id dedupe, exactly-once claims) keep a second replay harmless."""
+    try:
+        message = await js.get_msg(DEADLETTER_STREAM, seq=sequence)
+        letter = DeadLetter.model_validate_json(message.data or b"")
+    except (NotFoundError, ValidationError) as exc:
+        raise NoSuchDeadLetter(f"there is no dead letter {sequence}") from exc
+    try:
+        event = decode_event(letter.payload)
+    except (ValidationError, ValueError) as exc:
+        raise NotReplayable(f"the message is still not a valid event: {_short(exc, 300)}") from exc
+    if event.subject != letter.original_subject:
+        raise NotReplayable(f"the message's body belongs on {event.subject}, not {letter.original_subject}")
+    await js.publish(replay_subject(letter.consumer, letter.original_subject), letter.payload.encode())
+    return letter, event
 
 
 def _short(exc: Exception, limit: int = 500) -> str:

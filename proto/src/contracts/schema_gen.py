@@ -18,7 +18,7 @@ from pydantic.json_schema import models_json_schema
 from contracts.deadletter import DeadLetter
 from contracts.examples import example_events
 from contracts.registry import EVENT_TYPES, TOPICS, AnyEvent, topic_table
-from contracts.subjects import DEADLETTER_PREFIX
+from contracts.subjects import DEADLETTER_PREFIX, REPLAY_PREFIX
 
 PROTO_DIR = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = PROTO_DIR / "schema"
@@ -84,6 +84,14 @@ def asyncapi_document() -> dict[str, Any]:
         "description": "Messages a consumer could not use, with the reason (stream DEADLETTER, 30 days).",
         "parameters": {"consumer": {"description": "The durable consumer that gave up."}},
         "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+    }
+    channels["replay"] = {
+        "address": REPLAY_PREFIX + ".{consumer}.{original_subject}",
+        "description": "A dead letter's event sent again (an admin's replay) to the one consumer that gave up "
+                       "on it, in stream CALLS; no other consumer or browser receives it.",
+        "parameters": {"consumer": {"description": "The durable consumer it goes back to."},
+                       "original_subject": {"description": "The subject it was first published on."}},
+        "messages": {name: {"$ref": f"#/components/messages/{name}"} for name in messages},
     }
     messages["DeadLetter"] = {
         "name": "deadletter", "title": "DeadLetter", "contentType": "application/json",

@@ -14,6 +14,9 @@ NO_ID = "_"
 CALLS_STREAM = "CALLS"
 DEADLETTER_STREAM = "DEADLETTER"
 DEADLETTER_PREFIX = "deadletter"
+# A dead letter sent again to the one consumer that gave up on it: replay.<consumer>.<original subject>
+# (in the CALLS stream, so the consumer takes it in order; no other consumer or browser sees it).
+REPLAY_PREFIX = "replay"
 HEALTH_BUCKET = "service_health"
 
 
@@ -43,3 +46,11 @@ def call_filter(supervisor_id: UUID, agent_id: UUID, call_id: UUID) -> str:
 
 def deadletter_subject(consumer: str) -> str:
     return f"{DEADLETTER_PREFIX}.{consumer}"
+
+
+def replay_subject(consumer: str, original_subject: str) -> str:
+    return f"{REPLAY_PREFIX}.{consumer}.{original_subject}"
+
+
+def replay_filter(consumer: str) -> str:
+    return f"{REPLAY_PREFIX}.{consumer}.>"

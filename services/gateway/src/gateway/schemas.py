@@ -348,3 +348,9 @@ class DeadLetterOut(DeadLetter):
 class DeadLetterPage(BaseModel):
     by_consumer: dict[str, int] = Field(description="Letters the stream holds (30 days) per consumer.")
     items: list[DeadLetterOut] = Field(description="The newest first.")
+
+
+class Replayed(BaseModel):
+    consumer: str = Field(description="The consumer the letter went back to (no other sees it).")
+    subject: str
+    event_id: UUID

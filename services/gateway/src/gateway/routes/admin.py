@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
-from contracts.bus import read_dead_letters
+from contracts.bus import NoSuchDeadLetter, NotReplayable, read_dead_letters, replay_dead_letter
+from gateway import audit
 from gateway.deps import AdminUser, Db
-from gateway.schemas import DeadLetterOut, DeadLetterPage, Overview, SupervisorCard
+from gateway.errors import ApiError
+from gateway.schemas import DeadLetterOut, DeadLetterPage, Overview, Replayed, SupervisorCard
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -50,3 +52,18 @@ async def dead_letters(admin: AdminUser, request: Request,
     return DeadLetterPage(by_consumer=letters.by_consumer,
                           items=[DeadLetterOut(sequence=sequence, **letter.model_dump())
                                  for sequence, letter in letters.newest])
+
+
+@router.post("/dead-letters/{sequence}/replay", response_model=Replayed, status_code=202,
+             summary="Send a dead letter again to the one consumer that gave up on it (once its cause is mended)")
+async def replay(sequence: Annotated[int, Path(ge=1)], admin: AdminUser, db: Db, request: Request) -> Replayed:
+    try:
+        letter, event = await replay_dead_letter(request.app.state.bus.js, sequence)
+    except NoSuchDeadLetter as exc:
+        raise ApiError(404, "not_found", str(exc)) from exc
+    except NotReplayable as exc:
+        raise ApiError(422, "not_replayable", str(exc)) from exc
+    async with db.as_service() as conn:
+        await audit.record(conn, admin, "dead_letter.replay", "dead_letter", str(sequence), event.supervisor_id,
+                           consumer=letter.consumer, subject=letter.original_subject, event_id=str(event.event_id))
+    return Replayed(consumer=letter.consumer, subject=letter.original_subject, event_id=event.event_id)
