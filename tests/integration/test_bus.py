@@ -270,3 +270,18 @@ async def test_a_durable_made_by_an_earlier_release_takes_todays_filters(bus: Bu
     await bus.js.publish(replay_subject(durable, replayed.subject), replayed.model_dump_json().encode())
     async with running(consumer):
         await wait_until(lambda: recorder.events == [replayed])
+
+
+async def test_a_durable_whose_settings_cannot_change_in_place_is_used_as_it_is(bus: Bus) -> None:
+    ids = fresh_ids()
+    durable = unique_durable("unchangeable")
+    await bus.js.add_consumer(CALLS_STREAM, ConsumerConfig(
+        durable_name=durable, filter_subjects=[supervisor_filter(ids["supervisor_id"])],
+        ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.NEW, max_deliver=-1))
+    recorder = Recorder()
+    consumer = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], recorder,
+                             accepts=(CustomerMessage,))
+    message = CustomerMessage(**ids, text="still delivered")
+    await bus.publish(message)
+    async with running(consumer):
+        await wait_until(lambda: recorder.events == [message])

@@ -21,7 +21,7 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from pydantic import ValidationError
 
 from contracts.deadletter import DeadLetter
@@ -204,8 +204,22 @@ class EventConsumer:
         )
         # Created, or brought up to date: a consumer made by an earlier release keeps its position but
         # takes today's filters (pull_subscribe alone would bind to it as it was).
-        await self.bus.js.add_consumer(CALLS_STREAM, config)
+        try:
+            await self.bus.js.add_consumer(CALLS_STREAM, config)
+        except APIError as exc:
+            if isinstance(exc, NotFoundError) or not await self._exists():
+                raise
+            # A setting the server cannot change in place: better to go on with the consumer as it is.
+            log.error("durable consumer %s cannot take today's settings (%s); using it as it is",
+                      self.durable, exc.description)
         return await self.bus.js.pull_subscribe_bind(durable=self.durable, stream=CALLS_STREAM)
+
+    async def _exists(self) -> bool:
+        try:
+            await self.bus.js.consumer_info(CALLS_STREAM, self.durable)
+        except NotFoundError:
+            return False
+        return True
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         stop = stop or asyncio.Event()
