@@ -19,6 +19,7 @@ import httpx
 import jwt
 import pytest
 from livekit import api, rtc
+from nats.js.errors import NotFoundError
 
 from agent_worker.app import setup as worker_setup
 from agent_worker.config import Settings as WorkerSettings
@@ -28,6 +29,7 @@ from call_router.config import Settings as RouterSettings
 from contracts.bus import Bus, connect_bus
 from contracts.calls import CallHangup, RoomDispatch
 from contracts.service import Runtime
+from contracts.subjects import CALLS_STREAM
 from contracts.tools import ToolPermissionDecision
 from contracts.whisper import WhisperInject, WhisperPause
 from embedded_stack.demo import seed_shop
@@ -118,6 +120,14 @@ async def test_when_livekit_fails_the_call_ends_as_an_error(voice: VoicePlatform
             while (event := await events.next(within=20)).event != "call.ended":
                 pass
     assert event.data["reason"] == "error"
+
+
+async def consumer_gone(bus: Bus, durable: str) -> bool:
+    try:
+        await bus.js.consumer_info(CALLS_STREAM, durable)
+    except NotFoundError:
+        return True
+    return False
 
 
 async def pending_request(database_url: str, call_id: uuid.UUID) -> uuid.UUID | None:
@@ -261,6 +271,8 @@ async def test_a_customer_talks_with_the_agent_in_the_room_and_leaving_hangs_up(
                 refund = await customer.hears("refunded")
                 assert "ORD-1042" in refund
         assert (await until_ended(events)).data["reason"] == "customer_hangup"
+    async with supervisor_bus(voice) as bus:  # the room's own bus consumer went with the call
+        await eventually(lambda: consumer_gone(bus, f"agent-room-{call_id}"), within=10)
     async with connection(isolated_database_url) as conn:
         lines = await conn.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq",
                                  call_id)

@@ -28,11 +28,12 @@ from contracts.bus import Bus, EventConsumer, connect_bus
 from contracts.calls import FAILURE_PREFIX, CallEnded, CallHangup, RoomDispatch, customer_identity
 from contracts.db import create_pool
 from contracts.envelope import Envelope
-from contracts.subjects import subject_for
+from contracts.subjects import CALLS_STREAM, subject_for
 from text_models.embedding import shared_embedder
 
 log = logging.getLogger("agent_worker.rooms")
-# A room's consumer outlives a job restart (LiveKit re-dispatches) but not the call by long.
+# A room's consumer outlives a job restart (LiveKit re-dispatches); deleted when the call is over, or
+# by the server once idle this long if its job never comes back.
 ROOM_CONSUMER_IDLE_SECONDS = 3600.0
 UNLIMITED_RETRIES = 2**31
 
@@ -162,14 +163,20 @@ async def follow_call(bus: Bus, call: Ids, session: CallSession, room: rtc.Room)
                              handle, accepts=ACCEPTS, forget_after_idle_seconds=ROOM_CONSUMER_IDLE_SECONDS)
     following = asyncio.create_task(consumer.run(over))
     left = asyncio.create_task(customer_left.wait())
+    call_over = False
     try:
         await asyncio.wait([following, left], return_when=asyncio.FIRST_COMPLETED)
-        if customer_left.is_set() and not over.is_set():
+        call_over = over.is_set()
+        if customer_left.is_set() and not call_over:
             log.info("the customer left the room; hanging up", extra=log_fields(call))
             await bus.publish(CallHangup(**call.fields(), by="customer", reason="left the voice room"))
+            call_over = True
     finally:
         over.set()
         left.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await following
+        if call_over:  # else (this job failed) a re-dispatched job resumes from it
+            with contextlib.suppress(Exception):
+                await bus.js.delete_consumer(CALLS_STREAM, consumer.durable)
         room.off("participant_disconnected", on_leave)
