@@ -1,7 +1,7 @@
 """A local stand-in for a LiveKit server, so livekit-api and livekit-agents run for real against it:
 
-- the server API (Twirp over HTTP, protobuf bodies): RoomService.CreateRoom and DeleteRoom, checking
-  the bearer token's grants as LiveKit does;
+- the server API (Twirp over HTTP, protobuf bodies): RoomService.CreateRoom, DeleteRoom and
+  ListParticipants, checking the bearer token's grants as LiveKit does;
 - the agent-worker protocol (a websocket at /agent, protobuf WorkerMessage / ServerMessage): a worker
   registers under an agent name; creating a room with that agent dispatched offers the worker the job
   (AvailabilityRequest), and a worker that takes it is assigned it with a join token.
@@ -47,22 +47,23 @@ class FakeLiveKit:
     registered: list[agent_proto.RegisterWorkerRequest] = field(default_factory=list)
     offers: dict[str, Offer] = field(default_factory=dict)  # by room name
     rooms_open: bool = True
+    dispatching: bool = True  # false: as if no worker were registered under the dispatched agent name
     sfu: DataSfu = field(init=False)
     _workers: dict[str, asyncio.Queue[agent_proto.ServerMessage]] = field(default_factory=dict)  # by agent name
 
     def __post_init__(self) -> None:
         self.sfu = DataSfu(self.claims)
 
-    def refusal(self, request: Request) -> Response | None:
-        """Why a RoomService call is refused (an outage, a bad token, no roomCreate grant), if it is."""
+    def refusal(self, request: Request, grant: str = "roomCreate") -> Response | None:
+        """Why a RoomService call is refused (an outage, a bad token, the grant it needs missing), if it is."""
         if self.fail:
             return JSONResponse({"code": "unavailable", "msg": "fake outage"}, 503)
         try:
             claims = self.claims(request.headers.get("authorization", ""))
         except jwt.PyJWTError as exc:
             return JSONResponse({"code": "unauthenticated", "msg": str(exc)}, 401)
-        if not claims.get("video", {}).get("roomCreate"):
-            return JSONResponse({"code": "permission_denied", "msg": "needs roomCreate"}, 403)
+        if not claims.get("video", {}).get(grant):
+            return JSONResponse({"code": "permission_denied", "msg": f"needs {grant}"}, 403)
         return None
 
     def claims(self, authorization: str) -> dict[str, Any]:
@@ -75,6 +76,8 @@ class FakeLiveKit:
     async def dispatch(self, room: str, dispatch: room_proto.RoomAgentDispatch, sid: str) -> None:
         """Offer the job to the worker registered under that agent name, as LiveKit's dispatcher does;
         one that registers later gets the offers made before."""
+        if not self.dispatching:
+            return
         job = agent_proto.Job(id=f"AJ_{room}", dispatch_id=f"AD_{room}", type=agent_proto.JobType.JT_ROOM,
                               room=models.Room(sid=sid, name=room), metadata=dispatch.metadata,
                               agent_name=dispatch.agent_name)
@@ -109,6 +112,15 @@ class FakeLiveKit:
             self.deleted.append(room)
             await self.sfu.close(room)
             return Response(room_proto.DeleteRoomResponse().SerializeToString(), media_type="application/protobuf")
+
+        @app.post("/twirp/livekit.RoomService/ListParticipants")
+        async def list_participants(request: Request) -> Response:
+            if (refusal := self.refusal(request, "roomAdmin")) is not None:
+                return refusal
+            room = room_proto.ListParticipantsRequest.FromString(await request.body()).room
+            listed = room_proto.ListParticipantsResponse(
+                participants=[member.info for member in self.sfu.rooms.get(room, {}).values()])
+            return Response(listed.SerializeToString(), media_type="application/protobuf")
 
         @app.websocket("/rtc/v1")
         async def join_room(socket: WebSocket) -> None:

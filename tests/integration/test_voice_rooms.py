@@ -42,7 +42,8 @@ from tests.pg import connection
 from tests.services import running_service
 
 API_KEY, API_SECRET = "devkey", "livekit-test-secret-of-32-bytes-or-more"
-ROOM_JOIN_TIMEOUT = 8.0
+ROOM_JOIN_TIMEOUT = 8.0  # for the customer (agent-worker)
+AGENT_JOIN_TIMEOUT = 15.0  # for the agent (call-router): well above a job process's cold start
 
 
 @dataclass
@@ -71,7 +72,8 @@ async def voice(tmp_path: Path, isolated_database_url: str) -> AsyncIterator[Voi
     nats = start_nats(tmp_path / "nats")
     keys = {"livekit_url": served.url, "livekit_api_key": API_KEY, "livekit_api_secret": API_SECRET}
     try:
-        router = RouterSettings(nats_url=nats.url, database_url=isolated_database_url, **keys)
+        router = RouterSettings(nats_url=nats.url, database_url=isolated_database_url,
+                                agent_join_timeout_seconds=AGENT_JOIN_TIMEOUT, **keys)
         worker = WorkerSettings(nats_url=nats.url, database_url=isolated_database_url,
                                 room_join_timeout_seconds=ROOM_JOIN_TIMEOUT, **keys)
         with running_service("call-router", router, router_setup), \
@@ -304,3 +306,11 @@ async def test_when_the_supervisor_ends_a_voice_call_the_room_closes_for_the_cus
             await asyncio.wait_for(customer.disconnected.wait(), 20)
         assert (await until_ended(events)).data["reason"] == "supervisor_ended"
     assert f"call-{call_id}" in voice.livekit.deleted
+
+
+async def test_a_voice_call_no_agent_joins_ends_as_an_error(voice: VoicePlatform) -> None:
+    voice.livekit.dispatching = False  # as if no agent-worker were registered
+    async with voice_call(voice) as (call, events):
+        async with in_room(call["livekit"]):
+            ended = await until_ended(events, within=AGENT_JOIN_TIMEOUT + 30)
+    assert ended.data["reason"] == "error" and f"call-{call['call_id']}" in voice.livekit.deleted

@@ -17,6 +17,8 @@ class Settings(ServiceSettings):
     livekit_api_secret: str | None = Field(None, validation_alias=shared("LIVEKIT_API_SECRET"))
     livekit_agent_name: str = Field("cs-agent", validation_alias=shared("LIVEKIT_AGENT_NAME"),
                                     description="The agent-worker's name in LiveKit dispatch.")
+    agent_join_timeout_seconds: float = Field(
+        30.0, gt=0, description="A voice call whose room no agent has joined by then ends as an error.")
 
     @property
     def voice_enabled(self) -> bool:
