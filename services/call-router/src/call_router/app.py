@@ -35,7 +35,7 @@ async def handle(pool: asyncpg.Pool, bus: Bus, settings: Settings, rooms: VoiceR
     # before it is announced, so a customer told "connected" finds the room and the agent in it.
     for started in events:
         if isinstance(started, CallStarted) and started.livekit_room:
-            await rooms.open(started)
+            await rooms.open(started, started.livekit_room)
     await outbox.flush(pool, bus)
     for ended in events:
         if isinstance(ended, CallEnded) and ended.channel == "voice" and ended.started_at and settings.voice_enabled:

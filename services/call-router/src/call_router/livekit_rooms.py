@@ -53,8 +53,7 @@ class VoiceRooms:
     settings: Settings
     _watches: set[asyncio.Task[None]] = field(default_factory=set)
 
-    async def open(self, started: CallStarted) -> None:
-        room = started.livekit_room or livekit_room_name(started.call_id)
+    async def open(self, started: CallStarted, room: str) -> None:
         try:
             await open_room(self.settings, room, started.supervisor_id, started.agent_id, started.call_id)
         except Exception as exc:
