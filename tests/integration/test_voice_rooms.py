@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -71,6 +72,9 @@ async def voice(tmp_path: Path, isolated_database_url: str) -> AsyncIterator[Voi
     served = serve(livekit.app())
     nats = start_nats(tmp_path / "nats")
     keys = {"livekit_url": served.url, "livekit_api_key": API_KEY, "livekit_api_secret": API_SECRET}
+    # livekit-agents' AgentServer exports LIVEKIT_* into the process for its job processes; in this
+    # process every later test's settings would read them, so they are put back afterwards.
+    environment = {name: value for name, value in os.environ.items() if name.startswith("LIVEKIT_")}
     try:
         router = RouterSettings(nats_url=nats.url, database_url=isolated_database_url,
                                 agent_join_timeout_seconds=AGENT_JOIN_TIMEOUT, **keys)
@@ -83,6 +87,9 @@ async def voice(tmp_path: Path, isolated_database_url: str) -> AsyncIterator[Voi
     finally:
         nats.stop()
         served.stop()
+        for name in [name for name in os.environ if name.startswith("LIVEKIT_")]:
+            del os.environ[name]
+        os.environ.update(environment)
 
 
 async def test_a_voice_call_gets_its_room_with_the_agent_dispatched(voice: VoicePlatform,

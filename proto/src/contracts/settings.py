@@ -40,3 +40,23 @@ class ServiceSettings(BaseSettings):
             if bad:
                 raise ValueError(f"placeholder secret(s) in production: {', '.join(sorted(bad))}")
         return self
+
+
+class LiveKitSettings(ServiceSettings):
+    """LiveKit, read the same way by every service that uses it (gateway, call-router, agent-worker)."""
+
+    livekit_url: str | None = Field(None, validation_alias=shared("LIVEKIT_URL"),
+                                    description="The LiveKit server; with the key and secret, voice calls get rooms.")
+    livekit_api_key: str | None = Field(None, validation_alias=shared("LIVEKIT_API_KEY"))
+    livekit_api_secret: str | None = Field(None, validation_alias=shared("LIVEKIT_API_SECRET"),
+                                           description="Signs room tokens and LiveKit API calls.")
+    livekit_agent_name: str = Field(
+        "cs-agent", validation_alias=shared("LIVEKIT_AGENT_NAME"),
+        description="The agent-worker registers with LiveKit under it; the call-router dispatches it into rooms.")
+
+    @property
+    def voice_enabled(self) -> bool:
+        return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
+
+    def secret_fields(self) -> dict[str, str | None]:
+        return {"LIVEKIT_API_SECRET": self.livekit_api_secret}

@@ -53,7 +53,7 @@ class Worker:
             return None
         if call_id in self.sessions:
             return self.sessions[call_id]
-        if self.settings.serves_rooms and await self.pool.fetchval(
+        if self.settings.voice_enabled and await self.pool.fetchval(
                 "select livekit_room is not null from calls where id = $1", call_id):
             return None
         session = await open_session(self.pool, self.bus, self.settings, call_id, greet=greet)
@@ -78,7 +78,7 @@ async def setup(runtime: Runtime) -> None:
     topics = sorted({event.topic for event in ACCEPTS})
     consumer = EventConsumer(runtime.bus, DURABLE, [topic_filter(t) for t in topics], worker.handle, accepts=ACCEPTS)
     runtime.run_forever(_run_then_close(consumer, worker, runtime))
-    if settings.serves_rooms:
+    if settings.voice_enabled:
         runtime.run_forever(rooms.serve_rooms(settings, runtime.pool, runtime.stop, runtime.health_details))
 
 

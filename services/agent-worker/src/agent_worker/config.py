@@ -3,10 +3,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from contracts.settings import ServiceSettings, shared
+from contracts.settings import LiveKitSettings, shared
 
 
-class Settings(ServiceSettings):
+class Settings(LiveKitSettings):
     model_config = SettingsConfigDict(env_prefix="AGENT_WORKER_", extra="ignore", populate_by_name=True)
 
     gemini_api_key: str | None = Field(None, validation_alias=shared("GEMINI_API_KEY"))
@@ -19,20 +19,11 @@ class Settings(ServiceSettings):
     llm_model: str = Field("llama-3.1-8b-instruct", description="Model name on the OpenAI-compatible server.")
     llm_api_key: str | None = Field(None, validation_alias=shared("LLM_API_KEY"),
                                     description="API key for LLM_BASE_URL, if it wants one.")
-    livekit_url: str | None = Field(None, validation_alias=shared("LIVEKIT_URL"))
-    livekit_api_key: str | None = Field(None, validation_alias=shared("LIVEKIT_API_KEY"))
-    livekit_api_secret: str | None = Field(None, validation_alias=shared("LIVEKIT_API_SECRET"))
-    livekit_agent_name: str = Field("cs-agent", validation_alias=shared("LIVEKIT_AGENT_NAME"),
-                                    description="The name the call-router dispatches into a call's room.")
     room_join_timeout_seconds: float = Field(
         120.0, gt=0, description="A voice call whose customer has not joined its room by then is hung up.")
     livekit_idle_processes: int = Field(
         1, ge=0, description="Job processes kept warm for voice rooms (each holds the models in memory).")
     tool_approval_timeout_seconds: float = Field(60.0, gt=0, description="No decision by then counts as deny.")
-
-    @property
-    def serves_rooms(self) -> bool:
-        return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
 
     @property
     def brain(self) -> str:
@@ -43,5 +34,4 @@ class Settings(ServiceSettings):
         return "local-minilm"
 
     def secret_fields(self) -> dict[str, str | None]:
-        return {"GEMINI_API_KEY": self.gemini_api_key, "LLM_API_KEY": self.llm_api_key,
-                "LIVEKIT_API_SECRET": self.livekit_api_secret}
+        return {**super().secret_fields(), "GEMINI_API_KEY": self.gemini_api_key, "LLM_API_KEY": self.llm_api_key}

@@ -5,7 +5,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from contracts.settings import ServiceSettings, shared
+from contracts.settings import LiveKitSettings, shared
 
 # Long enough for HS256, and refused in production like any placeholder.
 DEV_JWT_SECRET = "dev-only-jwt-secret-never-use-in-production"
@@ -13,7 +13,7 @@ MIN_JWT_SECRET_BYTES = 32
 SERVICES = ("gateway", "call-router", "agent-worker", "sentiment", "analytics", "postprocess")
 
 
-class Settings(ServiceSettings):
+class Settings(LiveKitSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     host: str = "0.0.0.0"
@@ -23,10 +23,6 @@ class Settings(ServiceSettings):
         description="Built frontend served at /; absent in a backend-only deployment.")
     expected_services: tuple[str, ...] = SERVICES
     cors_origins: str = Field("", validation_alias=shared("CORS_ORIGINS"))
-    livekit_url: str | None = Field(None, validation_alias=shared("LIVEKIT_URL"))
-    livekit_api_key: str | None = Field(None, validation_alias=shared("LIVEKIT_API_KEY"))
-    livekit_api_secret: str | None = Field(None, validation_alias=shared("LIVEKIT_API_SECRET"),
-                                           description="Signs customers' room tokens for voice calls.")
     gemini_api_key: str | None = Field(None, validation_alias=shared("GEMINI_API_KEY"))
     groq_api_key: str | None = Field(None, validation_alias=shared("GROQ_API_KEY"))
     jwt_secret: str = Field(DEV_JWT_SECRET, validation_alias=shared("JWT_SECRET"))
@@ -61,14 +57,9 @@ class Settings(ServiceSettings):
         return self
 
     @property
-    def voice_enabled(self) -> bool:
-        return bool(self.livekit_url and self.livekit_api_key and self.livekit_api_secret)
-
-    @property
     def uses_supabase_auth(self) -> bool:
         return bool(self.supabase_url and self.supabase_key)
 
     def secret_fields(self) -> dict[str, str | None]:
-        return {"JWT_SECRET": self.jwt_secret, "SUPABASE_KEY": self.supabase_key,
-                "LIVEKIT_API_SECRET": self.livekit_api_secret,
+        return {**super().secret_fields(), "JWT_SECRET": self.jwt_secret, "SUPABASE_KEY": self.supabase_key,
                 "SUPABASE_JWT_SECRET": self.supabase_jwt_secret}
