@@ -193,6 +193,16 @@ async def test_disconnect_removes_the_bus_consumer_and_frees_the_slot(
     await wait_until(all_closed, within=5)
 
 
+async def watch_every_agent(streams: contextlib.AsyncExitStack, client: httpx.AsyncClient, token: str,
+                            agents: list[str]) -> list[SseReader]:
+    """One open stream per agent, each past its ready event; the caller keeps the readers referenced
+    (a collected line iterator closes its connection)."""
+    readers = [await streams.enter_async_context(open_stream(client, f"/api/stream/agents/{agent}", token=token))
+               for agent in agents]
+    assert [(await reader.next()).event for reader in readers] == ["ready"] * len(agents)
+    return readers
+
+
 async def test_a_supervisor_allowed_more_agents_may_watch_them_all(
         client: httpx.AsyncClient, http: httpx.Client, world: World) -> None:
     admin = world.headers(http, world.admin_email)
@@ -203,9 +213,7 @@ async def test_a_supervisor_allowed_more_agents_may_watch_them_all(
     agents = [create_agent(http, headers, name=f"Agent {n}")["id"] for n in range(4)]
     token = stream_token(http, world, supervisor["email"])
     async with contextlib.AsyncExitStack() as streams:
-        readers = [await streams.enter_async_context(open_stream(client, f"/api/stream/agents/{agent}", token=token))
-                   for agent in agents]
-        assert [(await reader.next()).event for reader in readers] == ["ready"] * 4
+        _open = await watch_every_agent(streams, client, token, agents)
         refused = await client.get(f"/api/stream/agents/{agents[0]}", params={"token": token})
         assert refused.status_code == 429 and "4 agent streams open" in refused.json()["message"]
 
@@ -217,10 +225,7 @@ async def test_the_fourth_agent_stream_is_refused_until_one_closes(
     agents = [create_agent(http, headers, name=f"Agent {n}")["id"] for n in range(3)]
     token = stream_token(http, world, supervisor["email"])
     async with contextlib.AsyncExitStack() as streams:
-        # Keep every reader referenced: a collected line iterator closes its connection.
-        readers = [await streams.enter_async_context(open_stream(client, f"/api/stream/agents/{agent}", token=token))
-                   for agent in agents]
-        assert [(await reader.next()).event for reader in readers] == ["ready"] * 3
+        _open = await watch_every_agent(streams, client, token, agents)
         refused = await client.get(f"/api/stream/agents/{agents[0]}", params={"token": token})
         assert refused.status_code == 429
         assert refused.headers["retry-after"].isdigit()
