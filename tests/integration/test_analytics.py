@@ -18,9 +18,10 @@ from contracts.calls import CallStarted
 from contracts.results import ArchiveSaved, FcrRevised
 from contracts.service import Runtime
 from tests.integration.conftest import RunningGateway, World, create_agent, create_supervisor
-from tests.integration.test_gateway_streams import reading, stream_token, wait_until
+from tests.integration.test_gateway_streams import reading, stream_token
 from tests.pg import connection
 from tests.services import running_service
+from tests.waiting import eventually
 
 # Far from today, so calls other tests archive never land in these days.
 DAY = date(2025, 1, 14)
@@ -70,7 +71,7 @@ async def test_kpis_leaderboard_and_charts_follow_the_archive_events(
         async def revised() -> bool:
             kpis = get(http, world, team["email"], "/api/analytics/kpis", **day).json()["kpis"]
             return kpis["calls"] == 3 and kpis["fcr"] == pytest.approx(1 / 3, abs=1e-4)
-        await wait_until(revised)
+        await eventually(revised)
 
         mine = get(http, world, team["email"], "/api/analytics/kpis", scope="supervisor", **day).json()
         assert (mine["from"], mine["to"]) == (DAY.isoformat(), DAY.isoformat())

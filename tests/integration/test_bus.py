@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,7 @@ from contracts.registry import EVENT_TYPES
 from contracts.subjects import CALLS_STREAM, DEADLETTER_STREAM, deadletter_subject, replay_subject, supervisor_filter
 from embedded_stack.nats_server import start_nats
 from embedded_stack.postgres_server import free_port
+from tests.waiting import eventually
 
 
 def fresh_ids() -> dict[str, uuid.UUID]:
@@ -42,12 +43,6 @@ async def running(consumer: EventConsumer) -> AsyncIterator[asyncio.Event]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-
-
-async def wait_until(predicate: Callable[[], bool], within: float = 10.0) -> None:
-    async with asyncio.timeout(within):
-        while not predicate():  # noqa: ASYNC110 - polling state another task changes is the point
-            await asyncio.sleep(0.02)
 
 
 class Recorder:
@@ -83,7 +78,7 @@ async def test_every_event_type_round_trips_through_jetstream(bus: Bus) -> None:
     for event in sent:
         await bus.publish(event)
     async with running(consumer):
-        await wait_until(lambda: len(recorder.events) == len(sent))
+        await eventually(lambda: len(recorder.events) == len(sent))
     assert recorder.events == sent
     assert [type(e) for e in recorder.events] == [type(e) for e in sent]
 
@@ -98,7 +93,7 @@ async def test_durable_consumer_catches_up_after_restart(bus: Bus) -> None:
     async with running(consumer):
         for message in messages[:3]:
             await bus.publish(message)
-        await wait_until(lambda: len(first.events) == 3)
+        await eventually(lambda: len(first.events) == 3)
     # The service is down while three more arrive; the restarted one gets exactly those.
     for message in messages[3:]:
         await bus.publish(message)
@@ -106,7 +101,7 @@ async def test_durable_consumer_catches_up_after_restart(bus: Bus) -> None:
     restarted = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], second,
                               accepts=(CustomerMessage,))
     async with running(restarted):
-        await wait_until(lambda: len(second.events) == 3)
+        await eventually(lambda: len(second.events) == 3)
         await asyncio.sleep(0.3)
     assert [e.text for e in second.events] == ["message 3", "message 4", "message 5"]
 
@@ -133,7 +128,7 @@ async def test_a_consumer_stopped_mid_event_hands_it_back_at_once(bus: Bus) -> N
     restarted = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], second,
                               accepts=(CustomerMessage,))
     async with running(restarted):
-        await wait_until(lambda: len(second.events) == 1, within=5)
+        await eventually(lambda: len(second.events) == 1, within=5)
     assert second.events[0].text == "interrupted"
 
 
@@ -155,7 +150,7 @@ async def test_malformed_messages_are_dead_lettered_and_the_consumer_keeps_runni
     await bus.js.publish(subject, other_supervisor.model_dump_json().encode())
     await bus.publish(good)
     async with running(consumer):
-        await wait_until(lambda: len(recorder.events) == 1)
+        await eventually(lambda: len(recorder.events) == 1)
     assert recorder.events == [good]
     letters = await dead_letters(bus, durable, 4)
     assert {letter.original_subject for letter in letters} == {subject}
@@ -191,7 +186,7 @@ async def test_a_republished_event_is_stored_once_and_a_redelivered_one_handled_
     consumer = EventConsumer(bus, unique_durable("dedupe"), [supervisor_filter(ids["supervisor_id"])], recorder,
                              accepts=(CustomerMessage,))
     async with running(consumer):
-        await wait_until(lambda: len(recorder.events) == 1)
+        await eventually(lambda: len(recorder.events) == 1)
         info = await bus.js.consumer_info(CALLS_STREAM, consumer.durable)
         async with asyncio.timeout(5):
             while info.num_ack_pending or info.num_pending:
@@ -234,13 +229,13 @@ async def test_clients_reconnect_after_a_nats_restart(tmp_path: Path) -> None:
     try:
         async with running(consumer):
             await publisher.publish(CustomerMessage(**ids, text="before"))
-            await wait_until(lambda: len(recorder.events) == 1)
+            await eventually(lambda: len(recorder.events) == 1)
             server.stop()
             await asyncio.sleep(0.5)
             server = start_nats(tmp_path, port=port)  # same port, same JetStream store
-            await wait_until(lambda: publisher.nc.is_connected, within=15)
+            await eventually(lambda: publisher.nc.is_connected, within=15)
             await publisher.publish(CustomerMessage(**ids, text="after"))
-            await wait_until(lambda: len(recorder.events) == 2, within=15)
+            await eventually(lambda: len(recorder.events) == 2, within=15)
         assert [e.text for e in recorder.events] == ["before", "after"]
     finally:
         await publisher.close()
@@ -274,6 +269,6 @@ async def test_a_durable_made_by_an_earlier_release_keeps_working(bus: Bus, earl
     # Updatable: it takes today's filters, replays included. Fixed: used as it is (with an error line).
     expected = [message, replayed] if earlier_policy == DeliverPolicy.ALL else [message]
     async with running(consumer):
-        await wait_until(lambda: recorder.events == expected)
+        await eventually(lambda: recorder.events == expected)
         await asyncio.sleep(0.2)
     assert recorder.events == expected

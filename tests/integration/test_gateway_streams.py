@@ -8,7 +8,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,7 @@ from contracts.results import NotificationCreated
 from contracts.subjects import CALLS_STREAM
 from contracts.transcripts import TranscriptChunk
 from tests.integration.conftest import RunningGateway, World, create_agent, create_supervisor
+from tests.waiting import eventually
 
 
 @dataclass(frozen=True)
@@ -110,13 +111,6 @@ async def sse_consumers(bus: Bus) -> int:
     return sum(info.name.startswith("sse-") for info in await bus.js.consumers_info(CALLS_STREAM))
 
 
-async def wait_until(condition: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
-    deadline = time.monotonic() + within
-    while not await condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture
 def http(gateway: RunningGateway) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gateway.url) as created:
@@ -185,12 +179,12 @@ async def test_disconnect_removes_the_bus_consumer_and_frees_the_slot(
 
     # Streams of earlier tests close as the gateway notices each disconnect; on a loaded machine that can take
     # longer than this test's own bound, which is what it measures.
-    await wait_until(all_closed, within=30)
+    await eventually(all_closed, within=30)
     token = stream_token(http, world, world.a["email"])
     async with open_stream(client, f"/api/stream/agents/{world.a['agent']}", token=token) as reader:
         await reader.next()
         assert await sse_consumers(bus) == 1 and slots.total == 1
-    await wait_until(all_closed, within=5)
+    await eventually(all_closed, within=5)
 
 
 async def watch_every_agent(streams: contextlib.AsyncExitStack, client: httpx.AsyncClient, token: str,

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import os
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +40,11 @@ from tests.integration.conftest import RunningGateway, running_gateway, serve
 from tests.integration.test_gateway_streams import SseEvent, SseReader, reading
 from tests.pg import connection
 from tests.services import running_service
+from tests.waiting import eventually
 
 API_KEY, API_SECRET = "devkey", "livekit-test-secret-of-32-bytes-or-more"
+# How long a test waits for what the agent-worker's job processes do (one may be starting cold).
+WORKER_WAIT = 30.0
 ROOM_JOIN_TIMEOUT = 8.0  # for the customer (agent-worker)
 AGENT_JOIN_TIMEOUT = 15.0  # for the agent (call-router): well above a job process's cold start
 
@@ -144,19 +146,6 @@ async def pending_request(database_url: str, call_id: uuid.UUID) -> uuid.UUID | 
         return await conn.fetchval("select id from tool_requests where call_id = $1 and status = 'pending'", call_id)
 
 
-async def eventually(check: Callable[[], Any], within: float = 30.0) -> Any:
-    """The first truthy value of ``check()`` (awaited when it is a coroutine), polled until ``within``."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = check()
-        if inspect.isawaitable(value):
-            value = await value
-        if value:
-            return value
-        assert asyncio.get_running_loop().time() < deadline, "not within the time"
-        await asyncio.sleep(0.1)
-
-
 @contextlib.asynccontextmanager
 async def voice_call(voice: VoicePlatform) -> AsyncIterator[tuple[dict[str, Any], SseReader]]:
     """Dial the voice desk as the dialer does: the answer, and the call's event stream."""
@@ -186,12 +175,13 @@ async def supervisor_bus(voice: VoicePlatform) -> AsyncIterator[Bus]:
 async def test_the_agent_worker_takes_its_calls_room_and_ends_the_call_when_it_cannot_join(
         voice: VoicePlatform) -> None:
     voice.livekit.rooms_open = False
-    registered = await eventually(lambda: voice.livekit.registered)
+    registered = await eventually(lambda: voice.livekit.registered, within=WORKER_WAIT)
     assert registered[0].agent_name == "cs-agent" and registered[0].allowed_permissions.agent
-    await eventually(lambda: voice.worker.health_details["livekit_rooms"].startswith("registered as cs-agent"))
+    await eventually(lambda: voice.worker.health_details["livekit_rooms"].startswith("registered as cs-agent"),
+                     within=WORKER_WAIT)
     async with voice_call(voice) as (call, events):
         offer = await eventually(lambda: (o := voice.livekit.offers.get(f"call-{call['call_id']}")) and
-                                 o.available is not None and o)
+                                 o.available is not None and o, within=WORKER_WAIT)
         assert offer.available and offer.identity == f"agent-{voice.agent_id}" and offer.name == "Voice desk"
         # The job cannot join the room: the customer is not left waiting in a silent room; the call
         # ends as an error.
@@ -199,7 +189,7 @@ async def test_the_agent_worker_takes_its_calls_room_and_ends_the_call_when_it_c
 
 
 async def test_the_agent_worker_refuses_rooms_that_are_not_its_live_calls(voice: VoicePlatform) -> None:
-    await eventually(lambda: voice.livekit.registered)
+    await eventually(lambda: voice.livekit.registered, within=WORKER_WAIT)
     stale = RoomDispatch(call_id=uuid.uuid4(), agent_id=voice.agent_id, supervisor_id=uuid.uuid4()).model_dump_json()
     async with api.LiveKitAPI(voice.gateway.settings.livekit_url, API_KEY, API_SECRET) as livekit:
         for room, metadata in (("stale-call", stale), ("foreign-room", "not ours")):
@@ -207,7 +197,7 @@ async def test_the_agent_worker_refuses_rooms_that_are_not_its_live_calls(voice:
                 name=room, agents=[api.RoomAgentDispatch(agent_name="cs-agent", metadata=metadata)]))
     for room in ("stale-call", "foreign-room"):
         offer = await eventually(lambda room=room: (o := voice.livekit.offers.get(room)) and
-                                 o.available is not None and o)
+                                 o.available is not None and o, within=WORKER_WAIT)
         assert offer.available is False
 
 
@@ -250,7 +240,7 @@ async def in_room(join: dict[str, str]) -> AsyncIterator[Customer]:
 
 async def test_a_customer_talks_with_the_agent_in_the_room_and_leaving_hangs_up(
         voice: VoicePlatform, isolated_database_url: str) -> None:
-    await eventually(lambda: voice.livekit.registered)
+    await eventually(lambda: voice.livekit.registered, within=WORKER_WAIT)
     async with voice_call(voice) as (call, events):
         call_id = uuid.UUID(call["call_id"])
         async with in_room(call["livekit"]) as customer:
@@ -274,7 +264,8 @@ async def test_a_customer_talks_with_the_agent_in_the_room_and_leaving_hangs_up(
                 # A tool that needs the supervisor: the agent says so in the room and waits for them.
                 await customer.say("The shoes arrived damaged, I want a refund for ORD-1042")
                 await customer.hears(APPROVAL_LINE)
-                request_id = await eventually(lambda: pending_request(isolated_database_url, call_id))
+                request_id = await eventually(lambda: pending_request(isolated_database_url, call_id),
+                                              within=WORKER_WAIT)
                 await bus.publish(ToolPermissionDecision(**ids, request_id=request_id, allowed=True,
                                                          decided_by="supervisor"))
                 refund = await customer.hears("refunded")
