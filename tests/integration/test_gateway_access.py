@@ -59,6 +59,7 @@ RULES: dict[tuple[str, str], str] = {
     ("GET", "/api/calls/{call_id}"): "own",
     ("POST", "/api/calls/{call_id}/whisper"): "own",
     ("POST", "/api/calls/{call_id}/inject"): "own",
+    ("POST", "/api/calls/{call_id}/listen"): "own",
     ("GET", "/api/tool-requests"): "user",
     ("POST", "/api/tool-requests/{request_id}/decision"): "own",
     ("GET", "/api/analytics/kpis"): "user",

@@ -310,6 +310,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/calls/{call_id}/listen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Listen to a live voice call: a token for its room that hears everyone and is seen by nobody */
+        post: operations["listen_api_calls__call_id__listen_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/calls/{call_id}/messages": {
         parameters: {
             query?: never;
@@ -1256,14 +1273,14 @@ export interface components {
         };
         /**
          * LiveKitJoin
-         * @description How the dialer joins a voice call's room.
+         * @description How a browser joins a voice call's room: the dialer's customer, or a supervisor listening.
          */
         LiveKitJoin: {
             /** Room */
             room: string;
             /**
              * Token
-             * @description Valid for this room only, for as long as the call token.
+             * @description Valid for this room only: the customer's for as long as the call token, a listener's for an hour.
              */
             token: string;
             /** Url */
@@ -2305,6 +2322,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    listen_api_calls__call_id__listen_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveKitJoin"];
                 };
             };
             /** @description Validation Error */

@@ -266,11 +266,12 @@ class CallAgent(BaseModel):
 
 
 class LiveKitJoin(BaseModel):
-    """How the dialer joins a voice call's room."""
+    """How a browser joins a voice call's room: the dialer's customer, or a supervisor listening."""
 
     url: str
     room: str
-    token: str = Field(description="Valid for this room only, for as long as the call token.")
+    token: str = Field(description="Valid for this room only: the customer's for as long as the call token, a "
+                                   "listener's for an hour.")
 
 
 class CallOut(BaseModel):

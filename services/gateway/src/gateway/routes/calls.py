@@ -58,6 +58,8 @@ directory_router = APIRouter(prefix="/api/directory", tags=["calls"])
 # What the customer sees of their call: never tool requests, whispers or scores.
 CUSTOMER_TOPICS = (CallQueued.topic, CallStarted.topic, CallEnded.topic, TranscriptChunk.topic)
 CUSTOMER_STREAMS_PER_CALL = 3
+# A listener's room token: long enough for any call, short enough that a leaked one soon stops working.
+LISTEN_TOKEN_LIFETIME = timedelta(hours=1)
 LIVE_COLUMNS = ", ".join(LiveCall.model_fields)
 
 CallTokenQuery = Annotated[str | None, Query(alias="token", description="The call token (EventSource cannot "
@@ -128,11 +130,17 @@ async def dial(body: CallIn, request: Request) -> CallOut:
 
 def room_join(settings: Settings, call_id: UUID, caller: str, lifetime: timedelta) -> LiveKitJoin:
     """A customer token for this call's room only (the room waits for them while queued)."""
+    return call_room_token(settings, call_id, customer_identity(call_id), caller, lifetime,
+                           can_publish=True, can_subscribe=True, can_publish_data=True)
+
+
+def call_room_token(settings: Settings, call_id: UUID, identity: str, name: str, lifetime: timedelta,
+                    **grants: bool) -> LiveKitJoin:
+    """A LiveKit token that joins this call's room and no other, with ``grants`` (VideoGrants' flags)."""
     room = livekit_room_name(call_id)
     token = (livekit_api.AccessToken(settings.livekit_api_key, settings.livekit_api_secret)
-             .with_identity(customer_identity(call_id)).with_name(caller).with_ttl(lifetime)
-             .with_grants(livekit_api.VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True,
-                                                  can_publish_data=True))
+             .with_identity(identity).with_name(name).with_ttl(lifetime)
+             .with_grants(livekit_api.VideoGrants(room_join=True, room=room, **grants))
              .to_jwt())
     return LiveKitJoin(url=settings.livekit_url or "", room=room, token=token)
 
@@ -263,3 +271,25 @@ async def pause(call_id: UUID, principal: CurrentUser, db: Db, request: Request)
              summary="Give the agent new instructions; it acknowledges to you and resumes")
 async def inject(call_id: UUID, body: InjectIn, principal: CurrentUser, db: Db, request: Request) -> Accepted:
     return await whisper(request, db, principal, call_id, "inject", body.instructions)
+
+
+@router.post("/{call_id}/listen", response_model=LiveKitJoin,
+             summary="Listen to a live voice call: a token for its room that hears everyone and is seen by nobody")
+async def listen(call_id: UUID, principal: CurrentUser, db: Db, request: Request) -> LiveKitJoin:
+    settings = request.app.state.settings
+    call = await own_call(db, principal, call_id)
+    if call["channel"] != "voice":
+        raise ApiError(422, "not_a_voice_call", f"this is a {call['channel']} call: there is no audio to listen to; "
+                                                "follow its live transcript instead")
+    if call["status"] != "active":
+        raise ApiError(409, "call_not_active", f"the call is {call['status']}; only a live voice call can be "
+                                               "listened to")
+    if not settings.voice_enabled:
+        raise ApiError(422, "voice_unavailable", "listening needs LiveKit (LIVEKIT_URL, LIVEKIT_API_KEY, "
+                                                 "LIVEKIT_API_SECRET)")
+    async with db.as_user(principal) as conn:
+        await audit.record(conn, principal, "call.listen", "call", call_id, call["supervisor_id"])
+    # Hidden and unable to publish: neither the customer nor the agent knows, or hears, the listener.
+    return call_room_token(settings, call_id, f"supervisor-{principal.user_id}-{call_id}", principal.email,
+                           LISTEN_TOKEN_LIFETIME, can_publish=False, can_subscribe=True, can_publish_data=False,
+                           hidden=True)
