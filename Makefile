@@ -4,8 +4,11 @@ SHELL := /bin/bash
 UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 PY := .venv/bin/python
+# onnxruntime 1.32 sends usage telemetry to Microsoft from every process that runs a model (the
+# embedding, sentiment, VAD and TTS models); nothing of ours may leave the machine unasked.
+export ORT_DISABLE_TELEMETRY := 1
 
-.PHONY: help install run test bench gen check-gen lint clean eval-sentiment train-sentiment frontend-build browser
+.PHONY: help install run test bench gen check-gen lint clean eval-sentiment train-sentiment frontend-build browser sealed-network
 
 help:
 	@echo "make run        install what is needed and run the whole platform on http://localhost:8000"
@@ -37,10 +40,14 @@ browser:
 run: frontend-build
 	$(PY) -m embedded_stack
 
-test: check-gen lint frontend-build browser
-	$(PY) -m pytest
-	cd frontend && npx vitest run
-	cd frontend && npx playwright test
+# Voice tests carry WebRTC, which cannot stay on loopback: every test runs in a network namespace of
+# its own that nothing can leave (tests/sealed_network; it fails the run if something tried).
+sealed-network:
+	@command -v nft >/dev/null || (apt-get install -y -q nftables >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null && apt-get install -y -q nftables >/dev/null))
+
+test: check-gen lint frontend-build browser sealed-network
+	tests/sealed_network bash -c '$(PY) -m pytest && cd frontend && npx vitest run && npx playwright test'
 
 eval-sentiment: install
 	$(PY) -m sentiment.training_eval

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -58,6 +59,9 @@ async def start(name: str, settings: ServiceSettings, setup: Setup, *, needs_dat
 async def serve(name: str, settings: ServiceSettings, setup: Setup, *, needs_database: bool = True) -> None:
     """Run a service until SIGINT/SIGTERM, then cancel its work and close its connections."""
     configure_logging(name, settings.log_level)
+    # onnxruntime (1.32) otherwise sends usage telemetry to Microsoft from any process that runs a
+    # model, and from the processes this one starts (LiveKit's job processes inherit the environment).
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     runtime = await start(name, settings, setup, needs_database=needs_database)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
