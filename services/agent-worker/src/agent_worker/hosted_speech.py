@@ -21,16 +21,17 @@ from livekit.plugins.google import beta as google_beta
 STT_MODEL = "whisper-large-v3"
 TTS_MODEL = "gemini-2.5-flash-preview-tts"
 TTS_VOICE = "Kore"
-GROQ_BASE_URL = "https://api.groq.com/openai/v1"
 
 
 def hosted_stt(api_key: str, model: str = STT_MODEL, base_url: str | None = None) -> stt.STT:
-    """Groq's Whisper, over its OpenAI-compatible API (``base_url`` ends in /openai/v1, as Groq's).
+    """Groq's Whisper, over its OpenAI-compatible API: Groq's own, or ``base_url`` (ending in
+    /openai/v1, as Groq's https://api.groq.com/openai/v1 does).
 
-    The key goes as a bearer token. The plugin's client does not retry by itself: a failed request
-    (429 and 5xx, whose Retry-After it ignores) is retried by ``recognize`` per its conn_options.
+    The key goes as a bearer token. The plugin's client does not retry by itself: ``recognize`` retries
+    a 429 (ignoring its Retry-After) or a 5xx per its conn_options, then raises APIConnectionError; any
+    other 4xx (a refused key) raises APIStatusError at once.
     """
-    return groq.STT(model=model, api_key=api_key, base_url=base_url or GROQ_BASE_URL)
+    return groq.STT(model=model, api_key=api_key, **({"base_url": base_url} if base_url else {}))
 
 
 def hosted_tts(api_key: str, model: str = TTS_MODEL, voice: str = TTS_VOICE, base_url: str | None = None) -> tts.TTS:
@@ -38,7 +39,8 @@ def hosted_tts(api_key: str, model: str = TTS_MODEL, voice: str = TTS_VOICE, bas
 
     The plugin takes no endpoint of its own: the google-genai client it builds goes to
     GOOGLE_GEMINI_BASE_URL when that is set, else to Google. A ``base_url`` given here wins, as the
-    Gemini brain's does (calls.build_model).
+    Gemini brain's does (calls.build_model). A 429 or a 5xx is retried per the synthesis' conn_options;
+    the last failure surfaces as APIStatusError.
     """
     # vertexai=False: GOOGLE_GENAI_USE_VERTEXAI in the environment would otherwise switch to Vertex AI,
     # which takes no API key.
