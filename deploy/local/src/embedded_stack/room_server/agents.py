@@ -1,0 +1,113 @@
+"""LiveKit's agent-worker protocol (a websocket at /agent, protobuf WorkerMessage / ServerMessage), enough for
+livekit-agents' AgentServer: a worker registers under an agent name; a room created with that agent dispatched
+offers the worker the job (AvailabilityRequest), and a worker that accepts is assigned it with a join token.
+A job offered before any worker of that name registered waits for the first one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from fastapi import WebSocket, WebSocketDisconnect
+from livekit import api
+from livekit.protocol import agent as agent_proto
+from livekit.protocol import models
+from livekit.protocol import room as room_proto
+
+from embedded_stack.room_server.auth import Credentials, Refused, bearer
+
+logger = logging.getLogger(__name__)
+
+AGENT_PROTOCOL = 16
+
+
+@dataclass
+class Offer:
+    """A job offered to a worker, and what it answered."""
+
+    job: agent_proto.Job
+    available: bool | None = None
+    identity: str = ""
+    name: str = ""
+
+
+@dataclass
+class Dispatcher:
+    credentials: Credentials
+    version: str
+    registered: list[agent_proto.RegisterWorkerRequest] = field(default_factory=list)
+    offers: dict[str, Offer] = field(default_factory=dict)  # by room name
+    _queues: dict[str, asyncio.Queue[agent_proto.ServerMessage]] = field(default_factory=dict)  # by agent name
+
+    def _queue(self, agent_name: str) -> asyncio.Queue[agent_proto.ServerMessage]:
+        return self._queues.setdefault(agent_name, asyncio.Queue())
+
+    async def dispatch(self, room: models.Room, dispatch: room_proto.RoomAgentDispatch) -> None:
+        job = agent_proto.Job(id=f"AJ_{room.sid}", dispatch_id=f"AD_{room.sid}", type=agent_proto.JobType.JT_ROOM,
+                              room=room, metadata=dispatch.metadata, agent_name=dispatch.agent_name)
+        self.offers[room.name] = Offer(job)
+        await self._queue(dispatch.agent_name).put(
+            agent_proto.ServerMessage(availability=agent_proto.AvailabilityRequest(job=job)))
+        logger.info("job offered", extra={"room": room.name, "agent_name": dispatch.agent_name})
+
+    def forget(self, room: str) -> None:
+        self.offers.pop(room, None)
+
+    def join_token(self, room: str, identity: str, name: str) -> str:
+        return (api.AccessToken(self.credentials.api_key, self.credentials.api_secret).with_identity(identity)
+                .with_name(name).with_kind("agent")
+                .with_grants(api.VideoGrants(room_join=True, room=room, agent=True)).to_jwt())
+
+    async def serve(self, socket: WebSocket) -> None:
+        try:
+            self.credentials.grant(bearer(socket.headers.get("authorization", "")), "agent")
+        except Refused as refused:
+            await socket.close(code=4401, reason=str(refused))
+            return
+        await socket.accept()
+        register = agent_proto.WorkerMessage.FromString(await socket.receive_bytes()).register
+        self.registered.append(register)
+        await socket.send_bytes(agent_proto.ServerMessage(register=agent_proto.RegisterWorkerResponse(
+            worker_id=f"AW_{len(self.registered)}",
+            server_info=models.ServerInfo(edition=models.ServerInfo.Standard, version=self.version,
+                                          protocol=AGENT_PROTOCOL))).SerializeToString())
+        logger.info("agent worker registered", extra={"agent_name": register.agent_name})
+        outgoing = self._queue(register.agent_name)
+
+        async def send() -> None:
+            while True:
+                await socket.send_bytes((await outgoing.get()).SerializeToString())
+
+        sender = asyncio.create_task(send())
+        try:
+            while True:
+                await self.from_worker(agent_proto.WorkerMessage.FromString(await socket.receive_bytes()),
+                                       outgoing)
+        except WebSocketDisconnect:
+            logger.info("agent worker left", extra={"agent_name": register.agent_name})
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    async def from_worker(self, message: agent_proto.WorkerMessage,
+                          outgoing: asyncio.Queue[agent_proto.ServerMessage]) -> None:
+        which = message.WhichOneof("message")
+        if which == "ping":
+            await outgoing.put(agent_proto.ServerMessage(pong=agent_proto.WorkerPong(
+                last_timestamp=message.ping.timestamp, timestamp=int(time.time() * 1000))))
+        elif which == "availability":
+            answer = message.availability
+            offer = next((o for o in self.offers.values() if o.job.id == answer.job_id), None)
+            if offer is None:
+                return
+            offer.available, offer.identity, offer.name = (answer.available, answer.participant_identity,
+                                                           answer.participant_name)
+            if answer.available:
+                room = offer.job.room.name
+                await outgoing.put(agent_proto.ServerMessage(assignment=agent_proto.JobAssignment(
+                    job=offer.job, token=self.join_token(room, answer.participant_identity,
+                                                         answer.participant_name))))
