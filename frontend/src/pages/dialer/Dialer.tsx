@@ -1,11 +1,13 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
-import { api } from "../../api/client";
-import type { CallEnded, CallOut, DirectoryEntry } from "../../api/types";
+import { api, ApiError } from "../../api/client";
+import type { CallEnded, CallOut, DirectoryEntry, PlatformHealth } from "../../api/types";
 import { ConnectionBadge } from "../../components/ConnectionBadge";
 import { ErrorNote } from "../../components/ErrorNote";
 import { mergeLines, type Line } from "../../components/transcript";
 import { useLoad } from "../../components/useLoad";
+import { VoiceStatus } from "../../components/VoiceStatus";
 import { useEventStream } from "../../live/useEventStream";
+import { useVoiceRoom, type VoiceRoom } from "../../live/useVoiceRoom";
 
 // How long the customer waits for the agent before being told it is taking longer than usual.
 export const SLOW_ANSWER_MS = 10_000;
@@ -13,6 +15,9 @@ const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "+", "0", "-"];
 const STREAM_TYPES = ["call.queued", "call.started", "transcript.chunk", "call.ended"] as const;
 
 type Phase = "idle" | "dialling" | "queued" | "connected" | "ended";
+type Channel = "chat" | "voice";
+
+export const VOICE_NOT_CONFIGURED = "Voice calls are not available on this server (LiveKit is not configured); call by chat.";
 
 /** Why the call ended, in the customer's words. */
 export function endedMessage(ended: Pick<CallEnded, "reason" | "ended_by">): string {
@@ -22,9 +27,29 @@ export function endedMessage(ended: Pick<CallEnded, "reason" | "ended_by">): str
   return ended.ended_by === "supervisor" ? "A supervisor ended the call." : "The agent ended the call.";
 }
 
-/** The customer's phone: dial a demo number, chat with the agent, see the queue, hang up. */
+/**
+ * Why voice calls cannot be made here, or null while they can (or nobody knows yet). /health says
+ * whether LiveKit is configured; it answers 503 with the same body while a service is down, which
+ * api() would turn into an error, hence plain fetch. A 422 voice_unavailable later says so too.
+ */
+function useVoiceUnavailable(): [string | null, (reason: string) => void] {
+  const [reason, setReason] = useState<string | null>(null);
+  useEffect(() => {
+    fetch("/health")
+      .then((response) => response.json() as Promise<Partial<PlatformHealth>>)
+      .then((health) => {
+        if (health.livekit?.startsWith("not configured")) setReason(VOICE_NOT_CONFIGURED);
+      })
+      .catch(() => undefined); // unknown: the call itself will say
+  }, []);
+  return [reason, setReason];
+}
+
+/** The customer's phone: dial a demo number, chat or talk with the agent, see the queue, hang up. */
 export function Dialer() {
   const directory = useLoad(() => api<DirectoryEntry[]>("/api/directory"), []);
+  const voice = useVoiceRoom();
+  const [voiceUnavailable, setVoiceUnavailable] = useVoiceUnavailable();
   const [number, setNumber] = useState("");
   const [caller, setCaller] = useState(() => localStorage.getItem("cs-agents.caller") ?? "");
   const [call, setCall] = useState<CallOut | null>(null);
@@ -34,22 +59,38 @@ export function Dialer() {
   const [endNote, setEndNote] = useState("");
   const [error, setError] = useState<unknown>(null);
 
-  const dial = async (dialled: string) => {
+  const dial = async (dialled: string, channel: Channel) => {
     setError(null);
     setLines([]);
     setEndNote("");
     setPhase("dialling");
+    await voice.leave(); // forget the last voice call's problem, if any
     if (caller) localStorage.setItem("cs-agents.caller", caller);
+    // The microphone first, in the click: a customer who refuses it is not left in a call they cannot speak in.
+    if (channel === "voice" && !(await voice.prepare({ microphone: true }))) {
+      setPhase("idle");
+      return;
+    }
     try {
-      const placed = await api<CallOut>("/api/calls", { method: "POST", body: { number: dialled, caller: caller || "anonymous", channel: "chat" }, token: null });
+      const placed = await api<CallOut>("/api/calls", { method: "POST", body: { number: dialled, caller: caller || "anonymous", channel }, token: null });
       setCall(placed);
       setPosition(placed.queue_position ?? null);
       setPhase(placed.status === "connected" ? "connected" : placed.status === "queued" ? "queued" : "ended");
     } catch (failure) {
+      void voice.leave();
       setPhase("idle");
       setError(failure);
+      if (failure instanceof ApiError && failure.code === "voice_unavailable") setVoiceUnavailable(failure.message);
     }
   };
+
+  // A voice call joins its room once the agent answers (at once, or when a queued call starts), and
+  // leaves it however the call ends.
+  const room = call?.livekit;
+  useEffect(() => {
+    if (phase === "connected" && room) void voice.join(room);
+    if (phase === "ended") void voice.leave();
+  }, [phase, room, voice.join, voice.leave]);
 
   const onEvent = useCallback((type: string, data: any) => {
     if (type === "call.queued") {
@@ -97,12 +138,14 @@ export function Dialer() {
               {directory.data?.map((entry) => (
                 <li key={entry.phone_number}>
                   <span>{entry.name}</span> <code>{entry.phone_number}</code>{" "}
-                  <button type="button" onClick={() => void dial(entry.phone_number)} aria-label={`Call ${entry.name}`}>Call</button>
+                  <button type="button" onClick={() => void dial(entry.phone_number, "chat")} aria-label={`Call ${entry.name}`}>Call</button>{" "}
+                  <button type="button" onClick={() => void dial(entry.phone_number, "voice")} aria-label={`Voice ${entry.name}`}
+                          disabled={!!voiceUnavailable} title={voiceUnavailable ?? undefined}>Voice</button>
                 </li>
               ))}
             </ul>
           </section>
-          <form className="card keypad-form" onSubmit={(e: FormEvent) => { e.preventDefault(); void dial(number); }} aria-label="Dial pad">
+          <form className="card keypad-form" onSubmit={(e: FormEvent) => { e.preventDefault(); void dial(number, "chat"); }} aria-label="Dial pad">
             <label>
               Number
               <input value={number} onChange={(e) => setNumber(e.target.value)} inputMode="tel" placeholder="+1-555-0101" />
@@ -113,11 +156,14 @@ export function Dialer() {
               ))}
             </div>
             <button type="submit" disabled={!number}>Call (chat)</button>{" "}
-            <button type="button" disabled title="Voice calls arrive with the voice issue">Voice call</button>
+            <button type="button" disabled={!number || !!voiceUnavailable} title={voiceUnavailable ?? undefined}
+                    onClick={() => void dial(number, "voice")}>Voice call</button>
+            {voiceUnavailable && <p className="muted" data-testid="voice-unavailable">{voiceUnavailable}</p>}
           </form>
         </>
       )}
       <ErrorNote error={error} />
+      <ErrorNote error={voice.problem} />
       {call && phase !== "idle" && (
         <Conversation
           agentName={call.agent.name}
@@ -130,6 +176,7 @@ export function Dialer() {
           callToken={call.call_token}
           onHangUp={hangUp}
           onError={setError}
+          voice={call.livekit ? voice : undefined}
         />
       )}
     </main>
@@ -159,9 +206,11 @@ export function Conversation(props: {
   callToken: string;
   onHangUp: () => void;
   onError: (error: unknown) => void;
+  /** A voice call's room: captions instead of typing, and the audio controls. */
+  voice?: VoiceRoom;
 }) {
   const [text, setText] = useState("");
-  const answer = useAwaitedAnswer(props.phase === "connected" && props.lines.at(-1)?.speaker !== "agent", props.lines.length);
+  const answer = useAwaitedAnswer(!props.voice && props.phase === "connected" && props.lines.at(-1)?.speaker !== "agent", props.lines.length);
   const end = useRef<HTMLDivElement>(null);
   useEffect(() => {
     end.current?.scrollIntoView?.({ block: "nearest" });
@@ -198,7 +247,15 @@ export function Conversation(props: {
         )}
         <div ref={end} />
       </div>
-      {props.phase === "connected" && (
+      {props.voice && props.phase === "connected" && (
+        <div className="voice-controls" aria-label="Voice">
+          <VoiceStatus voice={props.voice} names={{ agent: props.agentName, customer: "You" }} />
+          <button type="button" onClick={() => void props.voice?.toggleMute()}>
+            {props.voice.muted ? "Unmute" : "Mute"}
+          </button>
+        </div>
+      )}
+      {!props.voice && props.phase === "connected" && (
         <form onSubmit={send} className="send">
           <label className="grow">
             Message
