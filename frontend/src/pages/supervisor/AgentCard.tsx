@@ -5,7 +5,9 @@ import { ConnectionBadge } from "../../components/ConnectionBadge";
 import { ErrorNote } from "../../components/ErrorNote";
 import { brainName, decimal } from "../../components/format";
 import { mergeLines, type Line } from "../../components/transcript";
+import { VoiceStatus } from "../../components/VoiceStatus";
 import { useEventStream } from "../../live/useEventStream";
+import { useVoiceRoom, type LiveKitJoin } from "../../live/useVoiceRoom";
 
 const STREAM_TYPES = [
   "call.started",
@@ -131,12 +133,41 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
             ))}
             <div ref={transcriptEnd} />
           </div>
+          {!call.ended && call.channel === "voice" && <ListenPanel callId={call.id} />}
           {!call.ended && <WhisperPanel callId={call.id} stage={call.whisper} onStage={(stage) => setCall((v) => (v ? { ...v, whisper: stage } : v))} />}
         </>
       ) : (
         <p className="muted">Waiting for a call.</p>
       )}
     </article>
+  );
+}
+
+/** Hear a live voice call as a hidden participant of its room; the panel going (call over) stops it. */
+function ListenPanel({ callId }: { callId: string }) {
+  const voice = useVoiceRoom();
+  const [error, setError] = useState<unknown>(null);
+  const listening = voice.state === "connecting" || voice.state === "connected" || voice.state === "reconnecting";
+  const listen = async () => {
+    setError(null);
+    await voice.prepare({ microphone: false });
+    try {
+      await voice.join(await api<LiveKitJoin>(`/api/calls/${callId}/listen`, { method: "POST" }));
+    } catch (failure) {
+      setError(failure);
+      await voice.leave();
+    }
+  };
+  return (
+    <div className="listen" aria-label="Listen">
+      {listening ? (
+        <button type="button" onClick={() => void voice.leave()}>Stop listening</button>
+      ) : (
+        <button type="button" onClick={() => void listen()}>Listen</button>
+      )}
+      <VoiceStatus voice={voice} names={{ agent: "Agent", customer: "Customer" }} />
+      <ErrorNote error={error ?? voice.problem} />
+    </div>
   );
 }
 

@@ -1,8 +1,13 @@
-import { screen, within } from "@testing-library/react";
+import { render, screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Agent, LiveCall } from "../../api/types";
+import { FakeRoom, livekitFake } from "../../live/livekitFake";
 import { renderAt, SilentEventSource, stubFetch } from "../../test-helpers";
+import { AgentCard } from "./AgentCard";
 import { SupervisorDashboard } from "./SupervisorDashboard";
+
+vi.mock("livekit-client", async (original) => ({ ...(await original<object>()), ...(await import("../../live/livekitFake")).livekitFake }));
 
 const REQUEST = {
   id: "r1", call_id: "c1", agent_id: "a1", tool_name: "refund_order", arguments: { order_id: "ORD-1042" },
@@ -43,5 +48,45 @@ describe("tool requests on the supervisor dashboard", () => {
     await userEvent.click(await screen.findByRole("button", { name: "Allow" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("try again");
     expect(screen.getByRole("group", { name: "Tool request refund_order" })).toBeInTheDocument();
+  });
+});
+
+describe("Listen on an agent card", () => {
+  const agent = { id: "a1", name: "Orders", phone_number: "+1-555-0101", status: "busy" } as Agent;
+  const liveCall = (channel: string) =>
+    ({ id: "c1", agent_id: "a1", agent_name: "Orders", channel, caller: "jo@example.com", status: "active", brain: null } as LiveCall);
+  const join = { url: "ws://rooms.test", room: "call-c1", token: "listen-token" };
+
+  beforeEach(() => FakeRoom.reset());
+
+  it("is offered for a live voice call only", () => {
+    stubFetch({});
+    const view = render(<AgentCard agent={agent} activeCall={liveCall("chat")} />);
+    expect(screen.queryByRole("button", { name: "Listen" })).toBeNull();
+    view.rerender(<AgentCard agent={agent} activeCall={{ ...liveCall("voice"), id: "c2" }} />);
+    expect(screen.getByRole("button", { name: "Listen" })).toBeInTheDocument();
+  });
+
+  it("joins the room without a microphone, plays it, and stops", async () => {
+    const requests = stubFetch({ "/api/calls/c1/listen": join });
+    render(<AgentCard agent={agent} activeCall={liveCall("voice")} />);
+    await userEvent.click(screen.getByRole("button", { name: "Listen" }));
+    expect(await screen.findByTestId("voice-state")).toHaveTextContent("Audio connected");
+    const room = FakeRoom.last();
+    expect(requests).toContain("/api/calls/c1/listen");
+    expect(room.startAudio).toHaveBeenCalled();
+    expect(room.connect).toHaveBeenCalledWith(join.url, join.token);
+    expect(livekitFake.createLocalAudioTrack).not.toHaveBeenCalled();
+    await userEvent.click(screen.getByRole("button", { name: "Stop listening" }));
+    expect(room.disconnect).toHaveBeenCalled();
+    expect(screen.getByRole("button", { name: "Listen" })).toBeInTheDocument();
+  });
+
+  it("shows why listening was refused", async () => {
+    stubFetch({ "/api/calls/c1/listen": [409, { message: "the call is ended; only a live voice call can be listened to" }] });
+    render(<AgentCard agent={agent} activeCall={liveCall("voice")} />);
+    await userEvent.click(screen.getByRole("button", { name: "Listen" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("only a live voice call can be listened to");
+    expect(FakeRoom.last().connect).not.toHaveBeenCalled();
   });
 });
