@@ -71,8 +71,10 @@ async def test_recognition_runs_off_the_event_loop() -> None:
     await offline_stt().recognize(frames)
     elapsed = time.perf_counter() - started
     ticker.cancel()
-    assert elapsed > 0.1  # a real recognition, long enough for the ticker to notice a blocked loop
-    assert len(gaps) > elapsed / 0.05 and max(gaps) < 0.1
+    assert elapsed > 0.2  # a real recognition, long enough for the ticker to notice a blocked loop
+    # a blocked loop shows as one gap as long as the recognition; a busy CPU (a shared CI box) only
+    # stretches each tick a little
+    assert len(gaps) >= 5 and max(gaps) < elapsed / 2
 
 
 def test_a_model_file_with_another_hash_is_refused(tmp_path: Path) -> None:
