@@ -26,6 +26,9 @@ def main() -> None:
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()
     configure_logging("room-server", args.log_level)
+    # uvicorn logs each websocket's URL, which carries the access token; aioice logs every ICE check.
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+    logging.getLogger("aioice").setLevel(logging.WARNING)
     advertise(args.advertise or interface_addresses())
     server = RoomServer(args.api_key, args.api_secret)
     logger.info("room server listening", extra={"host": args.host, "port": args.port})

@@ -4,7 +4,8 @@ node, audio decoded and re-encoded per subscriber, no simulcast, video accepted 
 
 It serves, on one HTTP port:
 - /rtc/v1 (and /rtc/v1/validate): client signalling, so livekit-client and the Python rtc SDK join rooms,
-  publish audio, hear each other and exchange data;
+  publish audio, hear each other and exchange data (the older /rtc, two peer connections, is refused: both
+  clients use /rtc/v1 unless told otherwise, and validation never sends them back to /rtc);
 - /agent: the agent-worker protocol livekit-agents registers with, and job dispatch;
 - /twirp/livekit.RoomService/…: CreateRoom, DeleteRoom, ListParticipants for livekit-api.
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from aiortc.contrib.media import MediaRelay
 from fastapi import FastAPI, Request, WebSocket
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from livekit.protocol import models
 from livekit.protocol import room as room_proto
 
@@ -90,6 +91,12 @@ class RoomServer:
         @app.websocket("/rtc/v1")
         async def join_room(socket: WebSocket) -> None:
             await signalling.serve(self, socket)
+
+        @app.websocket("/rtc")
+        async def two_connection_join(socket: WebSocket) -> None:
+            # Clients only come here when asked for two peer connections; validation never sends them.
+            await socket.send_denial_response(PlainTextResponse(
+                "this development room server speaks single peer connection signalling only: use /rtc/v1", 404))
 
         @app.get("/rtc/v1/validate")
         @app.get("/rtc/validate")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gzip
 import json
 import logging
@@ -105,6 +106,8 @@ async def serve(server: RoomServer, socket: WebSocket) -> None:
     finally:
         await room.remove(participant)
         server.left(room)
+        with contextlib.suppress(Exception):  # already closed, when the client went first
+            await socket.close()
         logger.info("participant left", extra={"room": room.name, "participant": info.identity})
 
 
