@@ -19,6 +19,10 @@ from embedded_stack.nats_server import start_nats
 from embedded_stack.postgres_server import start_postgres
 from tests.pg import connection
 
+# The services under test run in this process (not through contracts.service.serve, which sets it):
+# onnxruntime would otherwise send usage telemetry to Microsoft (the sealed namespace catches it).
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
 
 @pytest.fixture(scope="session")
 def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -7,7 +7,7 @@ import { useLoad } from "./useLoad";
 
 const POLL_MS = 15_000;
 // What a service says about itself that an admin can act on (its heartbeat carries more, for ops).
-const DETAILS = ["brain", "livekit_rooms", "summariser", "satisfaction", "model"] as const;
+const DETAILS = ["brain", "speech_to_text", "text_to_speech", "livekit_rooms", "summariser", "satisfaction", "model"] as const;
 
 /** The gateway's /health, polled: is every service up, and which AI paths are in use; and the
  * messages a service could not use (dead letters), which otherwise take the nats CLI to see. */

@@ -70,7 +70,8 @@ class Worker:
 async def setup(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, Settings) and runtime.pool is not None
-    runtime.health_details.update(brain=settings.brain,
+    runtime.health_details.update(brain=settings.brain, speech_to_text=settings.speech_to_text,
+                                  text_to_speech=settings.text_to_speech,
                                   tool_approval_timeout_seconds=settings.tool_approval_timeout_seconds,
                                   livekit_rooms="not configured (chat only)")
     shared_embedder()  # load the model before the first call, not during it

@@ -13,6 +13,7 @@ from livekit.agents import ChatContext, llm
 from agent_worker.config import Settings
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
 from agent_worker.session import CallSession, Ids, load_agent
+from agent_worker.speech import VoiceIO
 from contracts.bus import Bus
 from contracts.calls import CallEnded, CallStarted, CustomerMessage
 from contracts.envelope import Envelope
@@ -42,9 +43,10 @@ def build_model(settings: Settings, engine: DialogueEngine) -> llm.LLM:
 
 
 async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id: UUID, *, greet: bool,
-                       room: rtc.Room | None = None) -> CallSession | None:
+                       room: rtc.Room | None = None, voice: VoiceIO | None = None) -> CallSession | None:
     """A live call's session, built from the database: the agent's configuration and, after a restart,
-    the transcript so far. None when the call is not live (ended, still queued, unknown)."""
+    the transcript so far; in the call's room (``room``) with speech (``voice``) for a voice call.
+    None when the call is not live (ended, still queued, unknown)."""
     async with pool.acquire() as conn:
         call = await conn.fetchrow("select supervisor_id, agent_id, status, caller from calls where id = $1", call_id)
         if call is None or call["status"] != "active" or call["agent_id"] is None:
@@ -61,7 +63,8 @@ async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id
     model = build_model(settings, engine)
     session = CallSession(ids=ids, config=config, caller=call["caller"], pool=pool, bus=bus, brain=settings.brain,
                           model=model, engine=engine if isinstance(model, LocalDialogueLLM) else None,
-                          approval_timeout=timedelta(seconds=settings.tool_approval_timeout_seconds), room=room)
+                          approval_timeout=timedelta(seconds=settings.tool_approval_timeout_seconds), room=room,
+                          voice=voice)
     session.next_seq = (lines[-1]["seq"] + 1) if lines else 0
     history = ChatContext.empty()
     for line in lines:

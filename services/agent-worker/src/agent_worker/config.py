@@ -24,6 +24,16 @@ class Settings(LiveKitSettings):
     livekit_idle_processes: int = Field(
         1, ge=0, description="Job processes kept warm for voice rooms (each holds the models in memory).")
     tool_approval_timeout_seconds: float = Field(60.0, gt=0, description="No decision by then counts as deny.")
+    # Speech in voice calls: hosted when the key is set, else the offline models inside the wheels.
+    groq_api_key: str | None = Field(None, validation_alias=shared("GROQ_API_KEY"),
+                                     description="Voice calls hear the customer with Whisper large v3 on Groq.")
+    groq_base_url: str | None = Field(None, validation_alias=shared("GROQ_BASE_URL"),
+                                      description="Another Groq endpoint (a proxy), as the groq SDK takes it.")
+    stt_model: str = Field("whisper-large-v3", description="The Groq speech-to-text model (GROQ_API_KEY set).")
+    tts_model: str = Field("gemini-2.5-flash-preview-tts",
+                           description="The Gemini text-to-speech model (GEMINI_API_KEY set).")
+    tts_voice: str = Field("Kore", description="The Gemini voice (GEMINI_API_KEY set).")
+    whisper_beam_size: int = Field(5, ge=1, le=10, description="Offline Whisper's beam: wider is slower, fewer errors.")
 
     @property
     def brain(self) -> str:
@@ -33,5 +43,14 @@ class Settings(LiveKitSettings):
             return "openai-compatible"
         return "local-minilm"
 
+    @property
+    def speech_to_text(self) -> str:
+        return f"groq {self.stt_model}" if self.groq_api_key else "local faster-whisper tiny.en"
+
+    @property
+    def text_to_speech(self) -> str:
+        return f"gemini {self.tts_model} ({self.tts_voice})" if self.gemini_api_key else "local piper joe (GPL-3.0)"
+
     def secret_fields(self) -> dict[str, str | None]:
-        return {**super().secret_fields(), "GEMINI_API_KEY": self.gemini_api_key, "LLM_API_KEY": self.llm_api_key}
+        return {**super().secret_fields(), "GEMINI_API_KEY": self.gemini_api_key, "LLM_API_KEY": self.llm_api_key,
+                "GROQ_API_KEY": self.groq_api_key}

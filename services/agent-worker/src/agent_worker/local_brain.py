@@ -15,6 +15,7 @@ livekit-agents ``llm.LLM`` so the same AgentSession runs it, a hosted model or a
 from __future__ import annotations
 
 import ast
+import asyncio
 import json
 import re
 import uuid
@@ -26,6 +27,7 @@ from livekit.agents import llm
 from livekit.agents.llm import ChatChunk, ChatContext, ChoiceDelta, FunctionToolCall
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, APIConnectOptions
 
+from agent_worker.model_files import inference_executor
 from agent_worker.shop import ORDER_ID, SPECS
 from text_models.embedding import Embedder
 
@@ -279,7 +281,10 @@ class _LocalStream(llm.LLMStream):
         user_texts = [i.text_content or "" for i in items if i.type == "message" and i.role == "user"]
         if not user_texts:
             return
-        decision = engine.respond(user_texts[-1], user_texts[-7:-1])
+        # The embedding is CPU work: on the event loop it would stall a voice call's audio for its
+        # 100+ ms (livekit-agents warns of the blocked loop), so it runs in the inference pool.
+        decision = await asyncio.get_running_loop().run_in_executor(
+            inference_executor(), engine.respond, user_texts[-1], user_texts[-7:-1])
         if isinstance(decision, Call):
             self._event_ch.send_nowait(ChatChunk(id=chunk_id, delta=ChoiceDelta(role="assistant", tool_calls=[
                 FunctionToolCall(name=decision.tool, arguments=json.dumps(decision.arguments),

@@ -3,8 +3,9 @@ also registers with LiveKit (livekit-agents' AgentServer) under LIVEKIT_AGENT_NA
 call-router dispatches into each voice call's room.
 
 LiveKit runs each dispatched room as a job in a process of its own. That process joins the room and
-runs the same CallSession as a chat call, with the room as the customer's side, and follows the
-call's own subjects on the bus (customer messages, whisper, tool decisions, the end).
+runs the same CallSession as a chat call, with the room as the customer's side (hearing and speaking
+there: agent_worker.speech), and follows the call's own subjects on the bus (customer messages,
+whisper, tool decisions, the end). The models load once per job process, before its first call.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import ValidationError
 from agent_worker.calls import ACCEPTS, open_session, steer
 from agent_worker.config import Settings
 from agent_worker.session import CallSession, Ids
+from agent_worker.speech import prepare_speech, voice_io
 from contracts.bus import Bus, EventConsumer, connect_bus
 from contracts.calls import FAILURE_PREFIX, CallEnded, CallHangup, RoomDispatch, customer_identity
 from contracts.db import create_pool
@@ -36,6 +38,7 @@ log = logging.getLogger("agent_worker.rooms")
 # by the server once idle this long if its job never comes back.
 ROOM_CONSUMER_IDLE_SECONDS = 3600.0
 UNLIMITED_RETRIES = 2**31
+JOB_PROCESS_SETUP_SECONDS = 60.0
 
 
 def room_call(metadata: str) -> Ids | None:
@@ -64,6 +67,9 @@ async def serve_rooms(settings: Settings, pool: asyncpg.Pool, stop: asyncio.Even
         # with LiveKit's own back-off (at most 10 s apart).
         max_retry=UNLIMITED_RETRIES,
         port=0,  # LiveKit's own health page; our health goes over the bus like every service's
+        # A job process loads and warms up the speech models before its first call (seconds, more on
+        # a busy machine): LiveKit's 10 s default would kill it half-way.
+        initialize_process_timeout=JOB_PROCESS_SETUP_SECONDS,
         setup_fnc=partial(prepare_process, settings))
     server.rtc_session(join_room, agent_name=settings.livekit_agent_name, on_request=partial(answer_dispatch, pool))
     health["livekit_rooms"] = f"registering with {settings.livekit_url}"
@@ -100,9 +106,11 @@ async def answer_dispatch(pool: asyncpg.Pool, request: JobRequest) -> None:
 
 
 def prepare_process(settings: Settings, process: JobProcess) -> None:
-    """Runs once in each job process LiveKit keeps warm: settings in, the embedding model loaded."""
+    """Runs once in each job process LiveKit keeps warm: settings in, the embedding and speech models
+    loaded (so a call does not wait for them)."""
     process.userdata["settings"] = settings
     shared_embedder()
+    prepare_speech(settings)
 
 
 async def join_room(ctx: JobContext) -> None:
@@ -127,7 +135,8 @@ async def join_room(ctx: JobContext) -> None:
             log.info("the customer never joined the room; hanging up", extra=log_fields(call))
             await bus.publish(CallHangup(**call.fields(), by="customer", reason="never joined the voice room"))
             return
-        session = await open_session(pool, bus, settings, call.call_id, greet=True, room=ctx.room)
+        session = await open_session(pool, bus, settings, call.call_id, greet=True, room=ctx.room,
+                                     voice=voice_io(settings))
         if session is None:
             log.info("the call ended before the agent joined its room", extra=log_fields(call))
             return

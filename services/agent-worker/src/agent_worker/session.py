@@ -1,9 +1,11 @@
 """One call: a livekit-agents AgentSession built from the agent's configuration, fed the customer's
 messages and answering them; tool approval; whisper pause and inject.
 
-A chat call's text goes in and out through the bus, so it needs no LiveKit server. A call in a LiveKit
-room has the room as the customer's side as well (room_io: what they type there comes in, the agent's
-words go out there); every line still reaches the bus as a transcript chunk.
+A chat call's text goes in and out through the bus, so it needs no LiveKit server. A voice call has
+its LiveKit room as the customer's side as well: the session hears the customer there (speech to
+text) and speaks its replies there (text to speech); what they type there comes in too. Whatever the
+channel, every customer line takes one road: receive() puts it on the transcript and in the inbox,
+answered in order after any whisper pause; every line reaches the bus as a transcript chunk.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from livekit import rtc
-from livekit.agents import Agent, AgentSession, ChatContext, llm, room_io
+from livekit.agents import Agent, AgentSession, ChatContext, StopResponse, llm, room_io
 from livekit.agents.llm import function_tool
 from livekit.agents.voice.run_result import ChatMessageEvent
 
 from agent_worker import mcp_tools, shop
 from agent_worker.local_brain import DialogueEngine
+from agent_worker.speech import VoiceIO
+from agent_worker.spoken_text import normalise_transcript
 from contracts.bus import Bus
 from contracts.calls import CallHangup, customer_identity
 from contracts.envelope import utc_now
@@ -86,14 +90,30 @@ def full_instructions(config: AgentConfig, guidance: list[str], caller: str = ""
 
 
 ToolRunner = Callable[[ToolConfig, dict[str, Any]], Awaitable[dict[str, Any]]]
+Heard = Callable[[str], Awaitable[None]]
 END_CALL = ToolConfig("end_call", "", False, "builtin", None)
+
+
+class CallAgent(Agent):
+    """The agent of one call. What the customer said aloud (a finished turn of speech) goes to ``heard``
+    instead of straight into a reply, so spoken and typed lines share one road (CallSession.receive)."""
+
+    def __init__(self, *, heard: Heard, **options: Any) -> None:
+        super().__init__(**options)
+        self._heard = heard
+
+    async def on_user_turn_completed(self, turn_ctx: ChatContext, new_message: llm.ChatMessage) -> None:
+        if text := normalise_transcript(new_message.text_content or "").strip():
+            await self._heard(text)
+        raise StopResponse  # answered from the inbox, in order, after any whisper pause
 
 
 def build_agent(config: AgentConfig, guidance: list[str], run_tool: ToolRunner,
                 history: ChatContext | None = None, mcp_schemas: dict[str, dict[str, Any]] | None = None,
-                caller: str = "") -> Agent:
+                caller: str = "", heard: Heard | None = None) -> Agent:
     """The livekit-agents Agent for this configuration: instructions, knowledge and its tools
-    (built-in ones, and the MCP ones whose servers offered them: ``mcp_schemas``)."""
+    (built-in ones, and the MCP ones whose servers offered them: ``mcp_schemas``); with ``heard``,
+    finished spoken turns go there instead of straight into a reply."""
 
     def tool(tool_config: ToolConfig, schema: dict[str, Any]) -> Any:
         async def run(raw_arguments: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +127,9 @@ def build_agent(config: AgentConfig, guidance: list[str], run_tool: ToolRunner,
                     if any(t.name == name and t.source == "mcp" for t in config.tools)})
     tools = [tool(t, schemas[t.name]) for t in config.tools if t.name in schemas]
     tools.append(tool(END_CALL, shop.SPECS[END_CALL.name].raw_schema()))
-    return Agent(instructions=full_instructions(config, guidance, caller), tools=tools, chat_ctx=history)
+    options: dict[str, Any] = {"instructions": full_instructions(config, guidance, caller), "tools": tools,
+                               "chat_ctx": history}
+    return Agent(**options) if heard is None else CallAgent(heard=heard, **options)
 
 
 @dataclass
@@ -132,6 +154,7 @@ class CallSession:
     engine: DialogueEngine | None  # the local engine, when it is the brain
     approval_timeout: timedelta
     room: rtc.Room | None = None  # the call's LiveKit room, when the customer is in one
+    voice: VoiceIO | None = None  # how the session hears and speaks in that room
     next_seq: int = 0
     guidance: list[str] = field(default_factory=list)
     inbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
@@ -148,8 +171,13 @@ class CallSession:
         if self.engine is not None:
             for name, schema in mcp_schemas.items():
                 self.engine.learn_tool(name, schema["description"], schema["parameters"])
-        self._agent = build_agent(self.config, self.guidance, self.use_tool, history, mcp_schemas, self.caller)
-        self._session = AgentSession(llm=self.model)
+        self._agent = build_agent(self.config, self.guidance, self.use_tool, history, mcp_schemas, self.caller,
+                                  heard=self.receive)
+        if self.voice is None:
+            self._session = AgentSession(llm=self.model)
+        else:
+            self._session = AgentSession(llm=self.model, stt=self.voice.stt, tts=self.voice.tts, vad=self.voice.vad,
+                                         turn_handling=self.voice.turn_handling)
         if self.room is None:
             await self._session.start(self._agent)
         else:
@@ -160,14 +188,17 @@ class CallSession:
         self._task = asyncio.create_task(self._serve(), name=f"call-{self.ids.call_id}")
 
     def _room_options(self) -> room_io.RoomOptions:
-        """Text both ways with the call's customer. Their messages go through receive() like chat ones,
-        not straight into a reply, so a whisper pause holds them until the supervisor resumes."""
+        """Speech both ways with the call's customer (with the voice I/O), the agent's words as captions,
+        and what they type. Typed messages go through receive() like chat ones, not straight into a
+        reply, so a whisper pause holds them until the supervisor resumes; spoken ones do the same
+        through CallAgent.on_user_turn_completed."""
 
         async def typed_in_room(_session: AgentSession, event: room_io.TextInputEvent) -> None:
             await self.receive(event.text)
 
         return room_io.RoomOptions(text_input=room_io.TextInputOptions(text_input_cb=typed_in_room),
-                                   audio_input=False, audio_output=False, text_output=True,
+                                   audio_input=self.voice is not None, audio_output=self.voice is not None,
+                                   text_output=True,
                                    participant_identity=customer_identity(self.ids.call_id))
 
     # --- transcript ----------------------------------------------------------------------------
