@@ -3,6 +3,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from agent_worker.offline_speech import DEFAULT_TURN_END, TurnEnd
 from contracts.settings import LiveKitSettings, shared
 
 
@@ -33,6 +34,9 @@ class Settings(LiveKitSettings):
     tts_model: str = Field("gemini-2.5-flash-preview-tts",
                            description="The Gemini text-to-speech model (GEMINI_API_KEY set).")
     tts_voice: str = Field("Kore", description="The Gemini voice (GEMINI_API_KEY set).")
+    turn_end: TurnEnd = Field(
+        DEFAULT_TURN_END, description="What ends the customer's turn: livekit's local turn detector (fewer "
+        "customers cut off mid-sentence; ~240 MB per job process) or the VAD's silence alone.")
     whisper_beam_size: int = Field(5, ge=1, le=10, description="Offline Whisper's beam: wider is slower, fewer errors.")
 
     @property

@@ -22,6 +22,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Literal
 
+from livekit import rtc
 from livekit.agents import EndpointingOptions, TurnHandlingOptions, inference, vad
 from livekit.plugins import silero
 
@@ -38,6 +39,7 @@ DEFAULT_ACTIVATION_THRESHOLD = 0.5
 DEFAULT_MIN_ENDPOINTING_SECONDS = 0.4
 DEFAULT_MAX_ENDPOINTING_SECONDS = 3.0
 WARM_UP_SENTENCE = "Thank you for calling. How can I help you today?"
+WARM_UP_SILENCE = rtc.AudioFrame.create(16000, 1, 16000)  # one second, for Whisper when Piper is not used
 
 
 def offline_stt(*, beam_size: int = DEFAULT_BEAM_SIZE, weights: WhisperWeights | None = None,
@@ -71,15 +73,17 @@ def offline_turn_handling(turn_end: TurnEnd = DEFAULT_TURN_END, *,
         min_delay=min_endpointing_delay, max_delay=max_endpointing_delay))
 
 
-def load_offline_speech(*, weights: WhisperWeights | None = None, voice: VoiceFiles | None = None,
-                        turn_end: TurnEnd = DEFAULT_TURN_END) -> None:
-    """Load (hash-checking the files) and warm up every offline speech model, once per process.
+def load_offline_speech(*, listen: bool = True, speak: bool = True, turn_end: TurnEnd = DEFAULT_TURN_END,
+                        weights: WhisperWeights | None = None, voice: VoiceFiles | None = None) -> None:
+    """Load (hash-checking the files) and warm up the offline speech models in use, once per process:
+    Whisper when ``listen``, Piper when ``speak``, and always the VAD and the end-of-turn model.
     Blocking: call it from the job process's setup, before any call."""
     from livekit.local_inference import init_eot
 
-    speaker, listener = PiperTTS(voice=voice), WhisperSTT(weights=weights)
     # the first inference of each model allocates its buffers: done here, not in a customer's first turn
-    listener.transcribe(list(speaker.sentences(WARM_UP_SENTENCE)))
+    spoken = list(PiperTTS(voice=voice).sentences(WARM_UP_SENTENCE)) if speak else [WARM_UP_SILENCE]
+    if listen:
+        WhisperSTT(weights=weights).transcribe(spoken)
     offline_vad()
     if turn_end == "turn-detector":
         init_eot()

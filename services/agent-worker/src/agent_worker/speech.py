@@ -1,6 +1,7 @@
 """How a voice call hears and speaks, chosen per component from the settings: Whisper large v3 on Groq
 (GROQ_API_KEY) or offline Whisper; Gemini's speech model (GEMINI_API_KEY) or offline Piper. The VAD
-and the end of turn are always local (Silero; its silence ends a turn).
+and the end of turn are always local: Silero, and livekit's local turn detector (or the VAD's silence
+alone: AGENT_WORKER_TURN_END=vad).
 
 The hosted modules are imported only when configured (livekit-agents registers a plugin from the main
 thread only: prepare_speech runs in the job process's setup, on its main thread).
@@ -37,14 +38,13 @@ def prepare_speech(settings: Settings) -> None:
     import the hosted plugins in use."""
     if settings.groq_api_key or settings.gemini_api_key:
         import agent_worker.hosted_speech  # noqa: F401  (registers its plugins, on this main thread)
-    if not (settings.groq_api_key and settings.gemini_api_key):
-        load_offline_speech()
-    offline_vad()
+    load_offline_speech(listen=not settings.groq_api_key, speak=not settings.gemini_api_key,
+                        turn_end=settings.turn_end)
 
 
 def voice_io(settings: Settings) -> VoiceIO:
     return VoiceIO(stt=speech_to_text(settings), tts=text_to_speech(settings), vad=offline_vad(),
-                   turn_handling=offline_turn_handling())
+                   turn_handling=offline_turn_handling(settings.turn_end))
 
 
 def speech_to_text(settings: Settings) -> stt.STT:
