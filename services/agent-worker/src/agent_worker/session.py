@@ -214,14 +214,16 @@ class CallSession:
         await self.bus.publish(chunk)
 
     async def say(self, text: str, add_to_history: bool = False) -> None:
-        """Something the agent says outside a turn (greeting, pause, approval wait)."""
+        """Something the agent says outside a turn (greeting, pause, approval wait). On the transcript
+        first: in a room, saying it aloud takes as long as the audio, and the customer may answer
+        before it ends."""
+        await self._transcribe("agent", text)
         if self.room is not None and self._session is not None:
             await self._session.say(text, add_to_chat_ctx=add_to_history)  # to the customer in the room
         elif add_to_history and self._agent is not None:
             context = self._agent.chat_ctx.copy()
             context.add_message(role="assistant", content=text)
             await self._agent.update_chat_ctx(context)
-        await self._transcribe("agent", text)
 
     # --- the conversation ----------------------------------------------------------------------
 

@@ -48,6 +48,18 @@ class PublishedTrack:
     cid: str
     publisher: Participant
     source: MediaStreamTrack | None = None
+    subscribed: bool = False  # someone receives it: its publisher was told (TrackSubscribed)
+
+
+    async def first_subscriber(self) -> None:
+        """Tell the publisher the first time someone receives the track, as LiveKit does: the rtc SDK
+        holds a publication's audio until then (livekit-agents plays nothing into an empty room)."""
+        if self.subscribed:
+            return
+        self.subscribed = True
+        with contextlib.suppress(Exception):
+            await self.publisher.send(signal.SignalResponse(
+                track_subscribed=signal.TrackSubscribed(track_sid=self.info.sid)))
 
 
 @dataclass(eq=False)
@@ -129,21 +141,26 @@ class Participant:
                 elif media.direction in ("sendonly", "sendrecv") and (
                         media.kind != "audio" or not self.info.permission.can_publish):
                     transceiver.direction = "inactive"  # video is not forwarded; nor is what may not be published
-            self.fill_sections()
+            sent = self.fill_sections()
             await self.connection.setLocalDescription(await self.connection.createAnswer())
             await self.send(signal.SignalResponse(answer=signal.SessionDescription(
                 type="answer", sdp=self.connection.localDescription.sdp, id=offer.id,
                 mid_to_track_id={mid: s.track.info.sid for mid, s in self.sections.items() if s.track})))
+            for track in sent:
+                await track.first_subscriber()
             await self.request_sections()
 
     def transceiver(self, mid: str) -> RTCRtpTransceiver | None:
         return next((t for t in self.connection.getTransceivers() if t.mid == mid), None)
 
-    def fill_sections(self) -> None:
+    def fill_sections(self) -> list[PublishedTrack]:
+        """Put each subscribed track still without a section on a free one; the tracks it placed."""
         waiting = [t for t in self.subscriptions.values() if not any(s.track is t for s in self.sections.values())]
         free = (section for section in self.sections.values() if not section.used)
-        for track, section in zip(waiting, free, strict=False):
+        placed = list(zip(waiting, free, strict=False))
+        for track, section in placed:
             section.send(track, self.room.relay)
+        return [track for track, _ in placed]
 
     async def request_sections(self) -> None:
         """Have the client offer again, with as many new receive-only audio sections as are missing."""
