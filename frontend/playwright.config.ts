@@ -1,4 +1,5 @@
 import { defineConfig } from "@playwright/test";
+import { fileURLToPath } from "node:url";
 
 // The whole platform (embedded NATS + PostgreSQL, every service, this app built into the gateway) on
 // ports of its own and a fresh data directory, driven in Debian's Chromium (no browser downloads).
@@ -18,10 +19,18 @@ export default defineConfig({
     screenshot: "only-on-failure",
     trace: "retain-on-failure",
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-      // Without these Chromium keeps calling Google's hosts, which this machine's closed network refuses.
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync"],
+      // Debian's Chromium (CHROMIUM_PATH, else /usr/bin/chromium) through a wrapper that adds to
+      // Playwright's own --disable-features list rather than replacing it (see the script).
+      executablePath: fileURLToPath(new URL("./e2e/chromium.sh", import.meta.url)),
+      args: [
+        // Without these Chromium keeps calling Google's hosts, which this machine's closed network refuses.
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync",
+        // WebRTC in the sealed network namespace: candidates from the interface with the default route
+        // only, and no name lookups but the loopback address (nothing else could answer).
+        "--webrtc-ip-handling-policy=default_public_interface_only",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+      ],
     },
   },
   webServer: {
