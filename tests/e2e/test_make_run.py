@@ -21,11 +21,13 @@ STARTUP_SECONDS = 90
 
 
 def launch(data_dir: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "DATABASE_URL"}}
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"NATS_URL", "DATABASE_URL", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"}}
     return subprocess.Popen(
         [sys.executable, "-m", "embedded_stack", "--data-dir", str(data_dir), "--port", str(ports["gateway"]),
          "--nats-port", str(ports["nats"]), "--nats-monitoring-port", str(ports["monitoring"]),
-         "--postgres-port", str(ports["postgres"]), "--demo-mcp-port", str(ports["mcp"])],
+         "--postgres-port", str(ports["postgres"]), "--demo-mcp-port", str(ports["mcp"]),
+         "--room-server-port", str(ports["rooms"])],
         env=env | {"DEMO_PASSWORD": "e2e-password"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -103,7 +105,7 @@ def agent_replies(base: str, number: str, messages: list[str]) -> list[str]:
 
 
 def test_platform_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("gateway", "nats", "monitoring", "postgres", "mcp")}
+    ports = {name: free_port() for name in ("gateway", "nats", "monitoring", "postgres", "mcp", "rooms")}
     dsn = f"postgresql://postgres@127.0.0.1:{ports['postgres']}/platform"
     process = launch(tmp_path, ports)
     try:
@@ -129,6 +131,8 @@ def test_platform_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     assert "gateway      | " in output and '"level"' not in output  # JSON lines rendered readable
     assert not (tmp_path / "postgres" / "postmaster.pid").exists()
     assert "restarting" not in output
+    assert f"Voice rooms: ws://127.0.0.1:{ports['rooms']} (the embedded room server" in output
+    assert "room-server  | " in output
 
     process = launch(tmp_path, ports)
     try:
@@ -138,8 +142,13 @@ def test_platform_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
         live_archived = wait_for_archived_live_call(dsn)
         # Analytics built its aggregates from the demo archive, then counted the live call from its event.
         kpi_calls = admin_kpi_calls(f"http://127.0.0.1:{ports['gateway']}", 301)
+        # With no LIVEKIT_URL, voice calls get rooms on the embedded room server.
+        voice = httpx.post(f"http://127.0.0.1:{ports['gateway']}/api/calls", timeout=15,
+                           json={"number": "+1-555-0101", "channel": "voice"})
     finally:
         output = stop(process)
     assert count_after_restart == 300 and live_archived == 1, output[-3000:]
     assert kpi_calls == 301
+    assert voice.status_code == 201, voice.text
+    assert voice.json()["livekit"]["url"] == f"ws://127.0.0.1:{ports['rooms']}"
     assert "migrations applied: none pending" in output and "demo data:" not in output

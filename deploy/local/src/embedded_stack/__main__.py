@@ -22,12 +22,14 @@ def main() -> None:
     parser.add_argument("--postgres-port", type=int, default=54329)
     parser.add_argument("--demo-mcp-port", type=int, default=int(os.environ.get("DEMO_MCP_PORT", "8765")),
                         help="port of the demo MCP server (loyalty points) the demo agents use")
+    parser.add_argument("--room-server-port", type=int, default=7880,
+                        help="port of the embedded room server for voice calls (when LIVEKIT_URL is not set)")
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     args = parser.parse_args()
     options = Options(
         data_dir=args.data_dir.resolve(), gateway_port=args.port, nats_port=args.nats_port,
         nats_monitoring_port=args.nats_monitoring_port, postgres_port=args.postgres_port,
-        demo_mcp_port=args.demo_mcp_port,
+        demo_mcp_port=args.demo_mcp_port, room_server_port=args.room_server_port,
         demo_password=os.environ.get("DEMO_PASSWORD", "demo-password"), seed=not args.no_demo)
     sys.exit(asyncio.run(run(options)))
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import sys
 import zlib
@@ -28,6 +29,8 @@ SERVICES = (
 )
 # Not platform services: the external MCP server the demo agents' loyalty tool talks to.
 DEMO_PROCESSES = (("demo-mcp", "agent_worker.demo_mcp"),)
+ROOM_SERVER = ("room-server", "embedded_stack.room_server")
+ROOM_SERVER_API_KEY = "embedded"
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 STOP_GRACE_SECONDS = 10.0
 COLOURS = ("36", "33", "35", "32", "34", "31", "37")
@@ -41,6 +44,7 @@ class Options:
     nats_monitoring_port: int = 8222
     postgres_port: int = 54329
     demo_mcp_port: int = 8765
+    room_server_port: int = 7880
     demo_password: str = "demo-password"
     seed: bool = True
     colour: bool = field(default_factory=sys.stdout.isatty)
@@ -79,11 +83,11 @@ class Supervisor:
         self.processes: dict[str, asyncio.subprocess.Process] = {}
         self.stopping = asyncio.Event()
 
-    async def run_service(self, name: str, module: str) -> None:
+    async def run_service(self, name: str, module: str, *args: str) -> None:
         failures = 0
         while not self.stopping.is_set():
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", module, env=self.env,
+                sys.executable, "-m", module, *args, env=self.env,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
                 # Own session: a terminal's Ctrl-C reaches only the launcher, which stops the
                 # services itself; otherwise a child could die first and be "restarted".
@@ -136,12 +140,26 @@ async def prepare_database(database_url: str, options: Options) -> None:
         await pool.close()
 
 
-def print_banner(options: Options, nats_monitoring: str | None) -> None:
+def room_server_secret(data_dir: Path) -> str:
+    """The embedded room server's API secret: made once per data directory, so room tokens signed
+    before a restart stay valid after it, and never a fixed value someone could forge tokens with."""
+    path = data_dir / "room-server-secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def print_banner(options: Options, nats_monitoring: str | None, livekit_url: str) -> None:
     logins = [ADMIN_EMAIL, *(email for email, _, _ in SUPERVISORS)]
+    embedded = livekit_url == f"ws://127.0.0.1:{options.room_server_port}"
     lines = [
         "",
         f"  Platform:  http://localhost:{options.gateway_port}   (health: /health, API docs: /docs)",
         f"  NATS monitoring: {nats_monitoring or 'external NATS (NATS_URL)'}",
+        f"  Voice rooms: {livekit_url}" + (" (the embedded room server: one machine, development and demos)"
+                                           if embedded else " (LIVEKIT_URL)"),
         f"  Demo logins (password: {options.demo_password}"
         f"{' from DEMO_PASSWORD' if 'DEMO_PASSWORD' in os.environ else '; set DEMO_PASSWORD to change it'}):",
         *(f"    {email}" for email in logins),
@@ -170,14 +188,20 @@ async def run(options: Options) -> int:
         env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url,
                "GATEWAY_PORT": str(options.gateway_port), "DEMO_MCP_PORT": str(options.demo_mcp_port),
                "PYTHONUNBUFFERED": "1"}
+        processes: list[tuple[str, ...]] = [*SERVICES, *DEMO_PROCESSES]
+        if not os.environ.get("LIVEKIT_URL"):
+            # No LiveKit server configured: voice calls go to the embedded room server, which speaks
+            # LiveKit's protocols, so they take the same code path as with LiveKit server or Cloud.
+            env |= {"LIVEKIT_URL": f"ws://127.0.0.1:{options.room_server_port}",
+                    "LIVEKIT_API_KEY": ROOM_SERVER_API_KEY, "LIVEKIT_API_SECRET": room_server_secret(options.data_dir)}
+            processes.insert(0, (*ROOM_SERVER, "--port", str(options.room_server_port)))
         supervisor = Supervisor(env, options.colour)
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        runners = [asyncio.create_task(supervisor.run_service(name, module))
-                   for name, module in (*SERVICES, *DEMO_PROCESSES)]
-        print_banner(options, nats.monitoring_url if nats else None)
+        runners = [asyncio.create_task(supervisor.run_service(*process)) for process in processes]
+        print_banner(options, nats.monitoring_url if nats else None, env["LIVEKIT_URL"])
         await stop.wait()
         say("stopping…", options.colour)
         await supervisor.stop_all()

@@ -1,9 +1,12 @@
-"""Run the embedded room server: ``python -m embedded_stack.room_server --port P --api-key K --api-secret S``."""
+"""Run the embedded room server: ``python -m embedded_stack.room_server --port P``, with the API key and
+secret from LIVEKIT_API_KEY / LIVEKIT_API_SECRET (the variables every service reads; not on the command
+line, where any local user's ``ps`` would show the secret)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 import uvicorn
 
@@ -17,20 +20,22 @@ logger = logging.getLogger("embedded_stack.room_server")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--api-key", required=True)
-    parser.add_argument("--api-secret", required=True)
     parser.add_argument("--host", default="127.0.0.1", help="address the HTTP and websocket side listens on")
     parser.add_argument("--advertise", action="append", metavar="ADDR",
-                        help="address to offer clients for media (repeatable); default: the host's "
-                             "non-loopback interface addresses")
+                        default=[a for a in os.environ.get("ROOM_SERVER_ADVERTISE", "").split(",") if a.strip()],
+                        help="address to offer clients for media (repeatable; or ROOM_SERVER_ADVERTISE, comma-"
+                             "separated); default: the host's non-loopback interface addresses")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()
+    key, secret = os.environ.get("LIVEKIT_API_KEY"), os.environ.get("LIVEKIT_API_SECRET")
+    if not key or not secret:
+        parser.error("set LIVEKIT_API_KEY and LIVEKIT_API_SECRET: room tokens are signed with them")
     configure_logging("room-server", args.log_level)
     # uvicorn logs each websocket's URL, which carries the access token; aioice logs every ICE check.
     logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
     logging.getLogger("aioice").setLevel(logging.WARNING)
     advertise(args.advertise or interface_addresses())
-    server = RoomServer(args.api_key, args.api_secret)
+    server = RoomServer(key, secret)
     logger.info("room server listening", extra={"host": args.host, "port": args.port})
     uvicorn.run(server.app(), host=args.host, port=args.port, log_config=None, access_log=False)
 
