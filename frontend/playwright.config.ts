@@ -36,7 +36,7 @@ export default defineConfig({
   webServer: {
     command:
       `rm -rf ${DATA_DIR} && exec ${PYTHON} -m embedded_stack --data-dir ${DATA_DIR} --port ${PORT} ` +
-      `--nats-port ${PORT + 1} --nats-monitoring-port ${PORT + 2} --postgres-port ${PORT + 3} --demo-mcp-port ${PORT + 4}`,
+      `--nats-port ${PORT + 1} --nats-monitoring-port ${PORT + 2} --postgres-port ${PORT + 3} --demo-mcp-port ${PORT + 4} --room-server-port ${PORT + 5}`,
     url: `http://127.0.0.1:${PORT}/health`,
     timeout: 180_000,
     reuseExistingServer: false,

@@ -35,7 +35,7 @@ async function errorFrom(response: Response): Promise<ApiError> {
   try {
     const body = await response.json();
     message = body.message ?? body.detail ?? message;
-    code = body.code ?? code;
+    code = body.error ?? code; // the gateway's error body: {error: code, message, details?}
   } catch {
     // not JSON: keep the status line
   }

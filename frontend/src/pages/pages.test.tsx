@@ -26,7 +26,7 @@ function Where() {
 
 describe("Login", () => {
   it("shows the gateway's reason when sign-in is refused", async () => {
-    stubFetch({ "/api/auth/login": [401, { code: "unauthorized", message: "wrong email or password" }] });
+    stubFetch({ "/api/auth/login": [401, { error: "unauthorized", message: "wrong email or password" }] });
     renderAt("/login", <Login />);
     await userEvent.type(screen.getByLabelText("Email"), "dana@demo.local");
     await userEvent.type(screen.getByLabelText("Password"), "nope");
@@ -70,7 +70,7 @@ describe("the mock dialer", () => {
   it("explains a wrong number", async () => {
     stubFetch({
       "/api/directory": [],
-      "/api/calls": [404, { code: "not_found", message: "no agent answers +1-555-9999; check the number" }],
+      "/api/calls": [404, { error: "not_found", message: "no agent answers +1-555-9999; check the number" }],
     });
     renderAt("/dial", <Dialer />);
     await userEvent.type(screen.getByLabelText("Number"), "+1-555-9999");
@@ -114,7 +114,7 @@ describe("the session", () => {
 
   it("ends when the refresh token is refused", async () => {
     signedInAs("supervisor", 30_000);
-    stubFetch({ "/api/auth/refresh": [401, { code: "unauthorized", message: "session ended" }] });
+    stubFetch({ "/api/auth/refresh": [401, { error: "unauthorized", message: "session ended" }] });
     renderAt("/supervisor", <><App /><Routes><Route path="*" element={<Where />} /></Routes></>);
     await waitFor(() => expect(screen.getByTestId("where")).toHaveTextContent("/login"));
     expect(localStorage.getItem("cs-agents.session")).toBeNull();

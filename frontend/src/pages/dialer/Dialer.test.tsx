@@ -139,7 +139,7 @@ describe("when voice is unavailable", () => {
 
   it("disables voice calls with the server's message when it refuses one", async () => {
     const message = "voice calls need LiveKit (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET); use the chat channel";
-    await placeVoiceCall({ "/api/calls": [422, { code: "voice_unavailable", message }] });
+    await placeVoiceCall({ "/api/calls": [422, { error: "voice_unavailable", message }] });
     expect(await screen.findByRole("alert")).toHaveTextContent(message);
     expect(screen.getByRole("button", { name: "Voice call" })).toBeDisabled();
     expect(screen.getByTestId("voice-unavailable")).toHaveTextContent(message);

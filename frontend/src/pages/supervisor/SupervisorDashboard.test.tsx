@@ -37,14 +37,14 @@ describe("tool requests on the supervisor dashboard", () => {
   });
 
   it("explain a decision that came too late, and drop the request", async () => {
-    dashboardWith([409, { code: "already_decided", message: "too late: this request has already timed out (denied)" }]);
+    dashboardWith([409, { error: "already_decided", message: "too late: this request has already timed out (denied)" }]);
     await userEvent.click(await screen.findByRole("button", { name: "Deny" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("too late");
     expect(screen.queryByRole("group", { name: "Tool request refund_order" })).not.toBeInTheDocument();
   });
 
   it("keep the request when the decision could not be sent", async () => {
-    dashboardWith([503, { code: "unavailable", message: "the bus is restarting; try again" }]);
+    dashboardWith([503, { error: "unavailable", message: "the bus is restarting; try again" }]);
     await userEvent.click(await screen.findByRole("button", { name: "Allow" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("try again");
     expect(screen.getByRole("group", { name: "Tool request refund_order" })).toBeInTheDocument();
