@@ -187,7 +187,9 @@ async def run(options: Options) -> int:
         await prepare_database(database_url, options)
         env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url,
                "GATEWAY_PORT": str(options.gateway_port), "DEMO_MCP_PORT": str(options.demo_mcp_port),
-               "PYTHONUNBUFFERED": "1"}
+               "PYTHONUNBUFFERED": "1",
+               # before any service imports onnxruntime, which would otherwise send usage telemetry
+               "ORT_DISABLE_TELEMETRY": os.environ.get("ORT_DISABLE_TELEMETRY", "1")}
         processes: list[tuple[str, ...]] = [*SERVICES, *DEMO_PROCESSES]
         if not os.environ.get("LIVEKIT_URL"):
             # No LiveKit server configured: voice calls go to the embedded room server, which speaks

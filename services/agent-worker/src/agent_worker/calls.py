@@ -3,7 +3,9 @@ what the customer and the supervisor send over the bus."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from functools import partial
 from uuid import UUID
 
 import asyncpg
@@ -12,6 +14,7 @@ from livekit.agents import ChatContext, llm
 
 from agent_worker.config import Settings
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
+from agent_worker.model_files import inference_executor
 from agent_worker.session import CallSession, Ids, load_agent
 from agent_worker.speech import VoiceIO
 from contracts.bus import Bus
@@ -57,9 +60,11 @@ async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id
     if config is None:
         return None
     ids = Ids(call["supervisor_id"], call["agent_id"], call_id)
-    engine = DialogueEngine(shared_embedder(), config.name, config.knowledge, [t.name for t in config.tools]
-                            + ["end_call"], {t.name: t.description for t in config.tools if t.description},
-                            caller=call["caller"])
+    # The engine embeds its intents and the agent's knowledge as it is made: CPU work, kept off the event
+    # loop, where it would stall the audio of the voice calls this process serves.
+    engine = await asyncio.get_running_loop().run_in_executor(inference_executor(), partial(
+        DialogueEngine, shared_embedder(), config.name, config.knowledge, [t.name for t in config.tools] + ["end_call"],
+        {t.name: t.description for t in config.tools if t.description}, caller=call["caller"]))
     model = build_model(settings, engine)
     session = CallSession(ids=ids, config=config, caller=call["caller"], pool=pool, bus=bus, brain=settings.brain,
                           model=model, engine=engine if isinstance(model, LocalDialogueLLM) else None,

@@ -27,6 +27,7 @@ from livekit.agents.voice.run_result import ChatMessageEvent
 
 from agent_worker import mcp_tools, shop
 from agent_worker.local_brain import DialogueEngine
+from agent_worker.model_files import inference_executor
 from agent_worker.speech import VoiceIO
 from agent_worker.spoken_text import normalise_transcript
 from contracts.bus import Bus
@@ -264,8 +265,9 @@ class CallSession:
 
     async def inject(self, instructions: str) -> None:
         self.guidance.append(instructions)
-        if self.engine is not None:
-            self.engine.add_guidance(instructions)
+        if self.engine is not None:  # embeds the instructions: off the event loop
+            await asyncio.get_running_loop().run_in_executor(inference_executor(), self.engine.add_guidance,
+                                                             instructions)
         if self._agent is not None:
             await self._agent.update_instructions(full_instructions(self.config, self.guidance, self.caller))
         await self.bus.publish(WhisperAck(**self.ids.fields(), stage="received", message="Received"))
