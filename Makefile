@@ -57,10 +57,10 @@ train-sentiment: install
 	$(UV) sync --frozen --all-packages --group training --quiet
 	$(PY) services/sentiment/training/train_head.py
 
-bench: install
-	$(PY) tests/bench/bench_bus.py
-	$(PY) -m tests.bench.bench_calls
-	$(PY) -m tests.bench.bench_analytics
+# In the sealed namespace too: the voice benchmarks carry WebRTC. Figures also go to bench/results/.
+bench: install sealed-network
+	tests/sealed_network bash -c '$(PY) tests/bench/bench_bus.py && $(PY) -m tests.bench.bench_calls && \
+	  $(PY) -m tests.bench.bench_analytics && $(PY) -m tests.bench.speech_wer && $(PY) -m tests.bench.bench_voice'
 
 gen: install
 	$(PY) -m contracts.schema_gen

@@ -91,7 +91,7 @@ def full_instructions(config: AgentConfig, guidance: list[str], caller: str = ""
 
 
 ToolRunner = Callable[[ToolConfig, dict[str, Any]], Awaitable[dict[str, Any]]]
-Heard = Callable[[str], Awaitable[None]]
+Heard = Callable[[str, llm.MetricsReport], Awaitable[None]]
 END_CALL = ToolConfig("end_call", "", False, "builtin", None)
 
 
@@ -105,7 +105,7 @@ class CallAgent(Agent):
 
     async def on_user_turn_completed(self, turn_ctx: ChatContext, new_message: llm.ChatMessage) -> None:
         if text := normalise_transcript(new_message.text_content or "").strip():
-            await self._heard(text)
+            await self._heard(text, new_message.metrics)
         raise StopResponse  # answered from the inbox, in order, after any whisper pause
 
 
@@ -158,7 +158,7 @@ class CallSession:
     voice: VoiceIO | None = None  # how the session hears and speaks in that room
     next_seq: int = 0
     guidance: list[str] = field(default_factory=list)
-    inbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+    inbox: asyncio.Queue[tuple[str, llm.MetricsReport | None]] = field(default_factory=asyncio.Queue)
     resumed: asyncio.Event = field(default_factory=asyncio.Event)
     decisions: dict[UUID, asyncio.Future[ToolPermissionDecision]] = field(default_factory=dict)
     ending: bool = False
@@ -228,17 +228,18 @@ class CallSession:
 
     # --- the conversation ----------------------------------------------------------------------
 
-    async def receive(self, text: str) -> None:
-        """A customer message: on the transcript at once; answered in order, after any pause."""
+    async def receive(self, text: str, spoken: llm.MetricsReport | None = None) -> None:
+        """A customer message (typed, or ``spoken``: its timings as livekit-agents measured them): on the
+        transcript at once; answered in order, after any pause."""
         await self._transcribe("customer", text)
-        self.inbox.put_nowait(text)
+        self.inbox.put_nowait((text, spoken))
 
     async def _serve(self) -> None:
         while True:
-            text = await self.inbox.get()
+            text, spoken = await self.inbox.get()
             await self.resumed.wait()
             try:
-                await self._turn(text)
+                await self._turn(text, spoken)
             except Exception:
                 log.exception("the agent failed to answer")
                 await self.say("I'm sorry, something went wrong on my side. Could you say that again?")
@@ -246,12 +247,15 @@ class CallSession:
                 await self.bus.publish(CallHangup(**self.ids.fields(), by="agent", reason="resolved"))
                 return
 
-    async def _turn(self, text: str) -> None:
+    async def _turn(self, text: str, spoken: llm.MetricsReport | None) -> None:
         assert self._session is not None
         result = await self._session.run(user_input=text)
         for event in result.events:
             if isinstance(event, ChatMessageEvent) and event.item.role == "assistant" and event.item.text_content:
                 await self._transcribe("agent", event.item.text_content)
+                if spoken is not None:
+                    log_voice_turn(self.ids, spoken, event.item.metrics)
+                    spoken = None  # the first reply answered the customer; later ones (after a tool) follow it
 
     # --- whisper -------------------------------------------------------------------------------
 
@@ -359,6 +363,18 @@ class CallSession:
         if self._session is not None:
             with contextlib.suppress(Exception):
                 await self._session.aclose()
+
+
+def log_voice_turn(ids: Ids, heard: llm.MetricsReport, reply: llm.MetricsReport) -> None:
+    """One line per spoken turn with where its latency went, for operators and ``make bench``:
+    deciding the customer had finished, transcribing, the brain's first words, the voice's first audio,
+    and in all from the end of their speech to the agent's first sound."""
+    parts = {"end_of_turn_ms": heard.get("end_of_turn_delay"), "stt_ms": heard.get("transcription_delay"),
+             "brain_ms": reply.get("llm_node_ttft"), "tts_ms": reply.get("tts_node_ttfb")}
+    stopped, started = heard.get("stopped_speaking_at"), reply.get("started_speaking_at")
+    parts["reply_after_ms"] = started - stopped if stopped and started else None
+    log.info("voice turn", extra={"call_id": str(ids.call_id), **{
+        name: round(seconds * 1000) for name, seconds in parts.items() if seconds is not None}})
 
 
 async def perform(conn: asyncpg.Connection, tool: str, arguments: dict[str, Any], ids: Ids) -> dict[str, Any]:
