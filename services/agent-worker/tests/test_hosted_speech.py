@@ -1,5 +1,6 @@
 """The hosted speech path (Whisper on Groq, Gemini's speech model) with the real plugins and SDKs
-pointed at local servers that speak those services' HTTP protocols."""
+pointed at local servers that speak those services' HTTP protocols, built from the settings as the
+worker builds them (agent_worker.speech)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ import pytest
 from livekit import rtc
 from livekit.agents import APIConnectionError, APIConnectOptions, APIStatusError, stt, tts
 
-from agent_worker.hosted_speech import hosted_stt, hosted_tts
+from agent_worker.config import Settings
+from agent_worker.hosted_speech import hosted_tts
+from agent_worker.piper_voice import PiperTTS
+from agent_worker.speech import speech_to_text, text_to_speech
+from agent_worker.whisper_stt import WhisperSTT
 from tests.fakes.speech_servers import (
     GEMINI_TTS_SAMPLE_RATE,
     SECONDS_PER_CHARACTER,
@@ -32,7 +37,8 @@ QUICK_RETRIES = APIConnectOptions(max_retry=2, retry_interval=0.1, timeout=5.0)
 async def groq() -> AsyncIterator[tuple[FakeGroqTranscriptions, stt.STT]]:
     fake = FakeGroqTranscriptions(TRANSCRIPT)
     served = serve(fake.app())
-    recognizer = hosted_stt(GROQ_KEY, base_url=f"{served.url}/openai/v1")
+    # GROQ_BASE_URL as the groq SDK takes it (the host), which the summaries use too
+    recognizer = speech_to_text(Settings(groq_api_key=GROQ_KEY, groq_base_url=served.url))
     try:
         yield fake, recognizer
     finally:
@@ -98,7 +104,7 @@ async def test_a_refused_key_is_not_retried(
 async def gemini_speech() -> AsyncIterator[tuple[FakeGeminiSpeech, tts.TTS]]:
     fake = FakeGeminiSpeech()
     served = serve(fake.app())
-    speaker = hosted_tts(GEMINI_KEY, voice="Puck", base_url=served.url)
+    speaker = text_to_speech(Settings(gemini_api_key=GEMINI_KEY, gemini_base_url=served.url, tts_voice="Puck"))
     try:
         yield fake, speaker
     finally:
@@ -152,3 +158,13 @@ async def test_gemini_speech_gives_up_with_the_last_failure(gemini_speech: tuple
         async with asyncio.timeout(WAIT):
             await speaker.synthesize(SENTENCE, conn_options=QUICK_RETRIES).collect()
     assert failed.value.status_code == 429 and failed.value.retryable and len(fake.requests) == 3
+
+
+def test_without_keys_voice_calls_use_the_offline_models() -> None:
+    settings = Settings()
+    assert isinstance(speech_to_text(settings), WhisperSTT) and isinstance(text_to_speech(settings), PiperTTS)
+    assert (settings.speech_to_text, settings.text_to_speech) == ("local faster-whisper tiny.en",
+                                                                  "local piper joe (GPL-3.0)")
+    hosted = Settings(groq_api_key=GROQ_KEY, gemini_api_key=GEMINI_KEY)
+    assert (hosted.speech_to_text, hosted.text_to_speech) == ("groq whisper-large-v3",
+                                                              "gemini gemini-2.5-flash-preview-tts (Kore)")
