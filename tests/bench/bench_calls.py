@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 
@@ -95,6 +98,23 @@ async def measure(base: str, number: str, calls: int) -> tuple[list[float], list
     return dials, replies
 
 
+@contextlib.contextmanager
+def room_platform(nats_url: str, database_url: str, **worker_settings: Any) -> Iterator[str]:
+    """The gateway (its URL), call-router and agent-worker with voice calls in rooms on the room server."""
+    livekit = FakeLiveKit("bench", "bench-secret-of-at-least-32-characters")
+    served = serve(livekit.app())
+    keys = {"livekit_url": served.url, "livekit_api_key": livekit.api_key, "livekit_api_secret": livekit.api_secret}
+    try:
+        router = RouterSettings(nats_url=nats_url, database_url=database_url, **keys)
+        worker = WorkerSettings(nats_url=nats_url, database_url=database_url, **keys, **worker_settings)
+        with running_service("call-router", router, router_setup), \
+                running_service("agent-worker", worker, worker_setup), \
+                running_gateway(nats_url, database_url, call_attempts_per_minute=100_000, **keys) as gateway:
+            yield gateway.url
+    finally:
+        served.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=30)
@@ -109,22 +129,9 @@ def main() -> None:
                 running_service("agent-worker", worker, worker_setup), \
                 running_gateway(nats_url, database_url, call_attempts_per_minute=100_000) as gateway:
             dials, replies = asyncio.run(measure(gateway.url, number, args.calls))
-    with embedded_servers() as (nats_url, database_url):
+    with embedded_servers() as (nats_url, database_url), room_platform(nats_url, database_url) as base:
         number = asyncio.run(prepare(database_url))
-        livekit = FakeLiveKit("bench", "bench-secret-of-at-least-32-characters")
-        served = serve(livekit.app())
-        keys = {"livekit_url": served.url, "livekit_api_key": livekit.api_key,
-                "livekit_api_secret": livekit.api_secret}
-        try:
-            router = RouterSettings(nats_url=nats_url, database_url=database_url, **keys)
-            worker = WorkerSettings(nats_url=nats_url, database_url=database_url, **keys)
-            with running_service("call-router", router, router_setup), \
-                    running_service("agent-worker", worker, worker_setup), \
-                    running_gateway(nats_url, database_url, call_attempts_per_minute=100_000, **keys) as gateway:
-                greetings, room_replies = asyncio.run(
-                    measure_rooms(gateway.url, number, args.room_calls, args.room_gap))
-        finally:
-            served.stop()
+        greetings, room_replies = asyncio.run(measure_rooms(base, number, args.room_calls, args.room_gap))
     for name, values in (("dial to connected", dials), ("chat reply (order lookup)", replies),
                          ("voice dial to greeting (cold)", greetings[:1]),
                          ("voice dial to greeting (warm)", greetings[1:]), ("room reply (order lookup)", room_replies)):

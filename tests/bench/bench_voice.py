@@ -32,16 +32,9 @@ from typing import Any
 import httpx
 import psutil
 
-from agent_worker.app import setup as worker_setup
-from agent_worker.config import Settings as WorkerSettings
-from call_router.app import setup as router_setup
-from call_router.config import Settings as RouterSettings
-from tests.bench.bench_calls import prepare
+from tests.bench.bench_calls import prepare, room_platform
 from tests.bench.servers import embedded_servers, percentile
-from tests.fakes.livekit_server import FakeLiveKit
-from tests.integration.conftest import running_gateway, serve
 from tests.integration.test_gateway_streams import reading
-from tests.services import running_service
 from tests.voice_customer import on_the_phone
 
 QUESTIONS = ("Where is my order ORD-1042?", "Can you tell me the status of order ORD-2001?",
@@ -161,27 +154,15 @@ def main() -> None:
     logging.getLogger("agent_worker.session").addHandler(lines)
     logging.getLogger("agent_worker.session").setLevel(logging.INFO)
     runs = []
-    with embedded_servers() as (nats_url, database_url):
+    # as many warm job processes as the most concurrent level, so calls do not wait for one
+    most = max([1, *(int(n) for n in args.levels.split(",") if n)])
+    with embedded_servers() as (nats_url, database_url), \
+            room_platform(nats_url, database_url, livekit_idle_processes=most) as base:
         number = asyncio.run(prepare(database_url))
-        livekit = FakeLiveKit("bench", "bench-secret-of-at-least-32-characters")
-        served = serve(livekit.app())
-        keys = {"livekit_url": served.url, "livekit_api_key": livekit.api_key,
-                "livekit_api_secret": livekit.api_secret}
-        try:
-            router = RouterSettings(nats_url=nats_url, database_url=database_url, **keys)
-            # as many warm job processes as the most concurrent level, so calls do not wait for one
-            most = max([1, *(int(n) for n in args.levels.split(",") if n)])
-            worker = WorkerSettings(nats_url=nats_url, database_url=database_url, livekit_idle_processes=most,
-                                    **keys)
-            with running_service("call-router", router, router_setup), \
-                    running_service("agent-worker", worker, worker_setup), \
-                    running_gateway(nats_url, database_url, call_attempts_per_minute=100_000, **keys) as gateway:
-                idle_rss = rss_mb(psutil.Process())
-                runs.append(asyncio.run(level(gateway.url, number, 1, args.turns, lines)))
-                for calls in (int(n) for n in args.levels.split(",") if n):
-                    runs.append(asyncio.run(level(gateway.url, number, calls, args.level_turns, lines)))
-        finally:
-            served.stop()
+        idle_rss = rss_mb(psutil.Process())
+        runs.append(asyncio.run(level(base, number, 1, args.turns, lines)))
+        for calls in (int(n) for n in args.levels.split(",") if n):
+            runs.append(asyncio.run(level(base, number, calls, args.level_turns, lines)))
     for run in runs:
         run["rss_mb_per_call"] = round((run["peak_rss_mb"] - idle_rss) / run["concurrent_calls"])
         latency = run["turn_latency_ms"]

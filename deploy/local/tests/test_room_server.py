@@ -1,17 +1,14 @@
 """The embedded room server with real clients: Python rtc SDK participants (native WebRTC, what the agent
 joins with) hear each other through it, rooms stay apart, tokens are checked as LiveKit checks them, and
 livekit-api's RoomService drives it. WebRTC never uses loopback: run inside a network namespace
-(/work/shared/tools/sealed-run or the repository's wrapper), where the server advertises the namespace's
-interface address."""
+(tests/sealed_network, as make test does), where the server advertises the namespace's interface
+address."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import math
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,11 +16,11 @@ from datetime import timedelta
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from livekit import api, rtc
 
 from embedded_stack.room_server import RoomServer
 from embedded_stack.room_server.network import advertise, interface_addresses
+from tests.integration.conftest import serve
 from tests.waiting import eventually
 
 KEY, SECRET = "devkey", "room-server-test-secret-of-32-bytes+"
@@ -41,23 +38,13 @@ class Served:
 @pytest.fixture(scope="module")
 def served() -> Iterator[Served]:
     addresses = interface_addresses()
-    if not addresses:
-        pytest.skip("no network interface besides loopback: run inside a network namespace (sealed-run)")
+    # Fail, not skip: WebRTC needs an interface besides loopback, and make test provides one.
+    assert addresses, "no network interface besides loopback: run inside tests/sealed_network (make test does)"
     advertise(addresses)
     server = RoomServer(KEY, SECRET)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    uvicorn_server = uvicorn.Server(uvicorn.Config(server.app(), host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=uvicorn_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uvicorn_server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "room server did not start"
-        time.sleep(0.02)
-    yield Served(server, f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}")
-    uvicorn_server.should_exit = True
-    thread.join(10)
+    app = serve(server.app())
+    yield Served(server, app.url.replace("http://", "ws://"), app.url)
+    app.stop()
 
 
 def token(room: str, identity: str, *, secret: str = SECRET, ttl: timedelta = timedelta(minutes=5),

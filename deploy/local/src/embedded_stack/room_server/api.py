@@ -28,31 +28,33 @@ def protobuf(message: object) -> Response:
 def room_service(server: RoomServer) -> APIRouter:
     router = APIRouter(prefix="/twirp/livekit.RoomService")
 
-    @router.post("/CreateRoom")
-    async def create_room(request: Request) -> Response:
+    def refusal(request: Request, permission: str, room: str | None = None) -> Response | None:
+        """The Twirp error when the call's token lacks the permission (for ``room``, when it names one)."""
         try:
-            server.authorize_api(bearer(request.headers.get("authorization", "")), "roomCreate")
+            server.authorize_api(bearer(request.headers.get("authorization", "")), permission, room)
         except Refused as refused:
             return twirp_error(refused)
+        return None
+
+    @router.post("/CreateRoom")
+    async def create_room(request: Request) -> Response:
+        if (refused := refusal(request, "roomCreate")) is not None:
+            return refused
         room = await server.create_room(room_proto.CreateRoomRequest.FromString(await request.body()))
         return protobuf(room.info)
 
     @router.post("/DeleteRoom")
     async def delete_room(request: Request) -> Response:
-        try:
-            server.authorize_api(bearer(request.headers.get("authorization", "")), "roomCreate")
-        except Refused as refused:
-            return twirp_error(refused)
+        if (refused := refusal(request, "roomCreate")) is not None:
+            return refused
         await server.delete_room(room_proto.DeleteRoomRequest.FromString(await request.body()).room)
         return protobuf(room_proto.DeleteRoomResponse())
 
     @router.post("/ListParticipants")
     async def list_participants(request: Request) -> Response:
         listed = room_proto.ListParticipantsRequest.FromString(await request.body())
-        try:
-            server.authorize_api(bearer(request.headers.get("authorization", "")), "roomAdmin", listed.room)
-        except Refused as refused:
-            return twirp_error(refused)
+        if (refused := refusal(request, "roomAdmin", listed.room)) is not None:
+            return refused
         room = server.rooms.get(listed.room)
         participants = [] if room is None else [p.info for p in room.participants.values()]
         return protobuf(room_proto.ListParticipantsResponse(participants=participants))
