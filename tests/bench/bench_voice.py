@@ -9,8 +9,8 @@ rtc SDK in this process, speaking order questions made with the offline voice (t
   at the customer (what a caller hears as the pause), p50 and p95 over the turns of one call; and
   where it went, from the agent-worker's "voice turn" lines: deciding the turn had ended, the
   transcript, the brain's first words, the voice's first audio;
-- concurrency: the same latency with several calls talking at once (staggered), with the CPU and the
-  memory of the whole platform (this process and its children: the job process of each call) per call.
+- concurrency: the same latency with several calls talking at once (staggered), with the CPU of the
+  whole machine's work per call (platform and customers) and the memory of a call's job process.
 
 Must run in the sealed test namespace (`make bench` does): the calls carry WebRTC. The customers run on
 the same two cores as the platform, so the figures are a little worse than a platform alone would see.
@@ -103,12 +103,13 @@ async def level(base: str, number: str, calls: int, turns: int, lines: VoiceTurn
     platform = psutil.Process()
     cpu_before = cpu_seconds(platform)
     started = time.monotonic()
-    peak_rss = 0.0
+    peak_rss, job_rss = 0.0, 0.0
 
     async def sample_memory() -> None:
-        nonlocal peak_rss
+        nonlocal peak_rss, job_rss
         while True:
             peak_rss = max(peak_rss, rss_mb(platform))
+            job_rss = max([job_rss, *job_process_rss_mb(platform)])
             await asyncio.sleep(1)
 
     sampling = asyncio.create_task(sample_memory())
@@ -120,7 +121,8 @@ async def level(base: str, number: str, calls: int, turns: int, lines: VoiceTurn
     cpu = cpu_seconds(platform) - cpu_before
     return {"concurrent_calls": calls, "turns": len(results.waits), "failed_turns": results.failures,
             "turn_latency_ms": figures(results.waits), "agent_worker_median_ms": breakdown(results.parts),
-            "cpu_cores_busy": round(cpu / elapsed, 2), "peak_rss_mb": round(peak_rss)}
+            "cpu_cores_busy": round(cpu / elapsed, 2), "cpu_cores_per_call": round(cpu / elapsed / calls, 2),
+            "platform_peak_rss_mb": round(peak_rss), "job_process_rss_mb": round(job_rss)}
 
 
 def cpu_seconds(root: psutil.Process) -> float:
@@ -132,6 +134,19 @@ def cpu_seconds(root: psutil.Process) -> float:
         except psutil.NoSuchProcess:
             pass
     return total
+
+
+def job_process_rss_mb(root: psutil.Process) -> list[float]:
+    """Resident memory of each LiveKit job process (one serves each voice call, with its models): the
+    children of livekit-agents' forkserver."""
+    sizes = []
+    for process in root.children(recursive=True):
+        try:
+            if "forkserver" in " ".join(process.parent().cmdline()):
+                sizes.append(process.memory_info().rss / 2**20)
+        except (psutil.NoSuchProcess, AttributeError):
+            pass
+    return sizes
 
 
 def rss_mb(root: psutil.Process) -> float:
@@ -159,20 +174,18 @@ def main() -> None:
     with embedded_servers() as (nats_url, database_url), \
             room_platform(nats_url, database_url, livekit_idle_processes=most) as base:
         number = asyncio.run(prepare(database_url))
-        idle_rss = rss_mb(psutil.Process())
         runs.append(asyncio.run(level(base, number, 1, args.turns, lines)))
         for calls in (int(n) for n in args.levels.split(",") if n):
             runs.append(asyncio.run(level(base, number, calls, args.level_turns, lines)))
     for run in runs:
-        run["rss_mb_per_call"] = round((run["peak_rss_mb"] - idle_rss) / run["concurrent_calls"])
         latency = run["turn_latency_ms"]
         print(f"voice, {run['concurrent_calls']} call(s): turn latency p50 {latency.get('p50')} ms, "
               f"p95 {latency.get('p95')} ms over {run['turns']} turns ({run['failed_turns']} unanswered); "
-              f"agent-worker medians {run['agent_worker_median_ms']}; {run['cpu_cores_busy']} cores busy, "
-              f"{run['rss_mb_per_call']} MB per call")
+              f"agent-worker medians {run['agent_worker_median_ms']}; {run['cpu_cores_per_call']} cores per call, "
+              f"job process {run['job_process_rss_mb']} MB (one per call)")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({"machine": {"cores": psutil.cpu_count(), "memory_gb": round(
-        psutil.virtual_memory().total / 2**30)}, "idle_platform_rss_mb": round(idle_rss), "runs": runs}, indent=2))
+        psutil.virtual_memory().total / 2**30)}, "runs": runs}, indent=2))
 
 
 if __name__ == "__main__":

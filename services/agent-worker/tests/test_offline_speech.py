@@ -20,6 +20,7 @@ from agent_worker.offline_speech import (
     offline_turn_handling,
     offline_vad,
 )
+from agent_worker.piper_voice import clauses
 from agent_worker.whisper_stt import WhisperWeights, whisper_model
 
 
@@ -53,6 +54,20 @@ async def test_piper_speaks_audible_22050_hz_mono_audio_sentence_by_sentence() -
     assert len(samples) / 22050 > 3  # three sentences, several seconds of speech
     assert np.sqrt(np.mean(samples**2)) > 1000  # speech, not silence
     assert first_at < done_at / 2  # the first sentence went out before the others were synthesised
+
+
+@pytest.mark.parametrize(("text", "said_in"), [
+    ("Order ORD-1042 (Trail running shoes, £89.90) is shipped, with UPS, tracking number 1Z999AA10123456784.",
+     ["Order ORD-1042 (Trail running shoes, £89.90) is shipped,", "with UPS, tracking number 1Z999AA10123456784."]),
+    ("Yes, of course, I can help with that. Thank you for waiting.",
+     ["Yes, of course, I can help with that. Thank you for waiting."]),
+    ("I've refunded £20.00 on order ORD-1042; the refund number is RF-1.",
+     ["I've refunded £20.00 on order ORD-1042;", "the refund number is RF-1."]),
+    ("Hello", ["Hello"]),
+    ("", []),
+])
+def test_a_long_reply_is_said_clause_by_clause_so_its_first_words_come_sooner(text: str, said_in: list[str]) -> None:
+    assert clauses(text) == said_in
 
 
 async def test_recognition_runs_off_the_event_loop() -> None:

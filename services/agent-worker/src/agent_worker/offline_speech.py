@@ -8,13 +8,15 @@ worker's settings decide them:
     AgentSession(llm=..., stt=offline_stt(), tts=offline_tts(), vad=offline_vad(),
                  turn_handling=offline_turn_handling())
 
-End of turn: the default is livekit's local audio turn detector (``TurnDetector(version="v1-mini")``
-from livekit-local-inference: no network, but ~240 MB resident per job process); VAD silence
-(``"vad"``) is the lighter alternative. tests/bench/speech_wer.py measured both on 24 synthetic
-customer sentences, each finished and cut at half (a customer pausing mid-sentence): the detector
-called 88% of finished ones finished and 71% of cut ones unfinished (79% overall) in 62 ms per
-prediction, while VAD silence ends every pause, so it cuts off every customer who pauses for longer
-than its silence (50%). Both end a finished turn within about the same half second.
+End of turn: the default is the VAD's silence (``"vad"``); livekit's local audio turn detector
+(``TurnDetector(version="v1-mini")`` from livekit-local-inference: no network, ~240 MB resident per job
+process) is the alternative. tests/bench/speech_wer.py measured the detector on 24 synthetic customer
+sentences, each finished and cut at half (a customer pausing mid-sentence): it called 88% of finished
+ones finished and 71% of cut ones unfinished, where VAD silence ends every pause. But in a live call
+(tests/bench/bench_voice.py, the order questions of a caller) it was unsure of nearly every finished
+question and waited out its maximum delay: the end of the turn took a median 3.0 s after the
+customer stopped, against 1.2 s with VAD silence (which waits for the transcript anyway). For a
+caller waiting for an answer that is the larger harm, so VAD silence is the default.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from agent_worker.piper_voice import PiperTTS, VoiceFiles
 from agent_worker.whisper_stt import DEFAULT_BEAM_SIZE, DEFAULT_PROMPT, WhisperSTT, WhisperWeights
 
 TurnEnd = Literal["vad", "turn-detector"]
-DEFAULT_TURN_END: TurnEnd = "turn-detector"
+DEFAULT_TURN_END: TurnEnd = "vad"
 # A cough or a click is shorter than this; a "yes" or "no" is longer. Below it, the VAD reports no
 # speech, so the agent is not interrupted mid-sentence by a noise.
 DEFAULT_MIN_SPEECH_SECONDS = 0.2

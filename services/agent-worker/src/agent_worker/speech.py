@@ -1,7 +1,7 @@
 """How a voice call hears and speaks, chosen per component from the settings: Whisper large v3 on Groq
 (GROQ_API_KEY) or offline Whisper; Gemini's speech model (GEMINI_API_KEY) or offline Piper. The VAD
-and the end of turn are always local: Silero, and livekit's local turn detector (or the VAD's silence
-alone: AGENT_WORKER_TURN_END=vad).
+and the end of turn are always local: Silero, whose silence ends the turn (or livekit's local turn
+detector: AGENT_WORKER_TURN_END=turn-detector).
 
 The hosted modules are imported only when configured (livekit-agents registers a plugin from the main
 thread only: prepare_speech runs in the job process's setup, on its main thread).
