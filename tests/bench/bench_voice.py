@@ -5,6 +5,8 @@ The real gateway, call-router and agent-worker (offline Whisper, the local brain
 the local turn detector) with the room server on embedded NATS and PostgreSQL; customers are the real
 rtc SDK in this process, speaking order questions made with the offline voice (tests.voice_customer).
 
+- dial to greeting: from POST /api/calls to the first sound of the agent's greeting at the customer
+  (the room, the dispatch, a warm job process joining, the session starting, the first words said);
 - turn latency: from the end of the customer's speech to the first loud audio of the agent's answer
   at the customer (what a caller hears as the pause), p50 and p95 over the turns of one call; and
   where it went, from the agent-worker's "voice turn" lines: deciding the turn had ended, the
@@ -21,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,9 +36,17 @@ from typing import Any
 import httpx
 import psutil
 
-from tests.bench.bench_calls import prepare, room_platform
+from agent_worker.app import setup as worker_setup
+from agent_worker.config import Settings as WorkerSettings
+from call_router.app import setup as router_setup
+from call_router.config import Settings as RouterSettings
+from embedded_stack.room_server import RoomServer
+from embedded_stack.room_server.network import advertise, interface_addresses
+from tests.bench.bench_calls import prepare
 from tests.bench.servers import embedded_servers, percentile
+from tests.integration.conftest import running_gateway, serve
 from tests.integration.test_gateway_streams import reading
+from tests.services import running_service
 from tests.voice_customer import on_the_phone
 
 QUESTIONS = ("Where is my order ORD-1042?", "Can you tell me the status of order ORD-2001?",
@@ -47,6 +59,7 @@ RESULTS = Path("bench/results/voice.json")
 class Turns:
     """What the customers measured, and the agent-worker's own account of each turn."""
 
+    greetings: list[float] = field(default_factory=list)  # seconds, dialling to the greeting's first sound
     waits: list[float] = field(default_factory=list)  # seconds, end of speech to the agent's first sound
     failures: int = 0
     parts: list[dict[str, int]] = field(default_factory=list)
@@ -67,11 +80,13 @@ class VoiceTurnLines(logging.Handler):
 async def one_call(base: str, number: str, turns: int, results: Turns, start_after: float) -> None:
     await asyncio.sleep(start_after)
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        dialled = time.monotonic()
         call = (await http.post("/api/calls", json={"number": number, "channel": "voice"})).json()
         async with http.stream("GET", f"/api/calls/{call['call_id']}/stream",
                                params={"token": call["call_token"]}) as response, reading(response) as events:
             async with on_the_phone(call["livekit"]) as (microphone, ear):
-                await ear.speech(after=0, within=120)  # the greeting, said in full (a cold job process is slow)
+                results.greetings.append(await ear.sound(after=0, within=120) - dialled)
+                await ear.speech(after=0, within=120)  # the greeting, said in full
                 for turn in range(turns):
                     said = await microphone.say(QUESTIONS[turn % len(QUESTIONS)])
                     try:
@@ -82,6 +97,25 @@ async def one_call(base: str, number: str, turns: int, results: Turns, start_aft
                         results.failures += 1
             while (await events.next(within=60)).event != "call.ended":
                 pass  # leaving the room hung up
+
+
+@contextlib.contextmanager
+def room_platform(nats_url: str, database_url: str, **worker_settings: Any) -> Iterator[str]:
+    """The gateway (its URL), call-router and agent-worker with voice calls in rooms on the room server."""
+    advertise(interface_addresses())
+    key, secret = "bench", "bench-secret-of-at-least-32-characters"
+    served = serve(RoomServer(key, secret).app())
+    keys = {"livekit_url": served.url.replace("http://", "ws://"), "livekit_api_key": key,
+            "livekit_api_secret": secret}
+    try:
+        router = RouterSettings(nats_url=nats_url, database_url=database_url, **keys)
+        worker = WorkerSettings(nats_url=nats_url, database_url=database_url, **keys, **worker_settings)
+        with running_service("call-router", router, router_setup), \
+                running_service("agent-worker", worker, worker_setup), \
+                running_gateway(nats_url, database_url, call_attempts_per_minute=100_000, **keys) as gateway:
+            yield gateway.url
+    finally:
+        served.stop()
 
 
 def figures(values: list[float]) -> dict[str, float]:
@@ -119,7 +153,8 @@ async def level(base: str, number: str, calls: int, turns: int, lines: VoiceTurn
         sampling.cancel()
     elapsed = time.monotonic() - started
     cpu = cpu_seconds(platform) - cpu_before
-    return {"concurrent_calls": calls, "turns": len(results.waits), "failed_turns": results.failures,
+    return {"concurrent_calls": calls, "dial_to_greeting_ms": figures(results.greetings),
+            "turns": len(results.waits), "failed_turns": results.failures,
             "turn_latency_ms": figures(results.waits), "agent_worker_median_ms": breakdown(results.parts),
             "cpu_cores_busy": round(cpu / elapsed, 2), "cpu_cores_per_call": round(cpu / elapsed / calls, 2),
             "platform_peak_rss_mb": round(peak_rss), "job_process_rss_mb": round(job_rss)}
@@ -179,7 +214,8 @@ def main() -> None:
             runs.append(asyncio.run(level(base, number, calls, args.level_turns, lines)))
     for run in runs:
         latency = run["turn_latency_ms"]
-        print(f"voice, {run['concurrent_calls']} call(s): turn latency p50 {latency.get('p50')} ms, "
+        print(f"voice, {run['concurrent_calls']} call(s): dial to greeting {run['dial_to_greeting_ms']}; "
+              f"turn latency p50 {latency.get('p50')} ms, "
               f"p95 {latency.get('p95')} ms over {run['turns']} turns ({run['failed_turns']} unanswered); "
               f"agent-worker medians {run['agent_worker_median_ms']}; {run['cpu_cores_per_call']} cores per call, "
               f"job process {run['job_process_rss_mb']} MB (one per call)")
