@@ -182,7 +182,10 @@ class CallSession:
         if self.room is None:
             await self._session.start(self._agent)
         else:
-            await self._session.start(self._agent, room=self.room, room_options=self._room_options())
+            # session_host=False: livekit-agents would otherwise let any participant of the room (the
+            # customer) drive and observe the session over it (its RemoteSession protocol).
+            await self._session.start(self._agent, room=self.room, room_options=self._room_options(),
+                                      session_host=False)
         if greet:
             greeting = self.config.greeting or f"Hello, you're through to {self.config.name}. How can I help you today?"
             await self.say(greeting, add_to_history=True)
