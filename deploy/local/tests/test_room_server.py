@@ -7,15 +7,18 @@ address."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import math
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import httpx
 import numpy as np
 import pytest
+import websockets
 from livekit import api, rtc
 
 from embedded_stack.room_server import RoomServer
@@ -174,6 +177,17 @@ async def test_tokens_that_do_not_admit_are_refused(served: Served, forged: str)
         async with api.LiveKitAPI(served.http_url, KEY, SECRET) as lkapi:
             listed = await lkapi.room.list_participants(api.ListParticipantsRequest(room="vault"))
         assert [p.identity for p in listed.participants] == ["owner"]
+
+
+@pytest.mark.parametrize("join_request", ["not base64!", "AAAA", base64.urlsafe_b64encode(b"\x0a\xff").decode()])
+async def test_a_malformed_join_request_is_refused_with_a_reason(served: Served, join_request: str) -> None:
+    query = {"access_token": token("garbled", "someone"), "join_request": join_request}
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(f"{served.url}/rtc/v1?{urlencode(query)}"):
+            pass
+    assert refused.value.response.status_code == 400
+    assert b"malformed join_request" in refused.value.response.body
+    assert "garbled" not in served.server.rooms  # nobody joined it
 
 
 async def test_an_admin_token_for_one_room_cannot_list_another(served: Served) -> None:

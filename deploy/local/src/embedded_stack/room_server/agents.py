@@ -12,10 +12,12 @@ import time
 from dataclasses import dataclass, field
 
 from fastapi import WebSocket, WebSocketDisconnect
+from google.protobuf.message import DecodeError
 from livekit import api
 from livekit.protocol import agent as agent_proto
 from livekit.protocol import models
 from livekit.protocol import room as room_proto
+from starlette.websockets import WebSocketDisconnected
 
 from embedded_stack.room_server.auth import Credentials, Refused, bearer
 
@@ -86,8 +88,11 @@ class Dispatcher:
             while True:
                 await self.from_worker(agent_proto.WorkerMessage.FromString(await socket.receive_bytes()),
                                        outgoing)
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, WebSocketDisconnected):
             logger.info("agent worker left", extra={"agent_name": register.agent_name})
+        except DecodeError:
+            logger.warning("a malformed message from an agent worker; closing its connection",
+                           extra={"agent_name": register.agent_name})
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING
 from aiortc.sdp import candidate_from_sdp
 from fastapi import WebSocket, WebSocketDisconnect
 from fastapi.responses import PlainTextResponse, Response
+from google.protobuf.message import DecodeError
 from livekit.protocol import models
 from livekit.protocol import rtc as signal
 from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocketDisconnected
 
 from embedded_stack.room_server.auth import Refused, bearer
 from embedded_stack.room_server.network import is_mdns
@@ -75,9 +77,14 @@ async def serve(server: RoomServer, socket: WebSocket) -> None:
         await socket.send_denial_response(PlainTextResponse(str(refused), refused.status))
         return
     video = claims["video"]
-    join = join_request(socket.query_params["join_request"]) if "join_request" in socket.query_params else \
-        signal.JoinRequest(connection_settings=signal.ConnectionSettings(
-            auto_subscribe=socket.query_params.get("auto_subscribe", "1") not in ("0", "false")))
+    try:
+        join = join_request(socket.query_params["join_request"]) if "join_request" in socket.query_params else \
+            signal.JoinRequest(connection_settings=signal.ConnectionSettings(
+                auto_subscribe=socket.query_params.get("auto_subscribe", "1") not in ("0", "false")))
+    except (ValueError, OSError, DecodeError) as malformed:  # base64, gzip or protobuf that does not parse
+        logger.info("join refused: malformed join request", extra={"reason": str(malformed)})
+        await socket.send_denial_response(PlainTextResponse(f"malformed join_request: {malformed}", 400))
+        return
     await socket.accept()
     room = server.room(video["room"])
     info = models.ParticipantInfo(
@@ -101,8 +108,11 @@ async def serve(server: RoomServer, socket: WebSocket) -> None:
             message = await asyncio.wait_for(socket.receive_bytes(), PING_TIMEOUT_SECONDS)
             if not await on_request(room, participant, signal.SignalRequest.FromString(message)):
                 break
-    except (WebSocketDisconnect, TimeoutError):
-        pass
+    except (WebSocketDisconnect, WebSocketDisconnected, TimeoutError):
+        pass  # the client went, went quiet, or the server closed it (a deleted room, a newer connection)
+    except DecodeError:  # not a SignalRequest: the client is not speaking LiveKit's protocol
+        logger.warning("a malformed signal message; closing its connection",
+                       extra={"room": room.name, "participant": info.identity})
     finally:
         await room.remove(participant)
         server.left(room)
