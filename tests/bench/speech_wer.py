@@ -31,6 +31,7 @@ from livekit import rtc
 
 from agent_worker.offline_speech import offline_tts, offline_vad
 from agent_worker.piper_voice import VoiceFiles, piper_voice
+from agent_worker.spoken_text import normalise_transcript
 from agent_worker.whisper_stt import WhisperSTT, WhisperWeights, whisper_model
 
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "speech_wer.json"
@@ -164,7 +165,7 @@ def recognition(voices: dict[str, Callable[[str], tuple[np.ndarray, int]]]) -> d
                 if condition == "telephone":
                     samples, rate = telephone(samples, rate)
                 started = time.perf_counter()
-                heard = stt.transcribe([frame_of(samples, rate)]).text
+                heard = normalise_transcript(stt.transcribe([frame_of(samples, rate)]).text)
                 if voice == "piper_joe" and condition == "clean":
                     latencies.append((len(samples) / rate, time.perf_counter() - started))
                 reference = words(expected)

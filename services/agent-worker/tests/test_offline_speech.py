@@ -21,6 +21,7 @@ from agent_worker.offline_speech import (
     offline_vad,
 )
 from agent_worker.piper_voice import clauses
+from agent_worker.spoken_text import normalise_transcript
 from agent_worker.whisper_stt import WhisperWeights, whisper_model
 
 
@@ -41,7 +42,7 @@ async def spoken(text: str) -> tuple[list[rtc.AudioFrame], float, float]:
 
 async def test_what_piper_says_whisper_hears_with_the_order_number_written_as_the_tools_expect() -> None:
     frames, _, _ = await spoken("Where is my order ORD-1042?")
-    transcript = (await offline_stt().recognize(frames)).alternatives[0].text
+    transcript = normalise_transcript((await offline_stt().recognize(frames)).alternatives[0].text)
     assert "ORD-1042" in transcript
     assert "order" in transcript.lower()
 

