@@ -31,15 +31,20 @@ from tests.pg import connection
 from tests.services import running_service
 
 
-async def prepare(database_url: str) -> str:
+async def prepare(database_url: str, desks: int = 1) -> list[str]:
+    """The demo shop and ``desks`` agents with the order lookup (an agent takes one call at a time):
+    their phone numbers."""
     async with connection(database_url) as conn:
         await migrate(conn)
         await seed_shop(conn)
         supervisor = await make_user(conn, "supervisor")
-        agent = await make_agent(conn, supervisor, "Bench desk")
-        await conn.execute("insert into agent_tools(agent_id, supervisor_id, name) values ($1, $2, 'order_lookup')",
-                           agent, supervisor)
-        return await conn.fetchval("select phone_number from agents where id = $1", agent)
+        numbers = []
+        for desk in range(desks):
+            agent = await make_agent(conn, supervisor, f"Bench desk {desk + 1}")
+            await conn.execute("insert into agent_tools(agent_id, supervisor_id, name) values ($1, $2, 'order_lookup')",
+                               agent, supervisor)
+            numbers.append(await conn.fetchval("select phone_number from agents where id = $1", agent))
+        return numbers
 
 
 async def measure(base: str, number: str, calls: int) -> tuple[list[float], list[float]]:
@@ -71,7 +76,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=30)
     args = parser.parse_args()
     with embedded_servers() as (nats_url, database_url):
-        number = asyncio.run(prepare(database_url))
+        [number] = asyncio.run(prepare(database_url))
         router = RouterSettings(nats_url=nats_url, database_url=database_url)
         worker = WorkerSettings(nats_url=nats_url, database_url=database_url)
         with running_service("call-router", router, router_setup), \

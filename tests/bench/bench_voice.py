@@ -130,8 +130,8 @@ def breakdown(parts: list[dict[str, int]]) -> dict[str, float]:
             if (values := [p[name] for p in parts if name in p])}
 
 
-async def level(base: str, number: str, calls: int, turns: int, lines: VoiceTurnLines) -> dict[str, Any]:
-    """``calls`` calls at once (started a second apart), ``turns`` questions each."""
+async def level(base: str, numbers: list[str], calls: int, turns: int, lines: VoiceTurnLines) -> dict[str, Any]:
+    """``calls`` calls at once (started a second apart, each to an agent of its own), ``turns`` questions each."""
     results = Turns()
     lines.turns = results
     platform = psutil.Process()
@@ -148,7 +148,7 @@ async def level(base: str, number: str, calls: int, turns: int, lines: VoiceTurn
 
     sampling = asyncio.create_task(sample_memory())
     try:
-        await asyncio.gather(*(one_call(base, number, turns, results, start_after=i) for i in range(calls)))
+        await asyncio.gather(*(one_call(base, numbers[i], turns, results, start_after=i) for i in range(calls)))
     finally:
         sampling.cancel()
     elapsed = time.monotonic() - started
@@ -208,10 +208,10 @@ def main() -> None:
     most = max([1, *(int(n) for n in args.levels.split(",") if n)])
     with embedded_servers() as (nats_url, database_url), \
             room_platform(nats_url, database_url, livekit_idle_processes=most) as base:
-        number = asyncio.run(prepare(database_url))
-        runs.append(asyncio.run(level(base, number, 1, args.turns, lines)))
+        numbers = asyncio.run(prepare(database_url, desks=most))
+        runs.append(asyncio.run(level(base, numbers, 1, args.turns, lines)))
         for calls in (int(n) for n in args.levels.split(",") if n):
-            runs.append(asyncio.run(level(base, number, calls, args.level_turns, lines)))
+            runs.append(asyncio.run(level(base, numbers, calls, args.level_turns, lines)))
     for run in runs:
         latency = run["turn_latency_ms"]
         print(f"voice, {run['concurrent_calls']} call(s): dial to greeting {run['dial_to_greeting_ms']}; "
