@@ -26,7 +26,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,14 +43,14 @@ from agent_worker.app import setup as worker_setup
 from agent_worker.config import Settings as WorkerSettings
 from call_router.app import setup as router_setup
 from call_router.config import Settings as RouterSettings
-from embedded_stack.room_server import RoomServer
-from embedded_stack.room_server.network import advertise, interface_addresses
+from embedded_stack.postgres_server import free_port
 from tests.bench.bench_calls import prepare
 from tests.bench.servers import embedded_servers, percentile
-from tests.integration.conftest import running_gateway, serve
+from tests.integration.conftest import running_gateway
 from tests.integration.test_gateway_streams import reading
 from tests.services import running_service
 from tests.voice_customer import on_the_phone
+from tests.waiting import eventually
 
 QUESTIONS = ("Where is my order ORD-1042?", "Can you tell me the status of order ORD-2001?",
              "Has my order ORD-3003 been delivered?", "Hello, I am waiting for ORD-1042, where is it?")
@@ -101,13 +104,16 @@ async def one_call(base: str, number: str, turns: int, results: Turns, start_aft
 
 @contextlib.contextmanager
 def room_platform(nats_url: str, database_url: str, **worker_settings: Any) -> Iterator[str]:
-    """The gateway (its URL), call-router and agent-worker with voice calls in rooms on the room server."""
-    advertise(interface_addresses())
+    """The gateway (its URL), call-router and agent-worker with voice calls in rooms on the room server,
+    which runs in a process of its own as under `make run` (its WebRTC must not share this process's
+    interpreter with the customers)."""
     key, secret = "bench", "bench-secret-of-at-least-32-characters"
-    served = serve(RoomServer(key, secret).app())
-    keys = {"livekit_url": served.url.replace("http://", "ws://"), "livekit_api_key": key,
-            "livekit_api_secret": secret}
+    port = free_port()
+    room_server = subprocess.Popen([sys.executable, "-m", "embedded_stack.room_server", "--port", str(port)],
+                                   env={**os.environ, "LIVEKIT_API_KEY": key, "LIVEKIT_API_SECRET": secret})
+    keys = {"livekit_url": f"ws://127.0.0.1:{port}", "livekit_api_key": key, "livekit_api_secret": secret}
     try:
+        asyncio.run(eventually(lambda: answers(f"http://127.0.0.1:{port}/"), within=30))
         router = RouterSettings(nats_url=nats_url, database_url=database_url, **keys)
         worker = WorkerSettings(nats_url=nats_url, database_url=database_url, **keys, **worker_settings)
         with running_service("call-router", router, router_setup), \
@@ -115,7 +121,16 @@ def room_platform(nats_url: str, database_url: str, **worker_settings: Any) -> I
                 running_gateway(nats_url, database_url, call_attempts_per_minute=100_000, **keys) as gateway:
             yield gateway.url
     finally:
-        served.stop()
+        room_server.terminate()
+        room_server.wait(10)
+
+
+async def answers(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient(timeout=1) as http:
+            return (await http.get(url)).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def figures(values: list[float]) -> dict[str, float]:
@@ -135,7 +150,7 @@ async def level(base: str, numbers: list[str], calls: int, turns: int, lines: Vo
     results = Turns()
     lines.turns = results
     platform = psutil.Process()
-    cpu_before = cpu_seconds(platform)
+    cpu_before = busy_cpu_seconds()
     started = time.monotonic()
     peak_rss, job_rss = 0.0, 0.0
 
@@ -152,7 +167,7 @@ async def level(base: str, numbers: list[str], calls: int, turns: int, lines: Vo
     finally:
         sampling.cancel()
     elapsed = time.monotonic() - started
-    cpu = cpu_seconds(platform) - cpu_before
+    cpu = busy_cpu_seconds() - cpu_before
     return {"concurrent_calls": calls, "dial_to_greeting_ms": figures(results.greetings),
             "turns": len(results.waits), "failed_turns": results.failures,
             "turn_latency_ms": figures(results.waits), "agent_worker_median_ms": breakdown(results.parts),
@@ -160,15 +175,11 @@ async def level(base: str, numbers: list[str], calls: int, turns: int, lines: Vo
             "platform_peak_rss_mb": round(peak_rss), "job_process_rss_mb": round(job_rss)}
 
 
-def cpu_seconds(root: psutil.Process) -> float:
-    total = 0.0
-    for process in [root, *root.children(recursive=True)]:
-        try:
-            times = process.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
-            pass
-    return total
+def busy_cpu_seconds() -> float:
+    """The whole machine's busy CPU time: the platform, its job processes (which come and go with the
+    calls) and the customers; nothing else runs on it during a benchmark."""
+    times = psutil.cpu_times()
+    return times.user + times.nice + times.system + times.irq + times.softirq
 
 
 def job_process_rss_mb(root: psutil.Process) -> list[float]:
