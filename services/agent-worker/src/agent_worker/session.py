@@ -169,9 +169,10 @@ class CallSession:
     async def start(self, history: ChatContext | None = None, greet: bool = True) -> None:
         self.resumed.set()
         mcp_schemas = await mcp_tools.discover(t for t in self.config.tools if t.source == "mcp")
-        if self.engine is not None:
+        if self.engine is not None:  # embeds each tool's description: off the event loop
             for name, schema in mcp_schemas.items():
-                self.engine.learn_tool(name, schema["description"], schema["parameters"])
+                await asyncio.get_running_loop().run_in_executor(
+                    inference_executor(), self.engine.learn_tool, name, schema["description"], schema["parameters"])
         self._agent = build_agent(self.config, self.guidance, self.use_tool, history, mcp_schemas, self.caller,
                                   heard=self.receive)
         if self.voice is None:
