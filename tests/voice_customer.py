@@ -24,8 +24,9 @@ LOUD_RMS = 300.0  # int16; the room's silence is 0 and Piper's speech is in the 
 
 def spoken(text: str) -> list[rtc.AudioFrame]:
     """``text`` said by the offline voice, as 10 ms frames at the microphone's rate."""
-    resampler = rtc.AudioResampler(PiperTTS().sample_rate, RATE, num_channels=1)
-    frames = [out for chunk in PiperTTS().sentences(text) for out in resampler.push(chunk)] + resampler.flush()
+    voice = PiperTTS()
+    resampler = rtc.AudioResampler(voice.sample_rate, RATE, num_channels=1)
+    frames = [out for chunk in voice.sentences(text) for out in resampler.push(chunk)] + resampler.flush()
     samples = np.concatenate([np.frombuffer(f.data, dtype=np.int16) for f in frames])
     samples = np.pad(samples, (0, -len(samples) % FRAME))
     return [rtc.AudioFrame(samples[i:i + FRAME].tobytes(), RATE, 1, FRAME) for i in range(0, len(samples), FRAME)]
@@ -78,6 +79,10 @@ class Ear:
         if track.kind == rtc.TrackKind.KIND_AUDIO:
             self._tasks.add(asyncio.create_task(self._hear(rtc.AudioStream(track, sample_rate=RATE, num_channels=1))))
 
+    def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
     async def _hear(self, stream: rtc.AudioStream) -> None:
         async for event in stream:
             samples = np.frombuffer(event.frame.data, dtype=np.int16).astype(np.float64)
@@ -126,7 +131,6 @@ async def on_the_phone(join: dict[str, str]) -> AsyncIterator[tuple[Microphone, 
             yield microphone, ear
         finally:
             talking.cancel()
-            for task in ear._tasks:
-                task.cancel()
+            ear.close()
 
 
