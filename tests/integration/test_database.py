@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,6 +12,7 @@ import pytest
 
 from contracts.bus import CALLS_RETENTION_SECONDS
 from contracts.db import CLAIM_RETENTION, acting_as, claim_event, migrate, migrations, prune_claims
+from contracts.locks import LockKey, lock_for_transaction, session_lock
 from tests.factories import make_agent, make_user
 from tests.pg import connection
 
@@ -175,3 +177,20 @@ async def test_migrations_run_unchanged_on_a_supabase_shaped_database(postgres_a
                 assert b.agent != a.agent
         finally:
             await admin.execute(f'drop database "{name}" with (force)')
+
+
+async def test_each_advisory_lock_has_a_key_of_its_own(pool: asyncpg.Pool) -> None:
+    """Routing must not wait while analytics rebuilds (they once shared a key), nor a scoped lock on a
+    global one; a repeated key would already have failed at import (``@unique``)."""
+    assert len({int(key) for key in LockKey}) == len(LockKey)
+    async with pool.acquire() as rebuilding, pool.acquire() as routing:
+        async with session_lock(rebuilding, LockKey.AGGREGATE_REBUILD):
+            async with routing.transaction():
+                await asyncio.wait_for(lock_for_transaction(routing, LockKey.ROUTING), timeout=2)
+                await asyncio.wait_for(
+                    lock_for_transaction(routing, LockKey.SUPERVISOR_AGENTS, uuid.uuid4()), timeout=2)
+        async with routing.transaction():
+            await lock_for_transaction(routing, LockKey.ROUTING)
+            async with rebuilding.transaction():  # the same key from another connection does wait
+                with pytest.raises(TimeoutError):
+                    await asyncio.wait_for(lock_for_transaction(rebuilding, LockKey.ROUTING), timeout=0.3)

@@ -17,15 +17,13 @@ from uuid import UUID
 import asyncpg
 
 from contracts.bus import CALLS_RETENTION_SECONDS
+from contracts.locks import LockKey, session_lock
 
 log = logging.getLogger("contracts.db")
 
 # A claim only has to outlive the chance of its event coming back: as long as the CALLS stream keeps
 # events, and a day more for one redelivered at the edge.
 CLAIM_RETENTION = timedelta(seconds=CALLS_RETENTION_SECONDS) + timedelta(days=1)
-
-# Any fixed number shared by every migrator: it serialises concurrent start-ups.
-MIGRATION_LOCK_KEY = 7_301_977
 
 Role = Literal["admin", "supervisor"]
 
@@ -51,8 +49,7 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
 
     Refuses to run when an applied migration's file has changed since: migrations are append-only.
     """
-    await conn.execute("select pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
-    try:
+    async with session_lock(conn, LockKey.MIGRATIONS):
         await conn.execute(
             """create table if not exists public.schema_migrations (
                    version text primary key,
@@ -75,8 +72,6 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
             log.info("applied migration %s", migration.version)
             done.append(migration.version)
         return done
-    finally:
-        await conn.execute("select pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

@@ -14,13 +14,12 @@ from datetime import UTC, date
 import asyncpg
 
 from contracts.db import claim_event
+from contracts.locks import LockKey, session_lock
 from contracts.results import ArchiveSaved, FcrRevised
 
 CONSUMER = "analytics"
 ARCHIVE_CLAIMS = "analytics.archive"
 REVISION_CLAIMS = "analytics.fcr_revision"
-# Any fixed number: one analytics instance rebuilds at a time.
-REBUILD_LOCK_KEY = 7_301_978
 
 
 class RevisionBeforeArchive(Exception):
@@ -108,12 +107,9 @@ async def rebuild_if_empty(pool: asyncpg.Pool) -> int | None:
     """At start-up: fill an empty table from an archive that has calls (demo data, a first deployment of
     analytics on a running platform); returns the rows written, or None when there was nothing to do."""
     async with pool.acquire() as conn:
-        await conn.execute("select pg_advisory_lock($1)", REBUILD_LOCK_KEY)
-        try:
+        async with session_lock(conn, LockKey.AGGREGATE_REBUILD):
             async with conn.transaction(isolation="repeatable_read"):
                 if await conn.fetchval("select exists(select 1 from agent_daily_kpis)") or \
                         not await conn.fetchval("select exists(select 1 from archives)"):
                     return None
                 return await rebuild(conn)
-        finally:
-            await conn.execute("select pg_advisory_unlock($1)", REBUILD_LOCK_KEY)

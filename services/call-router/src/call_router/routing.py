@@ -32,10 +32,10 @@ from contracts.calls import (
     livekit_room_name,
 )
 from contracts.envelope import Envelope, utc_now
+from contracts.locks import LockKey, lock_for_transaction
 from contracts.results import NotificationCreated
 
 log = logging.getLogger("call_router.routing")
-ROUTER_LOCK_KEY = 7_301_978
 END_REASONS: dict[str, EndReason] = {"customer": "customer_hangup", "agent": "agent_resolved",
                                      "supervisor": "supervisor_ended"}
 
@@ -57,7 +57,7 @@ class QueuedCall:
 
 
 async def lock(conn: asyncpg.Connection) -> None:
-    await conn.execute("select pg_advisory_xact_lock($1)", ROUTER_LOCK_KEY)
+    await lock_for_transaction(conn, LockKey.ROUTING)
 
 
 async def request_call(conn: asyncpg.Connection, request: CallRequested, max_concurrent_calls: int,

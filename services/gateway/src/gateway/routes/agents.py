@@ -7,6 +7,7 @@ from uuid import UUID
 import asyncpg
 from fastapi import APIRouter, Response
 
+from contracts.locks import LockKey, lock_for_transaction
 from contracts.tools import BUILTIN_TOOLS
 from gateway import audit
 from gateway.deps import CurrentUser, Db
@@ -79,7 +80,7 @@ def owner_for_new_agent(principal: Principal, requested: UUID | None) -> UUID:
 
 async def check_agent_limit(conn: asyncpg.Connection, supervisor_id: UUID) -> None:
     # Serialise creations for this supervisor so two concurrent requests cannot both take the last place.
-    await conn.execute("select pg_advisory_xact_lock(hashtext($1::uuid::text))", supervisor_id)
+    await lock_for_transaction(conn, LockKey.SUPERVISOR_AGENTS, supervisor_id)
     row = await conn.fetchrow(
         """select s.max_agents, (select count(*) from agents a where a.supervisor_id = s.id) as agents
            from supervisors s where s.id = $1""", supervisor_id)

@@ -1,0 +1,47 @@
+"""Every PostgreSQL advisory lock the platform takes, in one place.
+
+Two services that picked the same number would wait on each other for no reason (routing stalled while
+analytics rebuilt its aggregates, when both used 7_301_978). ``@unique`` makes a repeated key an import
+error, so keys stay apart by construction. A lock on one thing (a supervisor, an agent) takes the
+two-key form: its class here, the thing's hash second; PostgreSQL keeps the one-key and two-key spaces
+apart, so a scoped lock never meets a global one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from enum import IntEnum, unique
+from uuid import UUID
+
+import asyncpg
+
+
+@unique
+class LockKey(IntEnum):
+    # Serialises concurrent start-ups' migrations.
+    MIGRATIONS = 7_301_977
+    # Serialises the call-router's decisions (queue order, agents' capacity).
+    ROUTING = 7_301_978
+    # One analytics instance rebuilds the daily aggregates at a time.
+    AGGREGATE_REBUILD = 7_301_979
+    # Per supervisor: two concurrent agent creations cannot both take the last place.
+    SUPERVISOR_AGENTS = 7_301_980
+
+
+async def lock_for_transaction(conn: asyncpg.Connection, key: LockKey, scope: UUID | None = None) -> None:
+    """Held until the surrounding transaction ends; ``scope`` narrows it to one thing."""
+    if scope is None:
+        await conn.execute("select pg_advisory_xact_lock($1)", int(key))
+    else:
+        await conn.execute("select pg_advisory_xact_lock($1, hashtext($2::uuid::text))", int(key), scope)
+
+
+@contextlib.asynccontextmanager
+async def session_lock(conn: asyncpg.Connection, key: LockKey) -> AsyncIterator[None]:
+    """Held across transactions on this connection, released on leaving the block."""
+    await conn.execute("select pg_advisory_lock($1)", int(key))
+    try:
+        yield
+    finally:
+        await conn.execute("select pg_advisory_unlock($1)", int(key))
