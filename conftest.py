@@ -88,7 +88,7 @@ async def isolated_pool(isolated_database_url: str) -> AsyncIterator[asyncpg.Poo
 @pytest.fixture
 async def bus(nats_url: str) -> AsyncIterator[Bus]:
     connected = await connect_bus(nats_url, "tests")
-    await ensure_streams(connected.js)
+    await ensure_streams(connected)
     yield connected
     await connected.close()
 

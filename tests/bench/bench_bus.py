@@ -21,7 +21,7 @@ from embedded_stack.nats_server import start_nats
 
 async def measure(nats_url: str, events: int) -> dict[str, float]:
     bus = await connect_bus(nats_url, "bench")
-    await ensure_streams(bus.js)
+    await ensure_streams(bus)
     ids = {"supervisor_id": uuid.uuid4(), "agent_id": uuid.uuid4(), "call_id": uuid.uuid4()}
     latencies: list[float] = []
     done = asyncio.Event()

@@ -221,7 +221,7 @@ async def test_clients_reconnect_after_a_nats_restart(tmp_path: Path) -> None:
     port = free_port()
     server = start_nats(tmp_path, port=port)
     publisher = await connect_bus(server.url, "test-publisher")
-    await ensure_streams(publisher.js)
+    await ensure_streams(publisher)
     ids = fresh_ids()
     recorder = Recorder()
     consumer = EventConsumer(publisher, "restart", [supervisor_filter(ids["supervisor_id"])], recorder,

@@ -107,8 +107,8 @@ def chunk(team: dict[str, Any], text: str, seq: int, agent_id: str | None = None
                            seq=seq, speaker="customer", text=text)
 
 
-async def sse_consumers(bus: Bus) -> int:
-    return sum(info.name.startswith("sse-") for info in await bus.js.consumers_info(CALLS_STREAM))
+async def stream_readers(bus: Bus) -> int:
+    return sum(info.name.startswith("tail-") for info in await bus.js.consumers_info(CALLS_STREAM))
 
 
 @pytest.fixture
@@ -175,7 +175,7 @@ async def test_disconnect_removes_the_bus_consumer_and_frees_the_slot(
     slots = gateway.app.state.stream_slots
 
     async def all_closed() -> bool:
-        return await sse_consumers(bus) == 0 and slots.total == 0
+        return await stream_readers(bus) == 0 and slots.total == 0
 
     # Streams of earlier tests close as the gateway notices each disconnect; on a loaded machine that can take
     # longer than this test's own bound, which is what it measures.
@@ -183,7 +183,7 @@ async def test_disconnect_removes_the_bus_consumer_and_frees_the_slot(
     token = stream_token(http, world, world.a["email"])
     async with open_stream(client, f"/api/stream/agents/{world.a['agent']}", token=token) as reader:
         await reader.next()
-        assert await sse_consumers(bus) == 1 and slots.total == 1
+        assert await stream_readers(bus) == 1 and slots.total == 1
     await eventually(all_closed, within=5)
 
 

@@ -11,11 +11,13 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
+import nats.aio.subscription
 import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
@@ -62,9 +64,127 @@ class Bus:
         )
         return ack.seq
 
+    @property
+    def connected(self) -> bool:
+        return self.nc.is_connected
+
+    @contextlib.asynccontextmanager
+    async def listen(self, *subjects: str) -> AsyncIterator[AsyncIterator[Envelope]]:
+        """The events published on ``subjects`` from now on while the block lasts, straight off the wire
+        (no stream, no replay, no ack): for waiting on an answer, or a nudge to look again. A message
+        that is not a valid event is skipped (its durable consumers dead-letter it)."""
+        subscriptions = [await self.nc.subscribe(subject) for subject in subjects]
+        queue: asyncio.Queue[Msg] = asyncio.Queue()
+
+        async def pump(subscription: nats.aio.subscription.Subscription) -> None:
+            async for message in subscription.messages:
+                queue.put_nowait(message)
+
+        async def events() -> AsyncIterator[Envelope]:
+            while True:
+                message = await queue.get()
+                try:
+                    yield decode_event(message.data)
+                except (ValidationError, ValueError):
+                    log.warning("invalid event on %s ignored by a listener", message.subject)
+
+        pumps = [asyncio.create_task(pump(subscription)) for subscription in subscriptions]
+        try:
+            yield events()
+        finally:
+            for task in pumps:
+                task.cancel()
+            for subscription in subscriptions:
+                with contextlib.suppress(Exception):
+                    await subscription.unsubscribe()
+
+    @contextlib.asynccontextmanager
+    async def tail(self, filter_subjects: list[str], *, after: int | None = None,
+                   since: datetime | None = None) -> AsyncIterator[Tail]:
+        """Read the CALLS stream for these subjects through a consumer of our own: from just after
+        stream sequence ``after``; else from ``since``; else from now. The consumer goes when the block
+        ends (or, should this process die, once idle for ``TAIL_IDLE_SECONDS``)."""
+        config = tail_config(filter_subjects, after, since)
+        subscription: JetStreamContext.PullSubscription | None = None
+        try:
+            # Inside the try: a reader who leaves while the consumer is being created must not leak it.
+            info = await self.js.add_consumer(CALLS_STREAM, config)
+            subscription = await self.js.pull_subscribe_bind(consumer=config.name, stream=CALLS_STREAM)
+            yield Tail(subscription, info.delivered.stream_seq)
+        finally:
+            # At once rather than after the idle threshold; shielded so the cancellation that ended the
+            # reader does not also cancel its clean-up.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._release(config.name, subscription))
+
+    async def _release(self, consumer: str, subscription: JetStreamContext.PullSubscription | None) -> None:
+        if subscription is not None:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+        await self.delete_consumer(consumer)
+
+    async def delete_consumer(self, name: str) -> None:
+        await self.js.delete_consumer(CALLS_STREAM, name)
+
+    async def consumer_lag(self) -> list[ConsumerLag]:
+        """How far each durable consumer of the CALLS stream lags: for the metrics endpoint."""
+        return [ConsumerLag(info.name, info.num_pending or 0, info.num_ack_pending or 0)
+                for info in await self.js.consumers_info(CALLS_STREAM) if info.config.durable_name]
+
     async def close(self) -> None:
         if not self.nc.is_closed:
             await self.nc.drain()
+
+
+# A reader's consumer whose process died is removed by the server after this long without a fetch.
+TAIL_IDLE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ConsumerLag:
+    consumer: str
+    pending: int
+    unacked: int
+
+
+@dataclass
+class Tail:
+    subscription: JetStreamContext.PullSubscription
+    # The stream's last sequence when the reader started: a client reading "from now" resumes after it.
+    start_sequence: int
+
+    async def next_batch(self, wait_seconds: float, limit: int = 100) -> list[tuple[int, Envelope]]:
+        """The next events with their stream sequence; empty when none came within ``wait_seconds``. A
+        message that is not a valid event is left out (its durable consumers dead-letter it)."""
+        try:
+            messages = await self.subscription.fetch(limit, timeout=wait_seconds)
+        except (TimeoutError, nats.errors.TimeoutError):
+            return []
+        events = []
+        for message in messages:
+            try:
+                events.append((message.metadata.sequence.stream, decode_event(message.data)))
+            except ValidationError:
+                log.error("invalid event on %s not passed to a reader", message.subject)
+        return events
+
+
+def tail_config(filter_subjects: list[str], after: int | None, since: datetime | None) -> ConsumerConfig:
+    if after is not None:
+        policy = DeliverPolicy.BY_START_SEQUENCE
+    else:
+        policy = DeliverPolicy.NEW if since is None else DeliverPolicy.BY_START_TIME
+    return ConsumerConfig(
+        name=f"tail-{uuid4().hex}",
+        filter_subjects=filter_subjects,
+        ack_policy=AckPolicy.NONE,
+        deliver_policy=policy,
+        opt_start_seq=(after + 1) if after is not None else None,
+        opt_start_time=since.isoformat() if policy == DeliverPolicy.BY_START_TIME and since else None,
+        inactive_threshold=TAIL_IDLE_SECONDS,
+        mem_storage=True,
+        num_replicas=1,
+    )
 
 
 async def connect_bus(url: str, service: str, *, connect_timeout: float = 5.0) -> Bus:
@@ -115,15 +235,15 @@ def stream_configs() -> list[StreamConfig]:
     ]
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
+async def ensure_streams(bus: Bus) -> None:
     """Create the streams, or bring an existing one's configuration up to date."""
     for config in stream_configs():
         try:
-            await js.stream_info(config.name)
+            await bus.js.stream_info(config.name)
         except NotFoundError:
-            await js.add_stream(config)
+            await bus.js.add_stream(config)
         else:
-            await js.update_stream(config)
+            await bus.js.update_stream(config)
 
 
 async def call_history(bus: Bus, event: Envelope, *, quiet_seconds: float = 1.0) -> list[Envelope]:
@@ -319,10 +439,11 @@ class DeadLetters:
     newest: list[tuple[int, DeadLetter]]
 
 
-async def read_dead_letters(js: JetStreamContext, limit: int, consumer: str | None = None,
+async def read_dead_letters(bus: Bus, limit: int, consumer: str | None = None,
                             scan: int = 5000) -> DeadLetters:
     """The newest ``limit`` letters (of ``consumer``, when given), looking back at most ``scan``
     messages: for operators, who otherwise need the nats CLI."""
+    js = bus.js
     info = await js.stream_info(DEADLETTER_STREAM, subjects_filter=f"{DEADLETTER_PREFIX}.>")
     by_consumer = {subject.removeprefix(f"{DEADLETTER_PREFIX}."): count
                    for subject, count in (info.state.subjects or {}).items()}
@@ -349,12 +470,12 @@ class NoSuchDeadLetter(NotReplayable):
     """No dead letter at that sequence (never was, or past the stream's retention)."""
 
 
-async def replay_dead_letter(js: JetStreamContext, sequence: int) -> tuple[DeadLetter, Envelope]:
+async def replay_dead_letter(bus: Bus, sequence: int) -> tuple[DeadLetter, Envelope]:
     """Send dead letter ``sequence`` again to the consumer that gave up on it, and to no other: for
     after the cause is mended (a database that was away, a fixed handler). The consumer's usual
     guards (event-id dedupe, exactly-once claims) keep a second replay harmless."""
     try:
-        message = await js.get_msg(DEADLETTER_STREAM, seq=sequence)
+        message = await bus.js.get_msg(DEADLETTER_STREAM, seq=sequence)
         letter = DeadLetter.model_validate_json(message.data or b"")
     except (NotFoundError, ValidationError) as exc:
         raise NoSuchDeadLetter(f"there is no dead letter {sequence}") from exc
@@ -364,7 +485,7 @@ async def replay_dead_letter(js: JetStreamContext, sequence: int) -> tuple[DeadL
         raise NotReplayable(f"the message is still not a valid event: {_short(exc, 300)}") from exc
     if event.subject != letter.original_subject:
         raise NotReplayable(f"the message's body belongs on {event.subject}, not {letter.original_subject}")
-    await js.publish(replay_subject(letter.consumer, letter.original_subject), letter.payload.encode())
+    await bus.js.publish(replay_subject(letter.consumer, letter.original_subject), letter.payload.encode())
     return letter, event
 
 

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StorageType
 from nats.js.errors import BucketNotFoundError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from contracts.bus import Bus, connect_bus
 from contracts.envelope import utc_now
 from contracts.subjects import HEALTH_BUCKET
 
@@ -28,22 +28,22 @@ log = logging.getLogger("contracts.health")
 STALE_AFTER_SECONDS = 15.0
 
 
-async def health_bucket(js: JetStreamContext) -> KeyValue:
+async def health_bucket(bus: Bus) -> KeyValue:
     try:
-        return await js.key_value(HEALTH_BUCKET)
+        return await bus.js.key_value(HEALTH_BUCKET)
     except BucketNotFoundError:
-        return await js.create_key_value(
+        return await bus.js.create_key_value(
             KeyValueConfig(bucket=HEALTH_BUCKET, ttl=3 * STALE_AFTER_SECONDS, storage=StorageType.MEMORY)
         )
 
 
 async def beat_forever(
-    js: JetStreamContext, service: str, interval: float, details: Callable[[], dict[str, Any]] | None = None
+    bus: Bus, service: str, interval: float, details: Callable[[], dict[str, Any]] | None = None
 ) -> None:
     bucket = None
     while True:
         try:
-            bucket = bucket or await health_bucket(js)
+            bucket = bucket or await health_bucket(bus)
             beat = {"service": service, "status": "ok", "at": utc_now().isoformat(), "pid": os.getpid(),
                     "details": details() if details else {}}
             await bucket.put(service, json.dumps(beat).encode())
@@ -60,8 +60,8 @@ def is_fresh(beat: dict[str, Any], now: datetime | None = None) -> bool:
     return age <= STALE_AFTER_SECONDS
 
 
-async def read_beats(js: JetStreamContext) -> dict[str, dict[str, Any]]:
-    bucket = await health_bucket(js)
+async def read_beats(bus: Bus) -> dict[str, dict[str, Any]]:
+    bucket = await health_bucket(bus)
     beats: dict[str, dict[str, Any]] = {}
     try:
         keys = await bucket.keys()
@@ -78,11 +78,9 @@ async def read_beats(js: JetStreamContext) -> dict[str, dict[str, Any]]:
 
 
 async def _check(nats_url: str, service: str) -> bool:
-    from contracts.bus import connect_bus
-
     bus = await connect_bus(nats_url, f"healthcheck-{service}", connect_timeout=2.0)
     try:
-        beat = (await read_beats(bus.js)).get(service)
+        beat = (await read_beats(bus)).get(service)
         return beat is not None and is_fresh(beat)
     finally:
         await bus.close()

@@ -1,5 +1,10 @@
 """Every topic, the events it carries, who produces and consumes it, and how it is delivered.
 
+Producers are the services that build the topic's events; consumers the services that handle them
+(their declared subscribers, the gateway's wait for a dial's answer, analytics' live counters);
+tests/contracts/test_topic_table.py fails when the table and the code disagree. Besides these, every
+topic reaches the browsers allowed to see it through the gateway's live streams.
+
 This table is the single source for proto/README.md's subject table, the JSON Schemas and the
 AsyncAPI document (``make gen``), and for the JetStream stream definition.
 """
@@ -29,6 +34,7 @@ from contracts.transcripts import TranscriptChunk
 from contracts.whisper import WhisperAck, WhisperInject, WhisperPause
 
 AT_LEAST_ONCE = "JetStream, at least once; consumers dedupe on event_id"
+BROWSERS = "browsers (the gateway's live streams)"
 
 
 @dataclass(frozen=True)
@@ -40,49 +46,51 @@ class Topic:
     description: str
     guarantee: str = AT_LEAST_ONCE
 
+    @property
+    def readers(self) -> str:
+        return ", ".join([*self.consumers, BROWSERS])
+
 
 TOPICS: tuple[Topic, ...] = (
     Topic("call.requested", (CallRequested,), ("gateway",), ("call-router",),
           "A customer dialled an agent's mock number."),
     Topic("call.queued", (CallQueued,), ("call-router",), ("gateway", "analytics"),
           "The call waits; repeated whenever its queue position changes."),
-    Topic("call.started", (CallStarted,), ("call-router",),
-          ("agent-worker", "gateway", "sentiment", "analytics", "postprocess"),
+    Topic("call.started", (CallStarted,), ("call-router",), ("gateway", "agent-worker", "sentiment", "analytics"),
           "The call was matched with its agent."),
     Topic("call.message", (CustomerMessage,), ("gateway",), ("agent-worker",),
           "A chat message from the customer."),
-    Topic("call.hangup", (CallHangup,), ("gateway", "agent-worker"), ("call-router",),
+    Topic("call.hangup", (CallHangup,), ("gateway", "call-router", "agent-worker"), ("call-router",),
           "Customer, agent or supervisor asks to end the call or leave the queue."),
     Topic("call.ended", (CallEnded,), ("call-router",),
-          ("agent-worker", "gateway", "sentiment", "analytics", "postprocess"),
+          ("gateway", "agent-worker", "sentiment", "analytics", "postprocess"),
           "The call is over: duration, reason, who ended it."),
-    Topic("agent.status", (AgentStatusChanged,), ("call-router", "agent-worker"), ("gateway", "analytics"),
+    Topic("agent.status", (AgentStatusChanged,), ("call-router",), ("analytics",),
           "An agent became idle, busy, paused or offline."),
-    Topic("transcript.chunk", (TranscriptChunk,), ("agent-worker",),
-          ("gateway", "sentiment", "postprocess"),
+    Topic("transcript.chunk", (TranscriptChunk,), ("agent-worker",), ("sentiment",),
           "One customer or agent utterance."),
-    Topic("tool.permission", (ToolPermissionRequest, ToolPermissionDecision), ("agent-worker", "gateway"),
-          ("gateway", "agent-worker", "postprocess"),
+    Topic("tool.permission", (ToolPermissionRequest, ToolPermissionDecision), ("gateway", "agent-worker"),
+          ("agent-worker", "sentiment"),
           "A tool call awaiting approval, and the supervisor's (or the timeout's) decision."),
-    Topic("tool.result", (ToolExecuted,), ("agent-worker",), ("gateway", "analytics", "postprocess"),
+    Topic("tool.result", (ToolExecuted,), ("agent-worker",), ("sentiment",),
           "A tool ran (or failed)."),
     Topic("whisper.command", (WhisperPause, WhisperInject), ("gateway",), ("agent-worker",),
           "The supervisor pauses the agent or injects instructions."),
-    Topic("whisper.ack", (WhisperAck,), ("agent-worker",), ("gateway",),
+    Topic("whisper.ack", (WhisperAck,), ("agent-worker",), (),
           "The agent paused, received instructions, resumed; shown to the supervisor only."),
-    Topic("sentiment.score", (SentimentScore,), ("sentiment",), ("gateway", "postprocess", "analytics"),
+    Topic("sentiment.score", (SentimentScore,), ("sentiment",), ("postprocess",),
           "Rolling customer sentiment, at least every 5 s while a call is live."),
-    Topic("satisfaction.score", (SatisfactionScore,), ("sentiment",), ("gateway", "postprocess"),
+    Topic("satisfaction.score", (SatisfactionScore,), ("sentiment",), ("postprocess",),
           "Estimated satisfaction (1-5) with reasons, every 5 s while a call is live."),
-    Topic("archive.saved", (ArchiveSaved,), ("postprocess",), ("gateway", "analytics"),
+    Topic("archive.saved", (ArchiveSaved,), ("postprocess",), ("analytics",),
           "The call's summary, tags, CSAT, FCR and handle time are archived (exactly once)."),
     Topic("archive.fcr_revised", (FcrRevised,), ("postprocess",), ("analytics",),
           "A repeat contact took an earlier call's first-contact resolution away."),
-    Topic("analytics.counters", (LiveCounters,), ("analytics",), ("gateway",),
+    Topic("analytics.counters", (LiveCounters,), ("analytics",), (),
           "A supervisor's live counters (calls, queue, busy agents) when they change and every few seconds.",
           guarantee="JetStream; a snapshot, so the next one supersedes a lost one"),
-    Topic("notification.created", (NotificationCreated,), ("postprocess", "agent-worker", "call-router"),
-          ("gateway",), "Something the supervisor should see now."),
+    Topic("notification.created", (NotificationCreated,), ("call-router", "postprocess"), (),
+          "Something the supervisor should see now."),
 )
 
 EVENT_TYPES: dict[str, type[Envelope]] = {
@@ -110,7 +118,7 @@ def topic_table() -> list[dict[str, Any]]:
             "subject": f"{topic.name}.<supervisor_id>.<agent_id>.<call_id>",
             "payload": ", ".join(event.__name__ for event in topic.events),
             "producers": ", ".join(topic.producers),
-            "consumers": ", ".join(topic.consumers),
+            "consumers": topic.readers,
             "guarantee": topic.guarantee,
             "description": topic.description,
         }

@@ -66,7 +66,7 @@ def asyncapi_document() -> dict[str, Any]:
         operations[f"receive_{channel_id}"] = {
             "action": "receive",
             "channel": {"$ref": f"#/channels/{channel_id}"},
-            "summary": f"Consumed by {', '.join(topic.consumers)}.",
+            "summary": f"Consumed by {topic.readers}.",
         }
         for event in topic.events:
             messages[event.__name__] = {

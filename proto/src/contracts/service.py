@@ -9,7 +9,7 @@ import os
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 
@@ -20,14 +20,15 @@ from contracts.logs import configure_logging
 from contracts.settings import ServiceSettings
 
 log = logging.getLogger("contracts.service")
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
 
 
 @dataclass
-class Runtime:
+class Runtime(Generic[SettingsT]):
     """What a service's setup function receives: its connections and a place to add work."""
 
     name: str
-    settings: ServiceSettings
+    settings: SettingsT
     bus: Bus
     pool: asyncpg.Pool | None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -38,12 +39,13 @@ class Runtime:
         self._work.append(work)
 
 
-Setup = Callable[[Runtime], Awaitable[None]]
+Setup = Callable[[Runtime[SettingsT]], Awaitable[None]]
 
 
-async def start(name: str, settings: ServiceSettings, setup: Setup, *, needs_database: bool = True) -> Runtime:
+async def start(name: str, settings: SettingsT, setup: Setup[SettingsT], *,
+                needs_database: bool = True) -> Runtime[SettingsT]:
     bus = await connect_bus(settings.nats_url, name)
-    await ensure_streams(bus.js)
+    await ensure_streams(bus)
     pool = None
     if needs_database:
         pool = await create_pool(settings.database_url)
@@ -52,11 +54,11 @@ async def start(name: str, settings: ServiceSettings, setup: Setup, *, needs_dat
     runtime = Runtime(name=name, settings=settings, bus=bus, pool=pool)
     await setup(runtime)
     runtime.run_forever(
-        beat_forever(bus.js, name, settings.heartbeat_seconds, lambda: runtime.health_details))
+        beat_forever(bus, name, settings.heartbeat_seconds, lambda: runtime.health_details))
     return runtime
 
 
-async def serve(name: str, settings: ServiceSettings, setup: Setup, *, needs_database: bool = True) -> None:
+async def serve(name: str, settings: SettingsT, setup: Setup[SettingsT], *, needs_database: bool = True) -> None:
     """Run a service until SIGINT/SIGTERM, then cancel its work and close its connections."""
     configure_logging(name, settings.log_level)
     # onnxruntime (1.32) otherwise sends usage telemetry to Microsoft from any process that runs a
@@ -69,7 +71,7 @@ async def serve(name: str, settings: ServiceSettings, setup: Setup, *, needs_dat
     await run(runtime)
 
 
-async def run(runtime: Runtime) -> None:
+async def run(runtime: Runtime[Any]) -> None:
     """Run a started service's work until ``runtime.stop`` is set or a task fails, then shut down."""
     tasks = [asyncio.create_task(work) for work in runtime._work]
     log.info("%s started", runtime.name, extra={"tasks": len(tasks)})
@@ -83,7 +85,7 @@ async def run(runtime: Runtime) -> None:
     log.info("%s stopped", runtime.name)
 
 
-async def shutdown(runtime: Runtime, tasks: list[asyncio.Task[None]]) -> None:
+async def shutdown(runtime: Runtime[Any], tasks: list[asyncio.Task[None]]) -> None:
     runtime.stop.set()
     for task in tasks:
         task.cancel()

@@ -32,6 +32,10 @@ def topic_filter(topic: str) -> str:
     return f"{topic}.>"
 
 
+def supervisor_topic_filter(topic: str, supervisor_id: UUID) -> str:
+    return f"{topic}.{supervisor_id}.>"
+
+
 def supervisor_filter(supervisor_id: UUID) -> str:
     return f"*.*.{supervisor_id}.>"
 

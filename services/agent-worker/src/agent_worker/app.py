@@ -9,19 +9,17 @@ from uuid import UUID
 import asyncpg
 
 from agent_worker import rooms
-from agent_worker.calls import ACCEPTS, open_session, steer
+from agent_worker.calls import declare_steering, open_session
 from agent_worker.config import Settings
 from agent_worker.session import CallSession
 from contracts.bus import Bus, EventConsumer
 from contracts.calls import CallEnded, CallStarted
 from contracts.envelope import Envelope
 from contracts.service import Runtime
-from contracts.subjects import topic_filter
-from contracts.tools import ToolPermissionRequest
+from contracts.subscribers import Subscriber
 from text_models.embedding import shared_embedder
 
 log = logging.getLogger("agent_worker")
-DURABLE = "agent-worker"
 
 
 @dataclass
@@ -33,20 +31,6 @@ class Worker:
     bus: Bus
     settings: Settings
     sessions: dict[UUID, CallSession] = field(default_factory=dict)
-
-    async def handle(self, event: Envelope) -> None:
-        if isinstance(event, CallStarted):
-            await self.session_for(event.call_id, greet=True)
-        elif isinstance(event, CallEnded):
-            session = self.sessions.pop(event.call_id, None)
-            if session is not None:
-                await session.close()
-        elif isinstance(event, ToolPermissionRequest):
-            return  # our own request, on the same subject as the decisions
-        elif (session := await self.session_for(event.call_id, greet=False)) is None:
-            log.info("%s for a call not live here; ignored", event.type)
-        else:
-            await steer(session, event)
 
     async def session_for(self, call_id: UUID | None, greet: bool) -> CallSession | None:
         if call_id is None:
@@ -67,23 +51,42 @@ class Worker:
         self.sessions.clear()
 
 
-async def setup(runtime: Runtime) -> None:
+chat_calls = Subscriber[Worker]("agent-worker")
+
+
+@chat_calls.handles(CallStarted)
+async def started(worker: Worker, event: CallStarted) -> None:
+    await worker.session_for(event.call_id, greet=True)
+
+
+@chat_calls.handles(CallEnded)
+async def ended(worker: Worker, event: CallEnded) -> None:
+    if (session := worker.sessions.pop(event.call_id, None)) is not None:
+        await session.close()
+
+
+async def _live_session(worker: Worker, event: Envelope) -> CallSession | None:
+    return await worker.session_for(event.call_id, greet=False)
+
+
+declare_steering(chat_calls, _live_session)
+
+
+async def setup(runtime: Runtime[Settings]) -> None:
     settings = runtime.settings
-    assert isinstance(settings, Settings) and runtime.pool is not None
+    assert runtime.pool is not None
     runtime.health_details.update(brain=settings.brain, speech_to_text=settings.speech_to_text,
                                   text_to_speech=settings.text_to_speech,
                                   tool_approval_timeout_seconds=settings.tool_approval_timeout_seconds,
                                   livekit_rooms="not configured (chat only)")
     shared_embedder()  # load the model before the first call, not during it
     worker = Worker(runtime.pool, runtime.bus, settings)
-    topics = sorted({event.topic for event in ACCEPTS})
-    consumer = EventConsumer(runtime.bus, DURABLE, [topic_filter(t) for t in topics], worker.handle, accepts=ACCEPTS)
-    runtime.run_forever(_run_then_close(consumer, worker, runtime))
+    runtime.run_forever(_run_then_close(chat_calls.consumer(runtime.bus, worker), worker, runtime))
     if settings.voice_enabled:
         runtime.run_forever(rooms.serve_rooms(settings, runtime.pool, runtime.stop, runtime.health_details))
 
 
-async def _run_then_close(consumer: EventConsumer, worker: Worker, runtime: Runtime) -> None:
+async def _run_then_close(consumer: EventConsumer, worker: Worker, runtime: Runtime[Settings]) -> None:
     try:
         await consumer.run(runtime.stop)
     finally:

@@ -4,8 +4,11 @@ what the customer and the supervisor send over the bus."""
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -18,14 +21,15 @@ from agent_worker.model_files import inference_executor
 from agent_worker.session import CallSession, Ids, load_agent
 from agent_worker.speech import VoiceIO
 from contracts.bus import Bus
-from contracts.calls import CallEnded, CallStarted, CustomerMessage
+from contracts.calls import CustomerMessage
 from contracts.envelope import Envelope
+from contracts.subscribers import Subscriber
 from contracts.tools import ToolPermissionDecision, ToolPermissionRequest
 from contracts.whisper import WhisperInject, WhisperPause
 from text_models.embedding import shared_embedder
 
-ACCEPTS = (CallStarted, CustomerMessage, WhisperPause, WhisperInject, ToolPermissionRequest, ToolPermissionDecision,
-           CallEnded)
+log = logging.getLogger("agent_worker.calls")
+ContextT = TypeVar("ContextT")
 
 
 def build_model(settings: Settings, engine: DialogueEngine) -> llm.LLM:
@@ -80,13 +84,25 @@ async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id
     return session
 
 
-async def steer(session: CallSession, event: Envelope) -> None:
-    """What the customer, the supervisor or a tool decision asks of a running session."""
-    if isinstance(event, CustomerMessage):
-        await session.receive(event.text)
-    elif isinstance(event, WhisperPause):
-        await session.pause()
-    elif isinstance(event, WhisperInject):
-        await session.inject(event.instructions)
-    elif isinstance(event, ToolPermissionDecision):
+def declare_steering(subscriber: Subscriber[ContextT],
+                     session_of: Callable[[ContextT, Envelope], Awaitable[CallSession | None]]) -> None:
+    """Declare on ``subscriber`` what the customer, the supervisor or a tool decision asks of a running
+    session; ``session_of`` finds the event's session (None: the call is not live here). Chat calls and
+    voice rooms take these alike."""
+    subscriber.ignores(ToolPermissionRequest)  # our own request, on the same subject as the decisions
+
+    def steering(act: Callable[[CallSession, Any], Awaitable[None]]) -> Callable[[ContextT, Envelope], Awaitable[None]]:
+        async def handle(context: ContextT, event: Envelope) -> None:
+            if (session := await session_of(context, event)) is None:
+                log.info("%s for a call not live here; ignored", event.type)
+            else:
+                await act(session, event)
+        return handle
+
+    async def decided(session: CallSession, event: ToolPermissionDecision) -> None:
         session.decided(event)
+
+    subscriber.handles(CustomerMessage)(steering(lambda session, event: session.receive(event.text)))
+    subscriber.handles(WhisperPause)(steering(lambda session, _: session.pause()))
+    subscriber.handles(WhisperInject)(steering(lambda session, event: session.inject(event.instructions)))
+    subscriber.handles(ToolPermissionDecision)(steering(decided))

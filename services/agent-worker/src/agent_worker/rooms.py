@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import math
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -22,15 +23,15 @@ from livekit import rtc
 from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
 from pydantic import ValidationError
 
-from agent_worker.calls import ACCEPTS, open_session, steer
+from agent_worker.calls import declare_steering, open_session
 from agent_worker.config import Settings
 from agent_worker.session import CallSession, Ids
 from agent_worker.speech import prepare_speech, voice_io
-from contracts.bus import Bus, EventConsumer, connect_bus
+from contracts.bus import Bus, connect_bus
 from contracts.calls import FAILURE_PREFIX, CallEnded, CallHangup, RoomDispatch, customer_identity
 from contracts.db import create_pool
 from contracts.envelope import Envelope
-from contracts.subjects import CALLS_STREAM, subject_for
+from contracts.subscribers import Subscriber
 from text_models.embedding import shared_embedder
 
 log = logging.getLogger("agent_worker.rooms")
@@ -150,6 +151,27 @@ async def join_room(ctx: JobContext) -> None:
         ctx.shutdown("call over")
 
 
+@dataclass
+class RoomCall:
+    session: CallSession
+    over: asyncio.Event
+
+
+room_calls = Subscriber[RoomCall]("agent-worker")
+
+
+@room_calls.handles(CallEnded)
+async def room_call_ended(call: RoomCall, event: CallEnded) -> None:
+    call.over.set()
+
+
+async def _room_session(call: RoomCall, event: Envelope) -> CallSession:
+    return call.session
+
+
+declare_steering(room_calls, _room_session)
+
+
 async def follow_call(bus: Bus, call: Ids, session: CallSession, room: rtc.Room) -> None:
     """Steer the session from the call's subjects until the call ends or the customer leaves the room."""
     over = asyncio.Event()
@@ -159,17 +181,10 @@ async def follow_call(bus: Bus, call: Ids, session: CallSession, room: rtc.Room)
         if participant.identity == customer_identity(call.call_id):
             customer_left.set()
 
-    async def handle(event: Envelope) -> None:
-        if isinstance(event, CallEnded):
-            over.set()
-        else:
-            await steer(session, event)
-
     room.on("participant_disconnected", on_leave)
-    topics = sorted({event.topic for event in ACCEPTS})
-    consumer = EventConsumer(bus, f"agent-room-{call.call_id}",
-                             [subject_for(t, call.supervisor_id, call.agent_id, call.call_id) for t in topics],
-                             handle, accepts=ACCEPTS, forget_after_idle_seconds=ROOM_CONSUMER_IDLE_SECONDS)
+    consumer = room_calls.consumer(bus, RoomCall(session, over), durable=f"agent-room-{call.call_id}",
+                                   call=(call.supervisor_id, call.agent_id, call.call_id),
+                                   forget_after_idle_seconds=ROOM_CONSUMER_IDLE_SECONDS)
     following = asyncio.create_task(consumer.run(over))
     left = asyncio.create_task(customer_left.wait())
     call_over = False
@@ -187,5 +202,5 @@ async def follow_call(bus: Bus, call: Ids, session: CallSession, room: rtc.Room)
             await following
         if call_over:  # else (this job failed) a re-dispatched job resumes from it
             with contextlib.suppress(Exception):
-                await bus.js.delete_consumer(CALLS_STREAM, consumer.durable)
+                await bus.delete_consumer(consumer.durable)
         room.off("participant_disconnected", on_leave)

@@ -17,7 +17,6 @@ from contracts.db import claim_event
 from contracts.locks import LockKey, session_lock
 from contracts.results import ArchiveSaved, FcrRevised
 
-CONSUMER = "analytics"
 ARCHIVE_CLAIMS = "analytics.archive"
 REVISION_CLAIMS = "analytics.fcr_revision"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -18,11 +19,14 @@ import asyncpg
 
 from contracts.analytics import LiveCounters
 from contracts.bus import Bus
+from contracts.calls import AgentStatusChanged, CallEnded, CallQueued, CallStarted
+from contracts.envelope import Envelope
+from contracts.subjects import topic_filter
 from kpis.queries import FloorCounters, floor_counters
 
 log = logging.getLogger("analytics.counters")
-# The subjects whose events can change a counter.
-TRIGGER_SUBJECTS = ("call.*.>", "agent.status.>")
+# The events after which a counter may have changed (the router has written the calls and agents).
+TRIGGERS = (CallQueued, CallStarted, CallEnded, AgentStatusChanged)
 
 
 def changed_counters(previous: dict[UUID, FloorCounters], current: list[FloorCounters],
@@ -60,28 +64,32 @@ class CounterPublisher:
         return len(due)
 
     async def run(self, stop: asyncio.Event) -> None:
-        subscriptions = [await self.bus.nc.subscribe(subject, cb=self._on_event) for subject in TRIGGER_SUBJECTS]
-        next_heartbeat = 0.0
-        try:
-            while not stop.is_set():
-                try:
-                    await asyncio.wait_for(self.poked.wait(), max(0.0, next_heartbeat - time.monotonic()))
-                    await asyncio.sleep(self.settle_seconds)
-                except TimeoutError:
-                    pass
-                self.poked.clear()
-                heartbeat = time.monotonic() >= next_heartbeat
-                try:
-                    await self.publish(heartbeat)
-                except Exception as exc:  # database or bus away: the next event or heartbeat tries again
-                    log.warning("live counters not published (%s)", exc)
-                    await asyncio.sleep(1.0)
-                    continue
-                if heartbeat:
-                    next_heartbeat = time.monotonic() + self.heartbeat_seconds
-        finally:
-            for subscription in subscriptions:
-                await subscription.unsubscribe()
+        async with self.bus.listen(*(topic_filter(event.topic) for event in TRIGGERS)) as events:
+            poking = asyncio.create_task(self._poke_on(events))
+            try:
+                await self._publish_until(stop)
+            finally:
+                poking.cancel()
 
-    async def _on_event(self, _message: object) -> None:
-        self.poke()
+    async def _poke_on(self, events: AsyncIterator[Envelope]) -> None:
+        async for _ in events:
+            self.poke()
+
+    async def _publish_until(self, stop: asyncio.Event) -> None:
+        next_heartbeat = 0.0
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(self.poked.wait(), max(0.0, next_heartbeat - time.monotonic()))
+                await asyncio.sleep(self.settle_seconds)
+            except TimeoutError:
+                pass
+            self.poked.clear()
+            heartbeat = time.monotonic() >= next_heartbeat
+            try:
+                await self.publish(heartbeat)
+            except Exception as exc:  # database or bus away: the next event or heartbeat tries again
+                log.warning("live counters not published (%s)", exc)
+                await asyncio.sleep(1.0)
+                continue
+            if heartbeat:
+                next_heartbeat = time.monotonic() + self.heartbeat_seconds

@@ -36,13 +36,13 @@ def build(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.bus = await connect_bus(settings.nats_url, "gateway")
-        await ensure_streams(app.state.bus.js)
+        await ensure_streams(app.state.bus)
         app.state.pool = await create_pool(settings.database_url)
         async with app.state.pool.acquire() as conn:
             await migrate(conn)
         app.state.database = Database(app.state.pool)
         app.state.auth = auth_backend(app.state.pool, settings)
-        beat = asyncio.create_task(beat_forever(app.state.bus.js, "gateway", settings.heartbeat_seconds))
+        beat = asyncio.create_task(beat_forever(app.state.bus, "gateway", settings.heartbeat_seconds))
         log.info("gateway listening on %s:%d", settings.host, settings.port)
         try:
             yield
@@ -76,8 +76,8 @@ def build(settings: Settings) -> FastAPI:
     async def health(request: Request) -> JSONResponse:
         state = request.app.state
         database_ok = await _database_ok(state.pool)
-        nats_ok = state.bus.nc.is_connected
-        beats = await read_beats(state.bus.js) if nats_ok else {}
+        nats_ok = state.bus.connected
+        beats = await read_beats(state.bus) if nats_ok else {}
         status, body = health_report(
             database_ok=database_ok, nats_ok=nats_ok, beats=beats,
             expected_services=settings.expected_services, livekit_url=settings.livekit_url,
@@ -87,7 +87,7 @@ def build(settings: Settings) -> FastAPI:
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics (an admin, or GATEWAY_METRICS_TOKEN)",
              response_class=Response, dependencies=[Depends(metrics_viewer)])
     async def metrics(request: Request) -> Response:
-        body = await request.app.state.metrics.render(request.app.state.bus.js)
+        body = await request.app.state.metrics.render(request.app.state.bus)
         return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(RequestMetrics, histogram=app.state.metrics.request_seconds)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 
-from contracts.subjects import CALLS_STREAM
+from contracts.bus import Bus
 
 
 @dataclass
@@ -24,12 +23,11 @@ class Metrics:
         self.bus_ack_pending = Gauge("bus_consumer_unacked_messages", "Messages delivered but not yet acknowledged",
                                      ["consumer"], registry=self.registry)
 
-    async def render(self, js: JetStreamContext) -> bytes:
+    async def render(self, bus: Bus) -> bytes:
         """Read the consumers' lag at scrape time, then render everything."""
         self.bus_pending.clear()
         self.bus_ack_pending.clear()
-        for consumer in await js.consumers_info(CALLS_STREAM):
-            if consumer.config.durable_name:
-                self.bus_pending.labels(consumer.name).set(consumer.num_pending or 0)
-                self.bus_ack_pending.labels(consumer.name).set(consumer.num_ack_pending or 0)
+        for lag in await bus.consumer_lag():
+            self.bus_pending.labels(lag.consumer).set(lag.pending)
+            self.bus_ack_pending.labels(lag.consumer).set(lag.unacked)
         return generate_latest(self.registry)

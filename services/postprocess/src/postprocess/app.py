@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 
 import asyncpg
 import groq
 
 from contracts import outbox
 from contracts.analytics import SatisfactionScore, SentimentScore
-from contracts.bus import Bus, EventConsumer
+from contracts.bus import Bus
 from contracts.calls import CallEnded
 from contracts.db import prune_claims_forever
-from contracts.envelope import Envelope
 from contracts.service import Runtime
-from contracts.subjects import topic_filter
+from contracts.subscribers import Subscriber
 from postprocess.archive import CONSUMER, archive_call, load_conversation, record_score
 from postprocess.config import Settings
 from postprocess.groq_summary import MODEL, SummaryUnavailable, groq_outcome
@@ -24,24 +23,36 @@ from postprocess.summary import SOURCE, Outcome
 from text_models.embedding import shared_embedder
 
 log = logging.getLogger("postprocess")
-ACCEPTS = (SentimentScore, SatisfactionScore, CallEnded)
 
 
-async def handle(pool: asyncpg.Pool, bus: Bus, settings: Settings, client: groq.AsyncGroq | None,
-                 event: Envelope) -> None:
-    if isinstance(event, SentimentScore | SatisfactionScore):
-        async with pool.acquire() as conn, conn.transaction():
-            await record_score(conn, event)
-        return
-    assert isinstance(event, CallEnded)
+@dataclass
+class Archivist:
+    pool: asyncpg.Pool
+    bus: Bus
+    settings: Settings
+    client: groq.AsyncGroq | None
+
+
+subscriber = Subscriber[Archivist]("postprocess")
+
+
+@subscriber.handles(SentimentScore, SatisfactionScore)
+async def scored(archivist: Archivist, event: SentimentScore | SatisfactionScore) -> None:
+    async with archivist.pool.acquire() as conn, conn.transaction():
+        await record_score(conn, event)
+
+
+@subscriber.handles(CallEnded)
+async def ended(archivist: Archivist, event: CallEnded) -> None:
+    pool, settings = archivist.pool, archivist.settings
     summary, note = None, ""
-    if client is not None:  # the hosted summary first, outside the transaction (it is a network call)
-        summary, note = await hosted_summary(pool, client, settings, event)
+    if archivist.client is not None:  # the hosted summary first, outside the transaction (a network call)
+        summary, note = await hosted_summary(pool, archivist.client, settings, event)
     async with pool.acquire() as conn, conn.transaction():
         events = await archive_call(conn, event, shared_embedder(), timedelta(days=settings.fcr_window_days),
                                     summary, note)
         await outbox.stage(conn, events)
-    await outbox.flush(pool, bus)
+    await outbox.flush(pool, archivist.bus)
 
 
 async def hosted_summary(pool: asyncpg.Pool, client: groq.AsyncGroq, settings: Settings,
@@ -61,16 +72,15 @@ async def hosted_summary(pool: asyncpg.Pool, client: groq.AsyncGroq, settings: S
         return None, "groq unavailable"
 
 
-async def setup(runtime: Runtime) -> None:
+async def setup(runtime: Runtime[Settings]) -> None:
     settings = runtime.settings
-    assert isinstance(settings, Settings) and runtime.pool is not None
+    assert runtime.pool is not None
     client = groq.AsyncGroq(api_key=settings.groq_api_key, base_url=settings.groq_base_url,
                              max_retries=0) if settings.groq_api_key else None  # we retry ourselves, then fall back
     runtime.health_details.update(summariser=f"groq:{MODEL}" if client else SOURCE,
                                   fcr_window_days=settings.fcr_window_days)
     shared_embedder()  # load the model at start-up, not on the first call
-    consumer = EventConsumer(runtime.bus, CONSUMER, sorted({topic_filter(e.topic) for e in ACCEPTS}),
-                             partial(handle, runtime.pool, runtime.bus, settings, client), accepts=ACCEPTS)
-    runtime.run_forever(consumer.run(runtime.stop))
+    archivist = Archivist(runtime.pool, runtime.bus, settings, client)
+    runtime.run_forever(subscriber.consumer(runtime.bus, archivist, durable=CONSUMER).run(runtime.stop))
     runtime.run_forever(outbox.flush_forever(runtime.pool, runtime.bus))
     runtime.run_forever(prune_claims_forever(runtime.pool, [CONSUMER]))

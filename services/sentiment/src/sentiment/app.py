@@ -11,12 +11,12 @@ from pathlib import Path
 from uuid import UUID
 
 from contracts.analytics import SatisfactionScore, SentimentScore
-from contracts.bus import Bus, EventConsumer, call_history
+from contracts.bus import Bus, call_history
 from contracts.calls import CallEnded, CallStarted
 from contracts.envelope import Envelope
 from contracts.logs import call_context
 from contracts.service import Runtime
-from contracts.subjects import topic_filter
+from contracts.subscribers import Subscriber
 from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
 from contracts.transcripts import TranscriptChunk
 from sentiment.config import Settings
@@ -26,8 +26,6 @@ from sentiment.satisfaction import estimate
 from sentiment.tracker import CallMood
 
 log = logging.getLogger("sentiment")
-DURABLE = "sentiment"
-ACCEPTS = (CallStarted, TranscriptChunk, ToolExecuted, ToolPermissionRequest, ToolPermissionDecision, CallEnded)
 SATISFACTION_SOURCE = "local-formula"
 # A hosted estimate that lags the conversation still stands this long; then the formula takes over.
 HOSTED_FRESH_SECONDS = 15.0
@@ -64,7 +62,7 @@ class Scorer:
         """Met a call half-way (this service restarted mid-call): rebuild its mood from what the bus
         holds of it, so the supervisor's sentiment does not start again from neutral."""
         self.mood(event)
-        earlier = [seen for seen in await call_history(self.bus, event) if isinstance(seen, ACCEPTS)
+        earlier = [seen for seen in await call_history(self.bus, event) if isinstance(seen, subscriber.handled)
                    and not isinstance(seen, CallEnded)]
         for seen in earlier:
             await self.follow(seen)
@@ -164,9 +162,17 @@ class Scorer:
                 log.exception("scoring round failed; trying again")
 
 
-async def setup(runtime: Runtime) -> None:
+subscriber = Subscriber[Scorer]("sentiment")
+subscriber.ignores(ToolPermissionRequest)  # shares tool.permission with the decisions; the decision is what counts
+
+
+@subscriber.handles(CallStarted, TranscriptChunk, ToolExecuted, ToolPermissionDecision, CallEnded)
+async def follow_call(scorer: Scorer, event: Envelope) -> None:
+    await scorer.handle(event)
+
+
+async def setup(runtime: Runtime[Settings]) -> None:
     settings = runtime.settings
-    assert isinstance(settings, Settings)
     model = load_model(Path(settings.model_dir) if settings.model_dir else None)
     hosted = None if settings.satisfaction_llm == "off" else hosted_estimator(
         openai_base_url=settings.satisfaction_llm_base_url, openai_api_key=settings.satisfaction_llm_api_key,
@@ -175,7 +181,5 @@ async def setup(runtime: Runtime) -> None:
     runtime.health_details.update(model=model.name, publish_interval_seconds=settings.publish_interval_seconds,
                                   satisfaction=hosted.source if hosted else SATISFACTION_SOURCE)
     scorer = Scorer(runtime.bus, model, settings.publish_interval_seconds, hosted=hosted)
-    consumer = EventConsumer(runtime.bus, DURABLE, sorted({topic_filter(e.topic) for e in ACCEPTS}), scorer.handle,
-                             accepts=ACCEPTS)
-    runtime.run_forever(consumer.run(runtime.stop))
+    runtime.run_forever(subscriber.consumer(runtime.bus, scorer).run(runtime.stop))
     runtime.run_forever(scorer.run(runtime.stop))

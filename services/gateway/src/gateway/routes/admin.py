@@ -48,7 +48,7 @@ async def dead_letters(admin: AdminUser, request: Request,
                        consumer: Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_.-]+$",
                                                              description="Only this consumer's")] = None,
                        ) -> DeadLetterPage:
-    letters = await read_dead_letters(request.app.state.bus.js, limit, consumer)
+    letters = await read_dead_letters(request.app.state.bus, limit, consumer)
     return DeadLetterPage(by_consumer=letters.by_consumer,
                           items=[DeadLetterOut(sequence=sequence, **letter.model_dump())
                                  for sequence, letter in letters.newest])
@@ -58,7 +58,7 @@ async def dead_letters(admin: AdminUser, request: Request,
              summary="Send a dead letter again to the one consumer that gave up on it (once its cause is mended)")
 async def replay(sequence: Annotated[int, Path(ge=1)], admin: AdminUser, db: Db, request: Request) -> Replayed:
     try:
-        letter, event = await replay_dead_letter(request.app.state.bus.js, sequence)
+        letter, event = await replay_dead_letter(request.app.state.bus, sequence)
     except NoSuchDeadLetter as exc:
         raise ApiError(404, "not_found", str(exc)) from exc
     except NotReplayable as exc:

@@ -4,7 +4,6 @@ opens that one call. The supervisor's side watches live calls, whispers, injects
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 from typing import Annotated
 from uuid import UUID, uuid4
@@ -27,7 +26,7 @@ from contracts.calls import (
     livekit_room_name,
 )
 from contracts.envelope import Envelope, utc_now
-from contracts.registry import decode_event
+from contracts.subjects import call_filter
 from contracts.transcripts import TranscriptChunk
 from contracts.whisper import WhisperInject, WhisperPause
 from gateway import audit
@@ -77,21 +76,21 @@ async def directory(request: Request) -> list[DirectoryEntry]:
     return [DirectoryEntry(**dict(r)) for r in rows]
 
 
+# The router's first word on a dial, which the dialling customer waits for.
+DIAL_ANSWERS = (CallStarted, CallQueued, CallEnded)
+
+
 async def answer(bus: Bus, request: CallRequested, within_seconds: float) -> Envelope | None:
     """Publish the request and wait for the router's first word on it: started, queued or ended."""
-    subscription = await bus.nc.subscribe(f"call.*.{request.supervisor_id}.{request.agent_id}.{request.call_id}")
-    try:
+    async with bus.listen(call_filter(request.supervisor_id, request.agent_id, request.call_id)) as events:
         await bus.publish(request)
-        async with asyncio.timeout(within_seconds):
-            async for message in subscription.messages:
-                event = decode_event(message.data)
-                if isinstance(event, CallStarted | CallQueued | CallEnded):
-                    return event
-    except TimeoutError:
-        return None
-    finally:
-        with contextlib.suppress(Exception):
-            await subscription.unsubscribe()
+        try:
+            async with asyncio.timeout(within_seconds):
+                async for event in events:
+                    if isinstance(event, DIAL_ANSWERS):
+                        return event
+        except TimeoutError:
+            return None
     return None
 
 

@@ -10,8 +10,12 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
+from contracts.analytics import LiveCounters, SentimentScore
+from contracts.calls import AgentStatusChanged, CallEnded, CallQueued, CallStarted
 from contracts.envelope import utc_now
-from contracts.subjects import agent_filter
+from contracts.results import ArchiveSaved, NotificationCreated
+from contracts.subjects import agent_filter, supervisor_topic_filter, topic_filter
+from contracts.tools import ToolPermissionRequest
 from gateway.auth import active_principal, unauthorized
 from gateway.deps import bearer_token
 from gateway.errors import ApiError, not_found
@@ -20,11 +24,11 @@ from gateway.tokens import STREAM_AUDIENCE, InvalidToken, Principal, verify_toke
 
 router = APIRouter(prefix="/api/stream", tags=["streams"])
 
-# What each stream carries, by topic.
-SUPERVISOR_TOPICS = ("notification.created", "tool.permission", "agent.status", "call.queued", "call.started",
-                     "call.ended", "analytics.counters")
-ADMIN_TOPICS = ("agent.status", "call.queued", "call.started", "call.ended", "sentiment.score", "archive.saved",
-                "analytics.counters")
+# What each stream carries, by topic (tool.permission: the requests and their decisions).
+SUPERVISOR_TOPICS = tuple(event.topic for event in (NotificationCreated, ToolPermissionRequest, AgentStatusChanged,
+                                                    CallQueued, CallStarted, CallEnded, LiveCounters))
+ADMIN_TOPICS = tuple(event.topic for event in (AgentStatusChanged, CallQueued, CallStarted, CallEnded, SentimentScore,
+                                               ArchiveSaved, LiveCounters))
 
 StreamToken = Annotated[str | None, Query(description="A token from POST /api/stream-token (EventSource "
                                                       "cannot send an Authorization header)")]
@@ -64,7 +68,7 @@ def event_stream(request: Request, filters: list[str], last_event_id: int | None
                 return
             state.metrics.sse_connections.labels(kind).inc()
             try:
-                async for event in bus_events(state.bus.js, filters, last_event_id, since):
+                async for event in bus_events(state.bus, filters, last_event_id, since):
                     yield event
             finally:
                 state.metrics.sse_connections.labels(kind).dec()
@@ -109,7 +113,7 @@ async def supervisor_stream(request: Request, token: StreamToken = None, supervi
     elif supervisor_id not in (None, viewer.user_id):
         raise ApiError(403, "forbidden", "you can only follow your own notifications")
     watched = supervisor_id or viewer.user_id
-    filters = [f"{topic}.{watched}.>" for topic in SUPERVISOR_TOPICS]
+    filters = [supervisor_topic_filter(topic, watched) for topic in SUPERVISOR_TOPICS]
     limit = request.app.state.settings.max_streams_per_supervisor
     return event_stream(request, filters, resume, f"supervisor:{viewer.user_id}", limit, "supervisor")
 
@@ -121,6 +125,6 @@ async def admin_stream(request: Request, token: StreamToken = None, last_event_i
     if not viewer.is_admin:
         raise ApiError(403, "forbidden", "only an admin may follow every supervisor")
     resume = resume_point(last_event_id_header, last_event_id)
-    filters = [f"{topic}.>" for topic in ADMIN_TOPICS]
+    filters = [topic_filter(topic) for topic in ADMIN_TOPICS]
     return event_stream(request, filters, resume, f"admin:{viewer.user_id}",
                         request.app.state.settings.max_streams_per_supervisor, "admin")
