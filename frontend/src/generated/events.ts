@@ -97,6 +97,7 @@ export type CallId4 = string;
  * Unique id; consumers dedupe on it.
  */
 export type EventId4 = string;
+export type Failed = boolean;
 export type OccurredAt4 = string;
 export type Reason1 = string;
 export type SchemaVersion4 = 1;
@@ -498,6 +499,7 @@ export interface CallHangup {
   by: By;
   call_id: CallId4;
   event_id?: EventId4;
+  failed?: Failed;
   occurred_at?: OccurredAt4;
   reason?: Reason1;
   schema_version?: SchemaVersion4;

@@ -11,8 +11,6 @@ from contracts.envelope import Envelope
 
 Channel = Literal["chat", "voice"]
 Party = Literal["customer", "agent", "supervisor"]
-# A hang-up whose reason starts so ends the call as an error (the platform failed it, nobody chose to).
-FAILURE_PREFIX = "failed:"
 
 
 def livekit_room_name(call_id: UUID) -> str:
@@ -83,6 +81,9 @@ class CallHangup(CallScoped):
     type: Literal["call.hangup"] = "call.hangup"
     by: Party
     reason: str = Field(default="", max_length=500)
+    # The platform failed the call (a room that would not open, an agent that could not join): it ends
+    # as an error, not as the party's choice.
+    failed: bool = False
 
 
 EndReason = Literal[

@@ -28,7 +28,7 @@ from agent_worker.config import Settings
 from agent_worker.session import CallSession, Ids
 from agent_worker.speech import prepare_speech, voice_io
 from contracts.bus import Bus, connect_bus
-from contracts.calls import FAILURE_PREFIX, CallEnded, CallHangup, RoomDispatch, customer_identity
+from contracts.calls import CallEnded, CallHangup, RoomDispatch, customer_identity
 from contracts.db import create_pool
 from contracts.envelope import Envelope
 from contracts.subscribers import Subscriber
@@ -127,7 +127,7 @@ async def join_room(ctx: JobContext) -> None:
         except Exception as exc:
             log.error("could not join room %s: %s; ending the call", ctx.job.room.name, exc, extra=log_fields(call))
             await bus.publish(CallHangup(**call.fields(), by="agent",
-                                         reason=f"{FAILURE_PREFIX} the agent could not join the voice room"))
+                                         reason="the agent could not join the voice room", failed=True))
             return
         try:  # greet the customer once they are in the room, not an empty room before them
             await asyncio.wait_for(ctx.wait_for_participant(identity=customer_identity(call.call_id)),

@@ -13,7 +13,7 @@ from livekit import api
 
 from call_router.config import Settings
 from contracts.bus import Bus
-from contracts.calls import FAILURE_PREFIX, CallEnded, CallHangup, CallStarted, RoomDispatch, livekit_room_name
+from contracts.calls import CallEnded, CallHangup, CallStarted, RoomDispatch, livekit_room_name
 
 log = logging.getLogger("call_router.rooms")
 EMPTY_ROOM_SECONDS = 300  # a customer who never joins does not leave a room open for long
@@ -89,7 +89,8 @@ class VoiceRooms:
 
     async def _fail(self, started: CallStarted, why: str) -> None:
         await self.bus.publish(CallHangup(supervisor_id=started.supervisor_id, agent_id=started.agent_id,
-                                          call_id=started.call_id, by="agent", reason=f"{FAILURE_PREFIX} {why}"))
+                                          call_id=started.call_id, by="agent", reason=why,
+                                          failed=True))
 
     def stop(self) -> None:
         for watch in self._watches:

@@ -21,7 +21,6 @@ from uuid import UUID, uuid5
 import asyncpg
 
 from contracts.calls import (
-    FAILURE_PREFIX,
     AgentStatusChanged,
     CallEnded,
     CallHangup,
@@ -113,7 +112,7 @@ async def hang_up(conn: asyncpg.Connection, hangup: CallHangup, max_concurrent_c
     if status == "ended":
         return await announce(conn, hangup.call_id)
     reason: EndReason = "abandoned_in_queue" if status == "queued" else END_REASONS[hangup.by]
-    if hangup.reason.startswith(FAILURE_PREFIX):
+    if hangup.failed:
         reason = "error"
     events = await end_call(conn, hangup.call_id, reason, hangup.by, hangup.occurred_at)
     return events + await serve_queue(conn, max_concurrent_calls, voice_rooms)
