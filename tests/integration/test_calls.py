@@ -202,6 +202,30 @@ async def test_a_denied_tool_and_a_timed_out_one_are_refused_politely(desk: Desk
     assert statuses == ["denied", "timed_out"]
 
 
+async def test_a_tool_request_of_a_call_that_ends_is_withdrawn_and_leaves_the_supervisors_list(
+        desk: Desk, database_url: str) -> None:
+    auth = {"Authorization": desk.supervisor["Authorization"]}
+    async with agent_stream(desk) as supervisor_view:
+        call = await desk.dial()
+        async with customer_stream(desk, call) as customer:
+            await agent_says(customer)  # greeting
+            await desk.say(call, "I want a refund for ORD-1042, it arrived broken")
+            request = await until(supervisor_view, of_type("tool.permission.request"))
+            hung_up = await desk.http.post(f"/api/calls/{call['call_id']}/end",
+                                           headers={"Authorization": f"Bearer {call['call_token']}"})
+            assert hung_up.status_code == 202, hung_up.text
+            withdrawn = await until(supervisor_view, of_type("tool.permission.decision"))
+    assert withdrawn.data["request_id"] == request.data["request_id"]
+    assert withdrawn.data["decided_by"] == "call_ended" and withdrawn.data["allowed"] is False
+    pending = (await desk.http.get("/api/tool-requests", headers=auth)).json()
+    assert request.data["request_id"] not in {r["id"] for r in pending}
+    late = await decide(desk, request.data["request_id"], allow=True)
+    assert late.status_code == 409 and "withdrawn" in late.json()["message"]
+    async with connection(database_url) as conn:
+        assert await conn.fetchval("select status from tool_requests where id = $1",
+                                   uuid.UUID(request.data["request_id"])) == "withdrawn"
+
+
 async def test_whisper_pauses_the_agent_and_inject_resumes_it_answering_every_waiting_message(desk: Desk) -> None:
     auth = {"Authorization": desk.supervisor["Authorization"]}
     async with agent_stream(desk) as supervisor_view:

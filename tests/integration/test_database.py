@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import get_args
 
 import asyncpg
 import pytest
@@ -13,6 +15,7 @@ import pytest
 from contracts.bus import CALLS_RETENTION_SECONDS
 from contracts.db import CLAIM_RETENTION, acting_as, claim_event, migrate, migrations, prune_claims
 from contracts.locks import LockKey, lock_for_transaction, session_lock
+from contracts.tools import ToolRequestStatus
 from tests.factories import make_agent, make_user
 from tests.pg import connection
 
@@ -194,3 +197,9 @@ async def test_each_advisory_lock_has_a_key_of_its_own(pool: asyncpg.Pool) -> No
             async with rebuilding.transaction():  # the same key from another connection does wait
                 with pytest.raises(TimeoutError):
                     await asyncio.wait_for(lock_for_transaction(rebuilding, LockKey.ROUTING), timeout=0.3)
+
+
+async def test_the_tool_request_statuses_in_the_database_are_the_contracts(pool: asyncpg.Pool) -> None:
+    definition = await pool.fetchval(
+        "select pg_get_constraintdef(oid) from pg_constraint where conname = 'tool_requests_status_check'")
+    assert set(re.findall(r"'(\w+)'::text", definition)) == set(get_args(ToolRequestStatus))

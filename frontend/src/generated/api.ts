@@ -1585,8 +1585,11 @@ export interface components {
             result: {
                 [key: string]: unknown;
             } | null;
-            /** Status */
-            status: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "allowed" | "denied" | "timed_out" | "withdrawn" | "executed" | "failed";
             /** Tool Name */
             tool_name: string;
         };
@@ -2875,7 +2878,7 @@ export interface operations {
     list_requests_api_tool_requests_get: {
         parameters: {
             query?: {
-                status?: ("pending" | "allowed" | "denied" | "timed_out" | "executed" | "failed") | null;
+                status?: ("pending" | "allowed" | "denied" | "timed_out" | "withdrawn" | "executed" | "failed") | null;
             };
             header?: never;
             path?: never;

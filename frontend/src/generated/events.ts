@@ -198,7 +198,7 @@ export type Type8 = "tool.permission.request";
 export type AgentId9 = string;
 export type Allowed = boolean;
 export type CallId9 = string;
-export type DecidedBy = "supervisor" | "timeout";
+export type DecidedBy = "supervisor" | "timeout" | "call_ended";
 export type DecidedByUser = string | null;
 /**
  * Unique id; consumers dedupe on it.

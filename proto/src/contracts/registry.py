@@ -69,9 +69,10 @@ TOPICS: tuple[Topic, ...] = (
           "An agent became idle, busy, paused or offline."),
     Topic("transcript.chunk", (TranscriptChunk,), ("agent-worker",), ("sentiment",),
           "One customer or agent utterance."),
-    Topic("tool.permission", (ToolPermissionRequest, ToolPermissionDecision), ("gateway", "agent-worker"),
-          ("agent-worker", "sentiment"),
-          "A tool call awaiting approval, and the supervisor's (or the timeout's) decision."),
+    Topic("tool.permission", (ToolPermissionRequest, ToolPermissionDecision),
+          ("gateway", "call-router", "agent-worker"), ("agent-worker", "sentiment"),
+          "A tool call awaiting approval, and the supervisor's decision (or the timeout's, or its withdrawal when "
+          "the call ends first)."),
     Topic("tool.result", (ToolExecuted,), ("agent-worker",), ("sentiment",),
           "A tool ran (or failed)."),
     Topic("whisper.command", (WhisperPause, WhisperInject), ("gateway",), ("agent-worker",),

@@ -9,6 +9,13 @@ from pydantic import AwareDatetime, Field
 
 from contracts.calls import CallScoped
 
+# A tool request's life in the tool_requests table (its check constraint lists the same; a test keeps them
+# together): pending until the supervisor allows or denies it, nobody answers in time (timed_out) or its
+# call ends first (withdrawn); an allowed one is then executed or failed.
+ToolRequestStatus = Literal["pending", "allowed", "denied", "timed_out", "withdrawn", "executed", "failed"]
+# What the agent was refused: the supervisor's no, and silence until the deadline, which counts as no.
+REFUSED_STATUSES: tuple[ToolRequestStatus, ...] = ("denied", "timed_out")
+
 
 class ToolPermissionRequest(CallScoped):
     topic: ClassVar[str] = "tool.permission"
@@ -25,7 +32,8 @@ class ToolPermissionDecision(CallScoped):
     type: Literal["tool.permission.decision"] = "tool.permission.decision"
     request_id: UUID
     allowed: bool
-    decided_by: Literal["supervisor", "timeout"]
+    # call_ended: withdrawn, because the call ended before anyone decided.
+    decided_by: Literal["supervisor", "timeout", "call_ended"]
     decided_by_user: UUID | None = None
     note: str = Field(default="", max_length=1000)
 

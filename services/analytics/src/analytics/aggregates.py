@@ -16,6 +16,7 @@ import asyncpg
 from contracts.db import claim_event
 from contracts.locks import LockKey, session_lock
 from contracts.results import ArchiveSaved, FcrRevised
+from contracts.tools import REFUSED_STATUSES
 
 ARCHIVE_CLAIMS = "analytics.archive"
 REVISION_CLAIMS = "analytics.fcr_revision"
@@ -95,10 +96,10 @@ async def rebuild(conn: asyncpg.Connection) -> int:
                   coalesce(sum(t.requests), 0), coalesce(sum(t.denied), 0)
            from archives a
            left join (select call_id, count(*) as requests,
-                             count(*) filter (where status in ('denied', 'timed_out')) as denied
+                             count(*) filter (where status = any($1::text[])) as denied
                       from tool_requests group by call_id) t on t.call_id = a.call_id
            where a.agent_id is not null
-           group by 1, a.agent_id, a.supervisor_id""")
+           group by 1, a.agent_id, a.supervisor_id""", list(REFUSED_STATUSES))
     return int(status.split()[-1])
 
 

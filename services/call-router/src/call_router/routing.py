@@ -33,6 +33,7 @@ from contracts.calls import (
 from contracts.envelope import Envelope, utc_now
 from contracts.locks import LockKey, lock_for_transaction
 from contracts.results import NotificationCreated
+from contracts.tools import ToolPermissionDecision
 
 log = logging.getLogger("call_router.routing")
 END_REASONS: dict[str, EndReason] = {"customer": "customer_hangup", "agent": "agent_resolved",
@@ -125,11 +126,21 @@ async def end_call(conn: asyncpg.Connection, call_id: UUID, reason: EndReason, b
         """update calls set status = 'ended', ended_at = greatest($2, coalesce(started_at, queued_at)),
                             end_reason = $3, ended_by = $4, queue_position = null
            where id = $1 and status <> 'ended'""", call_id, at, reason, by)
-    events = await announce(conn, call_id)
+    events = await announce(conn, call_id) + await withdraw_tool_requests(conn, call_id)
     if before["status"] == "active" and before["agent_id"] is not None:
         events.append(agent_status(call_id, before["supervisor_id"], before["agent_id"], "idle",
                                    await queue_length(conn, before["agent_id"])))
     return events
+
+
+async def withdraw_tool_requests(conn: asyncpg.Connection, call_id: UUID) -> list[ToolPermissionDecision]:
+    """The call's requests nobody decided on go with it, announced so the supervisor's cards go too."""
+    rows = await conn.fetch(
+        """update tool_requests set status = 'withdrawn', decided_at = now(), note = 'the call ended'
+           where call_id = $1 and status = 'pending' returning id, supervisor_id, agent_id""", call_id)
+    return [ToolPermissionDecision(event_id=event_id(row["id"], "withdrawn"), supervisor_id=row["supervisor_id"],
+                                   agent_id=row["agent_id"], call_id=call_id, request_id=row["id"], allowed=False,
+                                   decided_by="call_ended", note="the call ended") for row in rows]
 
 
 def agent_status(call_id: UUID, supervisor_id: UUID, agent_id: UUID, status: Literal["idle", "busy"],

@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
 
 from contracts.deadletter import DeadLetter
-from contracts.tools import BUILTIN_TOOL_NAMES
+from contracts.tools import BUILTIN_TOOL_NAMES, ToolRequestStatus
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,
                                          pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -200,7 +200,7 @@ class ToolDecision(BaseModel):
     arguments: dict[str, Any]
     reason: str
     requires_approval: bool
-    status: str
+    status: ToolRequestStatus
     requested_at: datetime
     expires_at: datetime | None = Field(description="A pending request not decided by then counts as denied.")
     decided_at: datetime | None

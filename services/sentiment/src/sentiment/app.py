@@ -81,7 +81,7 @@ class Scorer:
         elif isinstance(event, ToolExecuted):
             self.mood(event).conversation.tool_finished(event.ok)
             self.mood(event).changed = True
-        elif isinstance(event, ToolPermissionDecision) and not event.allowed:
+        elif isinstance(event, ToolPermissionDecision) and not event.allowed and event.decided_by != "call_ended":
             self.mood(event).conversation.tool_finished(False)
             self.mood(event).changed = True
         elif isinstance(event, CallEnded) and event.call_id in self.calls:

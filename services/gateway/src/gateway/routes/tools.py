@@ -6,25 +6,28 @@ supervisor's answer and the agent's timeout can never both count.
 
 from __future__ import annotations
 
-from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 
-from contracts.tools import ToolPermissionDecision
+from contracts.tools import ToolPermissionDecision, ToolRequestStatus
 from gateway import audit
 from gateway.deps import CurrentUser, Db
 from gateway.errors import ApiError, not_found
 from gateway.schemas import DecisionIn, ToolDecision
 
 router = APIRouter(prefix="/api/tool-requests", tags=["tools"])
+# Why a decision came too late, by the request's status (a pending one is past its deadline).
+ALREADY: dict[ToolRequestStatus, str] = {
+    "pending": "timed out (denied)", "timed_out": "timed out (denied)", "allowed": "been allowed",
+    "denied": "been denied", "withdrawn": "been withdrawn: the call ended", "executed": "been allowed and run",
+    "failed": "been allowed and failed"}
 COLUMNS = ", ".join(ToolDecision.model_fields)
 
 
 @router.get("", response_model=list[ToolDecision], summary="Your agents' tool requests, newest first")
 async def list_requests(principal: CurrentUser, db: Db,
-                        status: Literal["pending", "allowed", "denied", "timed_out", "executed", "failed"] | None
-                        = "pending") -> list[ToolDecision]:
+                        status: ToolRequestStatus | None = "pending") -> list[ToolDecision]:
     async with db.as_user(principal) as conn:
         rows = await conn.fetch(f"select {COLUMNS} from tool_requests where ($1::text is null or status = $1)"
                                 " order by requested_at desc limit 200", status)
@@ -44,8 +47,7 @@ async def decide(request_id: UUID, body: DecisionIn, principal: CurrentUser, db:
             current = await conn.fetchrow("select status, expires_at from tool_requests where id = $1", request_id)
             if current is None:
                 raise not_found("tool request")
-            status = "timed out (denied)" if current["status"] in ("pending", "timed_out") else current["status"]
-            raise ApiError(409, "already_decided", f"too late: this request has already {status}")
+            raise ApiError(409, "already_decided", f"too late: this request has already {ALREADY[current['status']]}")
         await audit.record(conn, principal, "tool_request.decide", "tool_request", request_id, row["supervisor_id"],
                            allowed=body.allow, note=body.note)
     await request.app.state.bus.publish(ToolPermissionDecision(
