@@ -6,8 +6,10 @@ JetStream's message id, so a duplicate inside the window is dropped."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
 
 import asyncpg
 
@@ -22,6 +24,32 @@ async def stage(conn: asyncpg.Connection, events: Iterable[Envelope]) -> None:
     await conn.executemany(
         "insert into public.outbox(event_id, subject, payload) values ($1, $2, $3::text::jsonb)",
         [(e.event_id, e.subject, e.model_dump_json()) for e in events])
+
+
+async def stage_after_user_change(conn: asyncpg.Connection, events: Iterable[Envelope]) -> None:
+    """Stage from inside a user's transaction (contracts.db.acting_as), once the user's change has passed
+    row-level security: the outbox is no user's to write, so this steps back to the service's own role
+    for the rest of the transaction. Call it last."""
+    await conn.execute("set local role none")
+    await stage(conn, events)
+
+
+@dataclass
+class Change:
+    conn: asyncpg.Connection
+    # The events the change implies: staged with it, published once it commits.
+    events: list[Envelope] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def change(pool: asyncpg.Pool, bus: Bus) -> AsyncIterator[Change]:
+    """A transaction and the events it implies, which cannot part: staged in it, published after it."""
+    async with pool.acquire() as conn, conn.transaction():
+        staged = Change(conn)
+        yield staged
+        await stage(conn, staged.events)
+    if staged.events:
+        await flush(pool, bus)
 
 
 async def flush(pool: asyncpg.Pool, bus: Bus, batch: int = 500) -> int:

@@ -12,6 +12,7 @@ from agent_worker import rooms
 from agent_worker.calls import declare_steering, open_session
 from agent_worker.config import Settings
 from agent_worker.session import CallSession
+from contracts import outbox
 from contracts.bus import Bus, EventConsumer
 from contracts.calls import CallEnded, CallStarted
 from contracts.envelope import Envelope
@@ -82,6 +83,7 @@ async def setup(runtime: Runtime[Settings]) -> None:
     shared_embedder()  # load the model before the first call, not during it
     worker = Worker(runtime.pool, runtime.bus, settings)
     runtime.run_forever(_run_then_close(chat_calls.consumer(runtime.bus, worker), worker, runtime))
+    runtime.run_forever(outbox.flush_forever(runtime.pool, runtime.bus))
     if settings.voice_enabled:
         runtime.run_forever(rooms.serve_rooms(settings, runtime.pool, runtime.stop, runtime.health_details))
 

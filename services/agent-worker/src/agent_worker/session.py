@@ -30,6 +30,7 @@ from agent_worker.local_brain import DialogueEngine
 from agent_worker.model_files import inference_executor
 from agent_worker.speech import VoiceIO
 from agent_worker.spoken_text import normalise_transcript
+from contracts import outbox
 from contracts.bus import Bus
 from contracts.calls import CallHangup, customer_identity
 from contracts.envelope import utc_now
@@ -212,11 +213,12 @@ class CallSession:
         seq, self.next_seq = self.next_seq, self.next_seq + 1
         chunk = TranscriptChunk(**self.ids.fields(), seq=seq, speaker=speaker, text=text,
                                 brain=self.brain if speaker == "agent" else None)
-        await self.pool.execute(
-            """insert into transcript_lines(call_id, seq, supervisor_id, speaker, text, brain, occurred_at)
-               values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing""",
-            self.ids.call_id, seq, self.ids.supervisor_id, speaker, text, chunk.brain, chunk.occurred_at)
-        await self.bus.publish(chunk)
+        async with outbox.change(self.pool, self.bus) as change:
+            await change.conn.execute(
+                """insert into transcript_lines(call_id, seq, supervisor_id, speaker, text, brain, occurred_at)
+                   values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing""",
+                self.ids.call_id, seq, self.ids.supervisor_id, speaker, text, chunk.brain, chunk.occurred_at)
+            change.events.append(chunk)
 
     async def say(self, text: str, add_to_history: bool = False) -> None:
         """Something the agent says outside a turn (greeting, pause, approval wait). On the transcript
@@ -293,44 +295,50 @@ class CallSession:
             return {"ok": True, "message": "Thank you for calling. Goodbye!"}
         request_id = uuid4()
         expires_at = utc_now() + self.approval_timeout if config.requires_approval else None
-        await self.pool.execute(
-            """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, arguments, reason,
-                                         requires_approval, status, expires_at)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)""",
-            request_id, self.ids.call_id, self.ids.supervisor_id, self.ids.agent_id, config.name, arguments,
-            str(arguments.get("reason", ""))[:1000], config.requires_approval, expires_at)
+        reason = str(arguments.get("reason", ""))[:1000]
+        # Registered before the request is announced: a decision can never beat its waiter.
+        decided: asyncio.Future[ToolPermissionDecision] | None = None
         if config.requires_approval:
-            allowed, note = await self._ask_supervisor(request_id, config.name, arguments, expires_at)
+            decided = self.decisions[request_id] = asyncio.get_running_loop().create_future()
+        async with outbox.change(self.pool, self.bus) as change:
+            await change.conn.execute(
+                """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, arguments, reason,
+                                             requires_approval, status, expires_at)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)""",
+                request_id, self.ids.call_id, self.ids.supervisor_id, self.ids.agent_id, config.name, arguments,
+                reason, config.requires_approval, expires_at)
+            if config.requires_approval:
+                change.events.append(ToolPermissionRequest(**self.ids.fields(), request_id=request_id,
+                                                           tool_name=config.name, arguments=arguments, reason=reason,
+                                                           expires_at=expires_at))
+        if decided is not None:
+            allowed, note = await self._wait_for_supervisor(request_id, decided)
             if not allowed:
                 why = f" ({note})" if note else ""
                 return {"ok": False, "message": f"I'm sorry, I'm not able to do that right now{why}. "
                                                 "Is there anything else I can help with?"}
         return await self._execute(request_id, config, arguments, approved=config.requires_approval)
 
-    async def _ask_supervisor(self, request_id: UUID, tool: str, arguments: dict[str, Any],
-                              expires_at: Any) -> tuple[bool, str]:
-        decided: asyncio.Future[ToolPermissionDecision] = asyncio.get_running_loop().create_future()
-        self.decisions[request_id] = decided
-        await self.bus.publish(ToolPermissionRequest(**self.ids.fields(), request_id=request_id, tool_name=tool,
-                                                  arguments=arguments, reason=str(arguments.get("reason", ""))[:1000],
-                                                  expires_at=expires_at))
+    async def _wait_for_supervisor(self, request_id: UUID,
+                                   decided: asyncio.Future[ToolPermissionDecision]) -> tuple[bool, str]:
         await self.say(APPROVAL_LINE)
         try:
             decision = await asyncio.wait_for(decided, self.approval_timeout.total_seconds())
             return decision.allowed, decision.note
         except TimeoutError:
-            return await self._time_out(request_id, tool, arguments)
+            return await self._time_out(request_id)
         finally:
             self.decisions.pop(request_id, None)
 
-    async def _time_out(self, request_id: UUID, tool: str, arguments: dict[str, Any]) -> tuple[bool, str]:
+    async def _time_out(self, request_id: UUID) -> tuple[bool, str]:
         """No answer in time counts as deny, unless a decision landed in the database first."""
-        timed_out = await self.pool.fetchval(
-            "update tool_requests set status = 'timed_out', decided_at = now() where id = $1 and status = 'pending'"
-            " returning true", request_id)
-        if timed_out:
-            await self.bus.publish(ToolPermissionDecision(**self.ids.fields(), request_id=request_id, allowed=False,
-                                                       decided_by="timeout", note="no answer in time"))
+        async with outbox.change(self.pool, self.bus) as change:
+            if await change.conn.fetchval(
+                    "update tool_requests set status = 'timed_out', decided_at = now()"
+                    " where id = $1 and status = 'pending' returning true", request_id):
+                change.events.append(ToolPermissionDecision(**self.ids.fields(), request_id=request_id, allowed=False,
+                                                            decided_by="timeout", note="no answer in time"))
+        if change.events:
             return False, "my supervisor isn't available to approve it"
         row = await self.pool.fetchrow("select status, note from tool_requests where id = $1", request_id)
         return row["status"] == "allowed", row["note"]
@@ -349,12 +357,13 @@ class CallSession:
             async with self.pool.acquire() as conn:
                 result = await perform(conn, tool, arguments, self.ids)
         ok = bool(result.get("ok"))
-        await self.pool.execute(
-            "update tool_requests set status = $2, result = $3, error = $4 where id = $1",
-            request_id, "executed" if ok else "failed", result, None if ok else result.get("message"))
-        await self.bus.publish(ToolExecuted(**self.ids.fields(), request_id=request_id if approved else None,
-                                         tool_name=tool, arguments=arguments, ok=ok, result=result,
-                                         error=None if ok else str(result.get("message"))))
+        async with outbox.change(self.pool, self.bus) as change:
+            await change.conn.execute(
+                "update tool_requests set status = $2, result = $3, error = $4 where id = $1",
+                request_id, "executed" if ok else "failed", result, None if ok else result.get("message"))
+            change.events.append(ToolExecuted(**self.ids.fields(), request_id=request_id if approved else None,
+                                              tool_name=tool, arguments=arguments, ok=ok, result=result,
+                                              error=None if ok else str(result.get("message"))))
         return result
 
     async def close(self) -> None:

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from contracts import outbox
 from contracts.bus import connect_bus, ensure_streams
 from contracts.db import create_pool, migrate
 from contracts.envelope import utc_now
@@ -42,14 +43,17 @@ def build(settings: Settings) -> FastAPI:
             await migrate(conn)
         app.state.database = Database(app.state.pool)
         app.state.auth = auth_backend(app.state.pool, settings)
-        beat = asyncio.create_task(beat_forever(app.state.bus, "gateway", settings.heartbeat_seconds))
+        background = [asyncio.create_task(beat_forever(app.state.bus, "gateway", settings.heartbeat_seconds)),
+                      # What a request staged but could not publish (the bus was away) goes out on the next round.
+                      asyncio.create_task(outbox.flush_forever(app.state.pool, app.state.bus))]
         log.info("gateway listening on %s:%d", settings.host, settings.port)
         try:
             yield
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await app.state.bus.close()
             await app.state.pool.close()
 

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 
+from contracts import outbox
 from contracts.tools import ToolPermissionDecision, ToolRequestStatus
 from gateway import audit
 from gateway.deps import CurrentUser, Db
@@ -50,7 +51,9 @@ async def decide(request_id: UUID, body: DecisionIn, principal: CurrentUser, db:
             raise ApiError(409, "already_decided", f"too late: this request has already {ALREADY[current['status']]}")
         await audit.record(conn, principal, "tool_request.decide", "tool_request", request_id, row["supervisor_id"],
                            allowed=body.allow, note=body.note)
-    await request.app.state.bus.publish(ToolPermissionDecision(
-        supervisor_id=row["supervisor_id"], agent_id=row["agent_id"], call_id=row["call_id"], request_id=request_id,
-        allowed=body.allow, decided_by="supervisor", decided_by_user=principal.user_id, note=body.note))
+        await outbox.stage_after_user_change(conn, [ToolPermissionDecision(
+            supervisor_id=row["supervisor_id"], agent_id=row["agent_id"], call_id=row["call_id"],
+            request_id=request_id, allowed=body.allow, decided_by="supervisor", decided_by_user=principal.user_id,
+            note=body.note)])
+    await outbox.flush(db.pool, request.app.state.bus)
     return ToolDecision(**{k: row[k] for k in ToolDecision.model_fields})
