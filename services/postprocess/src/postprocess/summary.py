@@ -34,8 +34,9 @@ TOOL_TAGS = {"order_lookup": "order-status", "refund_order": "refund", "change_a
              "create_ticket": "ticket"}
 ESCALATION = re.compile(r"\b(manager|supervisor|human|real person|complain(t)?|lawyer)\b", re.IGNORECASE)
 THANKS = re.compile(r"\b(thanks?|thank you|cheers)\b", re.IGNORECASE)
-QUESTION = re.compile(r"^(where|what|when|why|how|who|which|is|are|was|were|do|does|did|can|could|will|would|"
-                      r"has|have|should)\b|\b(I'd like|I would like|I want|I need|please)\b", re.IGNORECASE)
+# A question, or a request put as a statement ("I'd like a refund"): either way the customer asked.
+ASKING = re.compile(r"^(where|what|when|why|how|who|which|is|are|was|were|do|does|did|can|could|will|would|"
+                   r"has|have|should)\b|\b(I'd like|I would like|I want|I need|please)\b", re.IGNORECASE)
 ORDER_ID = re.compile(r"\bORD-\d{3,10}\b", re.IGNORECASE)
 
 # What people say that is not a request. Meaning, not keywords: the nearest of these decides.
@@ -423,7 +424,7 @@ def request_sentence(reading: Reading) -> str:
         said = " ".join(reading.small_talk)
         return _ending(f"The customer made no request{f' beyond {_quote(said)}' if said else ''}")
     first = reading.requests[0].sentence.text
-    verb = "complained" if reading.upset else "asked" if first.endswith("?") or QUESTION.match(first) else "said"
+    verb = "complained" if reading.upset else "asked" if first.endswith("?") or ASKING.search(first) else "said"
     more = "".join(f", then {_quote(r.sentence.text)}" for r in reading.requests[1:])
     return _ending(f"The customer {verb}: {_quote(first)}{more}")
 
