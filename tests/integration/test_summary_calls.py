@@ -87,7 +87,6 @@ async def test_an_order_lookup_answered(desk: Desk, order: Any) -> None:
         await desk.say(call, "Thanks, that's all. Bye!")
         await until(customer, of_type("call.ended"))
     entry = await archived(desk, call)
-    print(entry["summary"])
     assert entry["summary"].startswith(f'The customer asked: "Where is my order {shipped}?"')
     assert f"looked up {shipped} (shipped with UPS, tracking 1Z999AA10123456784)" in entry["summary"]
     assert "Hello?" not in entry["summary"] and "Goodbye" not in entry["summary"]
@@ -112,7 +111,6 @@ async def test_a_refund_the_supervisor_allows(desk: Desk, order: Any, database_u
     async with connection(database_url) as conn:
         refund = await conn.fetchval("select id from shop_refunds where order_id = $1", delivered)
     entry = await archived(desk, call)
-    print(entry["summary"])
     assert f'"The rain jacket I got is torn, I\'d like a refund for {delivered} please."' in entry["summary"]
     assert f"refunded $120.00 on {delivered} (refund {refund}) with the supervisor's approval" in entry["summary"]
     assert entry["resolved"] and "the refund went through" in entry["summary"] and "refund" in entry["tags"]
@@ -134,7 +132,6 @@ async def test_a_refund_the_supervisor_denies(desk: Desk, order: Any) -> None:
             ended = await until(customer, of_type("call.ended"))
             assert ended.data["reason"] == "agent_resolved"  # the agent said goodbye: still not resolved
     entry = await archived(desk, call)
-    print(entry["summary"])
     assert f'"I\'d like a refund for {delivered}, I just don\'t like the colour."' in entry["summary"]
     assert f"asked the supervisor to refund {delivered}, who denied it (outside the 30-day return window)" \
         in entry["summary"]
@@ -157,7 +154,6 @@ async def test_an_unanswered_question_handed_over_in_a_ticket(desk: Desk, databa
     async with connection(database_url) as conn:
         ticket = await conn.fetchval("select id from support_tickets where call_id = $1", uuid.UUID(call["call_id"]))
     entry = await archived(desk, call)
-    print(entry["summary"])
     assert entry["summary"].startswith('The customer asked: "Do you ship to Canada?" The agent could not answer it, '
                                        f"then opened ticket {ticket} so a colleague follows up.")
     assert not entry["resolved"] and f"handed to a colleague with ticket {ticket}" in entry["summary"]
@@ -180,7 +176,6 @@ async def test_an_angry_caller_who_hangs_up(desk: Desk, order: Any) -> None:
         assert hangup.status_code == 202
         assert (await until(customer, of_type("call.ended"))).data["reason"] == "customer_hangup"
     entry = await archived(desk, call)
-    print(entry["summary"])
     assert entry["summary"].startswith(f'The customer complained: "My order {late} was supposed to arrive two weeks '
                                        "ago and it still hasn't come!\"")
     assert f"looked up {late} (still processing, not shipped yet)" in entry["summary"]

@@ -2,9 +2,10 @@
 agent's tool requests with their results and the supervisor's decisions.
 
 - Request: the customer's sentences are read by meaning (MiniLM embeddings). Small talk (greetings,
-  thanks, "are you still there?") and bare outbursts ("this is ridiculous!") are set aside; of the rest,
-  the sentence(s) nearest what the agent acted on and most representative of everything the customer
-  said are quoted, the main one first and at most one more for a second action.
+  thanks, "are you still there?"), bare outbursts ("this is ridiculous!") and details the agent asked
+  for ("It's ORD-3003") are set aside; of the rest, the sentence most representative of everything the
+  customer said and nearest what answered it (a tool request or the agent's words) is quoted, and at
+  most one more that something else answered.
 - What the agent did: each tool request, phrased from its arguments and result (the order's status
   and tracking, the refund's amount and number, the new address, the ticket number) or from the
   supervisor's refusal and note; without tools, the agent's answer most relevant to the request.
