@@ -48,8 +48,11 @@ async def make_call(conn: asyncpg.Connection, caller: str, started: datetime,
         await conn.execute("insert into transcript_lines(call_id, seq, supervisor_id, speaker, text, occurred_at)"
                            " values ($1, $2, $3, $4, $5, $6)", call, seq, supervisor, speaker, text, started)
     await conn.execute(
-        """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, requires_approval, status)
-           values (gen_random_uuid(), $1, $2, $3, 'refund_order', true, 'executed')""", call, supervisor, agent)
+        """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, arguments, requires_approval,
+                                     status, result)
+           values (gen_random_uuid(), $1, $2, $3, 'refund_order', $4, true, 'executed', $5)""",
+        call, supervisor, agent, {"order_id": "ORD-1042"},
+        {"ok": True, "message": CONVERSATION[3][1], "refund_id": "RF-1A2B3C", "amount": 89.9, "order_id": "ORD-1042"})
     return CallEnded(supervisor_id=supervisor, agent_id=agent, call_id=call, reason="agent_resolved",
                      ended_by="agent", channel="chat", caller=caller, started_at=started, ended_at=ended,
                      duration_seconds=240.0)

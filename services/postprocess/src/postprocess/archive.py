@@ -20,7 +20,7 @@ from contracts.calls import CallEnded
 from contracts.db import claim_event
 from contracts.envelope import Envelope
 from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
-from postprocess.summary import Line, Outcome, summarise
+from postprocess.summary import Line, Outcome, ToolUse, summarise
 from text_models.embedding import Embedder
 
 CONSUMER = "postprocess"
@@ -69,10 +69,14 @@ async def archive_call(conn: asyncpg.Connection, ended: CallEnded, embedder: Emb
     if call is None or call["started_at"] is None:
         return []  # a caller who left the queue was never served: nothing to archive
     lines, taxonomy = await load_conversation(conn, call)
-    tools = await conn.fetch("select tool_name, status from tool_requests where call_id = $1", ended.call_id)
+    tools = await conn.fetch(
+        """select tool_name, status, arguments, result, error, note, requires_approval from tool_requests
+           where call_id = $1 order by requested_at""", ended.call_id)
     outcome = summary or summarise(
-        embedder, lines, taxonomy, [t["tool_name"] for t in tools if t["status"] == "executed"],
-        ended.reason, sum(t["status"] in ("denied", "timed_out", "failed") for t in tools))
+        embedder, lines, taxonomy,
+        [ToolUse(t["tool_name"], t["status"], t["arguments"], t["result"], t["error"], t["note"],
+                 t["requires_approval"]) for t in tools],
+        ended.reason)
     if summary is None and fallback_note:
         outcome = replace(outcome, source=f"{outcome.source} ({fallback_note})")
     scores = await conn.fetchrow("select * from call_scores where call_id = $1", ended.call_id)
