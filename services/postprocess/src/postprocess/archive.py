@@ -20,13 +20,12 @@ from contracts.calls import CallEnded
 from contracts.db import claim_event
 from contracts.envelope import Envelope
 from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
+from contracts.tools import REFUSED_STATUSES
 from postprocess.summary import Line, Outcome, ToolUse, summarise
 from text_models.embedding import Embedder
 
 CONSUMER = "postprocess"
 ANONYMOUS = "anonymous"
-# Tool requests the supervisor (or the approval timeout) refused, as ArchiveSaved.tools_denied counts them.
-DENIED = ("denied", "timed_out")
 
 
 async def record_score(conn: asyncpg.Connection, event: SentimentScore | SatisfactionScore) -> None:
@@ -109,7 +108,7 @@ async def archive_call(conn: asyncpg.Connection, ended: CallEnded, embedder: Emb
                          csat=float(scores["satisfaction"]) if scores and scores["satisfaction"] else None,
                          fcr=outcome.resolved, resolved=outcome.resolved, handle_seconds=round(handle, 1),
                          sentiment_label=timeline[-1]["label"] if timeline else None,
-                         tool_requests=len(tools), tools_denied=sum(t["status"] in DENIED for t in tools),
+                         tool_requests=len(tools), tools_denied=sum(t["status"] in REFUSED_STATUSES for t in tools),
                          summary_source=outcome.source),
             NotificationCreated(**ids, notification_id=notification_id, kind="call_ended", title=title,
                                 body=outcome.summary[:2000]),

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from contracts.tools import REFUSED_STATUSES, ToolRequestStatus
 from text_models.embedding import Embedder
 
 SOURCE = "local-extractive"
@@ -71,8 +72,9 @@ ANSWER_THRESHOLD = 0.35
 SAME_AS_RESULT = 0.9
 # A second request is quoted only when it is about something else than the first.
 DISTINCT_REQUEST = 0.7
-REFUSED = ("denied", "timed_out", "failed")
-UNFINISHED = ("pending", "allowed")  # asked for, then the call ended before it ran
+# Asked for and never done: refused, failed, or cut short by the end of the call (withdrawn while
+# waiting for the supervisor; allowed but not run yet).
+NEVER_DONE: tuple[ToolRequestStatus, ...] = (*REFUSED_STATUSES, "failed", "withdrawn", "pending", "allowed")
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ class ToolUse:
     """One tool request of the call, as tool_requests holds it."""
 
     name: str
-    status: str
+    status: ToolRequestStatus
     arguments: dict[str, Any] = field(default_factory=dict)
     result: dict[str, Any] | None = None
     error: str | None = None
@@ -228,7 +230,7 @@ def _unique(uses: list[ToolUse]) -> list[ToolUse]:
 def never_done(uses: list[ToolUse]) -> list[ToolUse]:
     """Actions refused, failed or unfinished and not carried out later (a lookup that failed on a
     mistyped number and then worked is not a refusal)."""
-    return [use for index, use in enumerate(uses) if use.status in REFUSED + UNFINISHED
+    return [use for index, use in enumerate(uses) if use.status in NEVER_DONE
             and not any(later.name == use.name and later.status == "executed" for later in uses[index + 1:])]
 
 
