@@ -1,5 +1,5 @@
 """The platform-wide cap through the real gateway and call-router: 15 customers dial at once with the
-cap at 10 (the seed's POC limit). A NATS server and a database of their own, because the cap counts
+cap at 10 (the default). A NATS server and a database of their own, because the cap counts
 every live call on the platform."""
 
 from __future__ import annotations

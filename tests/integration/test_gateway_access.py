@@ -21,7 +21,7 @@ from contracts.subjects import deadletter_subject
 from tests.integration.conftest import PASSWORD, RunningGateway, World, create_agent, create_supervisor
 
 # public: anyone; user: any signed-in user; admin: admins only; own: A and the admin (B gets 404: RLS hides
-# other supervisors' rows); own-stream: like own, but B gets 403 as the issue asks for streams;
+# other supervisors' rows); own-stream: like own, but B gets 403 for streams (a stream says whose it is);
 # call-token: only the customer's call token opens it, never a user's token.
 RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/auth/login"): "public",

@@ -1,5 +1,5 @@
 """Live sentiment through the real sentiment service: a customer's utterance on the bus is scored and
-its sentiment.score reaches the agent's SSE stream within 5 seconds, as the seed asks."""
+its sentiment.score reaches the agent's SSE stream within 5 seconds, as supervisors are promised."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ def summary_of(lines: list[Line], uses: list[ToolUse], end_reason: str = "agent_
 
 
 def test_the_request_is_named_not_the_greeting_and_the_status_given_resolves_it() -> None:
-    # The call of issue 13, once summarised "Customer: Hello? Agent: Goodbye!".
+    # A call once summarised "Customer: Hello? Agent: Goodbye!".
     use, told = lookup("ORD-1042", "shipped", carrier="UPS", tracking_number="1Z999AA10123456784")
     outcome = summary_of([GREETING, Line("customer", "Hello?"), HELLO_BACK,
                           Line("customer", "Hi, where is my order ORD-1042?"), told,

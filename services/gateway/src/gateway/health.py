@@ -1,4 +1,4 @@
-"""The /health report (the seed's shape plus the bus and every service's liveness)."""
+"""The /health report: the platform's status, the bus, and every service's liveness."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ class Settings(ServiceSettings):
 
     model_dir: str | None = Field(None, validation_alias=shared("SENTIMENT_MODEL_DIR"),
                                   description="A compatible ONNX classifier to use instead of the shipped one.")
-    publish_interval_seconds: float = Field(5.0, gt=0, description="The seed's 'every 5 s'.")
+    publish_interval_seconds: float = Field(5.0, gt=0, description="How often a live call's scores are sent, at least.")
     # The hosted satisfaction estimate: an OpenAI-compatible server when its URL is set, else Groq when
     # GROQ_API_KEY is, else the local formula. "off" keeps the local formula whatever is configured.
     satisfaction_llm: Literal["auto", "off"] = "auto"
