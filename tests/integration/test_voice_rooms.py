@@ -27,7 +27,7 @@ from agent_worker.session import APPROVAL_LINE, PAUSE_LINE, RESUME_LINE
 from call_router.app import setup as router_setup
 from call_router.config import Settings as RouterSettings
 from contracts.bus import Bus, connect_bus
-from contracts.calls import CallHangup, RoomDispatch
+from contracts.calls import CallHangup, CallRef
 from contracts.service import Runtime
 from contracts.subjects import CALLS_STREAM
 from contracts.tools import ToolPermissionDecision
@@ -117,7 +117,7 @@ async def test_a_voice_call_gets_its_room_with_the_agent_dispatched(voice: Voice
 
     created = voice.livekit.rooms[room]  # opened before the call was announced
     assert [a.agent_name for a in created.agents] == ["cs-agent"]
-    assert RoomDispatch.model_validate_json(created.agents[0].metadata).agent_id == voice.agent_id
+    assert CallRef.model_validate_json(created.agents[0].metadata).agent_id == voice.agent_id
     async with connection(isolated_database_url) as conn:
         assert await conn.fetchval("select livekit_room from calls where id = $1", uuid.UUID(call["call_id"])) == room
 
@@ -190,7 +190,7 @@ async def test_the_agent_worker_takes_its_calls_room_and_ends_the_call_when_it_c
 
 async def test_the_agent_worker_refuses_rooms_that_are_not_its_live_calls(voice: VoicePlatform) -> None:
     await eventually(lambda: voice.livekit.registered, within=WORKER_WAIT)
-    stale = RoomDispatch(call_id=uuid.uuid4(), agent_id=voice.agent_id, supervisor_id=uuid.uuid4()).model_dump_json()
+    stale = CallRef(call_id=uuid.uuid4(), agent_id=voice.agent_id, supervisor_id=uuid.uuid4()).model_dump_json()
     async with api.LiveKitAPI(voice.gateway.settings.livekit_url, API_KEY, API_SECRET) as livekit:
         for room, metadata in (("stale-call", stale), ("foreign-room", "not ours")):
             await livekit.room.create_room(api.CreateRoomRequest(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, NonNegativeFloat, PositiveInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt
 
 from contracts.envelope import Envelope
 
@@ -23,13 +23,23 @@ def customer_identity(call_id: UUID) -> str:
     return f"customer-{call_id}"
 
 
-class RoomDispatch(BaseModel):
-    """What the call-router has LiveKit hand the agent-worker with a voice call's room (the job's
-    metadata): which call the room is."""
+# The caller of a customer who gave no name: nobody to recognise on a repeat call.
+ANONYMOUS_CALLER = "anonymous"
+
+
+class CallRef(BaseModel):
+    """Which call: its supervisor, agent and id, as every call subject names them. Also what the
+    call-router has LiveKit hand the agent-worker with a voice call's room (the job's metadata)."""
+
+    model_config = ConfigDict(frozen=True)
 
     supervisor_id: UUID
     agent_id: UUID
     call_id: UUID
+
+    def fields(self) -> dict[str, UUID]:
+        """The ids as an event's fields: ``TranscriptChunk(**call.fields(), ...)``."""
+        return {"supervisor_id": self.supervisor_id, "agent_id": self.agent_id, "call_id": self.call_id}
 
 
 class CallScoped(Envelope):
@@ -44,7 +54,7 @@ class CallRequested(CallScoped):
     type: Literal["call.requested"] = "call.requested"
     channel: Channel
     dialled_number: str = Field(min_length=3, max_length=32)
-    caller: str = Field(default="anonymous", max_length=128, description="Caller identity the customer gave.")
+    caller: str = Field(default=ANONYMOUS_CALLER, max_length=128, description="Caller identity the customer gave.")
 
 
 class CallQueued(CallScoped):

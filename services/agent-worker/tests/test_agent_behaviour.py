@@ -12,7 +12,8 @@ import pytest
 from livekit.agents import AgentSession
 
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
-from agent_worker.session import AgentConfig, Ids, ToolConfig, build_agent, perform
+from agent_worker.session import AgentConfig, ToolConfig, build_agent, perform
+from contracts.calls import CallRef
 from embedded_stack.demo import seed_shop
 from tests.factories import make_agent, make_user
 from text_models.embedding import shared_embedder
@@ -36,7 +37,7 @@ async def session(pool: asyncpg.Pool) -> AsyncIterator[AgentSession]:
             """insert into calls(id, supervisor_id, agent_id, agent_name, channel, dialled_number, status)
                values (gen_random_uuid(), $1, $2, 'A', 'chat', '+1-555-0000', 'active') returning id""",
             supervisor, agent)
-    ids = Ids(supervisor, agent, call)
+    ids = CallRef(supervisor_id=supervisor, agent_id=agent, call_id=call)
 
     async def run_tool(tool: ToolConfig, arguments: dict[str, Any]) -> dict[str, Any]:
         if tool.name == "end_call":

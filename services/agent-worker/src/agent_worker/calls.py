@@ -18,10 +18,10 @@ from livekit.agents import ChatContext, llm
 from agent_worker.config import Settings
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
 from agent_worker.model_files import inference_executor
-from agent_worker.session import CallSession, Ids, load_agent
+from agent_worker.session import CallSession, load_agent
 from agent_worker.speech import VoiceIO
 from contracts.bus import Bus
-from contracts.calls import CustomerMessage
+from contracts.calls import CallRef, CustomerMessage
 from contracts.envelope import Envelope
 from contracts.subscribers import Subscriber
 from contracts.tools import ToolPermissionDecision, ToolPermissionRequest
@@ -63,7 +63,7 @@ async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id
                                  call_id)
     if config is None:
         return None
-    ids = Ids(call["supervisor_id"], call["agent_id"], call_id)
+    ids = CallRef(supervisor_id=call["supervisor_id"], agent_id=call["agent_id"], call_id=call_id)
     # The engine embeds its intents and the agent's knowledge as it is made: CPU work, kept off the event
     # loop, where it would stall the audio of the voice calls this process serves.
     engine = await asyncio.get_running_loop().run_in_executor(inference_executor(), partial(

@@ -25,10 +25,10 @@ from pydantic import ValidationError
 
 from agent_worker.calls import declare_steering, open_session
 from agent_worker.config import Settings
-from agent_worker.session import CallSession, Ids
+from agent_worker.session import CallSession
 from agent_worker.speech import prepare_speech, voice_io
 from contracts.bus import Bus, connect_bus
-from contracts.calls import CallEnded, CallHangup, RoomDispatch, customer_identity
+from contracts.calls import CallEnded, CallHangup, CallRef, customer_identity
 from contracts.db import create_pool
 from contracts.envelope import Envelope
 from contracts.subscribers import Subscriber
@@ -42,16 +42,15 @@ UNLIMITED_RETRIES = 2**31
 JOB_PROCESS_SETUP_SECONDS = 60.0
 
 
-def room_call(metadata: str) -> Ids | None:
+def room_call(metadata: str) -> CallRef | None:
     """Which call a room belongs to: the dispatch metadata the call-router wrote."""
     try:
-        dispatch = RoomDispatch.model_validate_json(metadata)
+        return CallRef.model_validate_json(metadata)
     except ValidationError:
         return None
-    return Ids(dispatch.supervisor_id, dispatch.agent_id, dispatch.call_id)
 
 
-def log_fields(call: Ids) -> dict[str, str]:
+def log_fields(call: CallRef) -> dict[str, str]:
     return {"call_id": str(call.call_id)}
 
 
@@ -172,7 +171,7 @@ async def _room_session(call: RoomCall, event: Envelope) -> CallSession:
 declare_steering(room_calls, _room_session)
 
 
-async def follow_call(bus: Bus, call: Ids, session: CallSession, room: rtc.Room) -> None:
+async def follow_call(bus: Bus, call: CallRef, session: CallSession, room: rtc.Room) -> None:
     """Steer the session from the call's subjects until the call ends or the customer leaves the room."""
     over = asyncio.Event()
     customer_left = asyncio.Event()

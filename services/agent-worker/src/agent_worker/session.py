@@ -32,7 +32,7 @@ from agent_worker.speech import VoiceIO
 from agent_worker.spoken_text import normalise_transcript
 from contracts import outbox
 from contracts.bus import Bus
-from contracts.calls import CallHangup, customer_identity
+from contracts.calls import ANONYMOUS_CALLER, CallHangup, CallRef, customer_identity
 from contracts.envelope import utc_now
 from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
 from contracts.transcripts import TranscriptChunk
@@ -83,7 +83,7 @@ def full_instructions(config: AgentConfig, guidance: list[str], caller: str = ""
     parts = [f"You are {config.name}, a customer-service agent. Be brief, warm and accurate. Use your tools for "
              "anything about orders; never invent order data. If you do not know, say so and offer a ticket.",
              config.instructions]
-    if caller and caller != "anonymous":
+    if caller and caller != ANONYMOUS_CALLER:
         parts.append(f"When dialling, the customer identified as: {caller}")
     parts += [f"Instruction from your supervisor (follow it from now on): {text}" for text in guidance]
     if config.knowledge:
@@ -135,18 +135,8 @@ def build_agent(config: AgentConfig, guidance: list[str], run_tool: ToolRunner,
 
 
 @dataclass
-class Ids:
-    supervisor_id: UUID
-    agent_id: UUID
-    call_id: UUID
-
-    def fields(self) -> dict[str, UUID]:
-        return {"supervisor_id": self.supervisor_id, "agent_id": self.agent_id, "call_id": self.call_id}
-
-
-@dataclass
 class CallSession:
-    ids: Ids
+    ids: CallRef
     config: AgentConfig
     caller: str
     pool: asyncpg.Pool
@@ -378,7 +368,7 @@ class CallSession:
                 await self._session.aclose()
 
 
-def log_voice_turn(ids: Ids, heard: llm.MetricsReport, reply: llm.MetricsReport) -> None:
+def log_voice_turn(ids: CallRef, heard: llm.MetricsReport, reply: llm.MetricsReport) -> None:
     """One line per spoken turn with where its latency went, for operators and ``make bench``:
     deciding the customer had finished, transcribing, the brain's first words, the voice's first audio,
     and in all from the end of their speech to the agent's first sound."""
@@ -390,7 +380,7 @@ def log_voice_turn(ids: Ids, heard: llm.MetricsReport, reply: llm.MetricsReport)
         name: round(seconds * 1000) for name, seconds in parts.items() if seconds is not None}})
 
 
-async def perform(conn: asyncpg.Connection, tool: str, arguments: dict[str, Any], ids: Ids) -> dict[str, Any]:
+async def perform(conn: asyncpg.Connection, tool: str, arguments: dict[str, Any], ids: CallRef) -> dict[str, Any]:
     """Run a built-in tool; what it cannot do comes back as ``ok: false`` with a message, never raised."""
     try:
         return await run_builtin(conn, tool, arguments, ids)
@@ -402,7 +392,7 @@ async def perform(conn: asyncpg.Connection, tool: str, arguments: dict[str, Any]
         return {"ok": False, "message": f"I couldn't use {tool.replace('_', ' ')} with that: {exc}"}
 
 
-async def run_builtin(conn: asyncpg.Connection, tool: str, arguments: dict[str, Any], ids: Ids) -> dict[str, Any]:
+async def run_builtin(conn: asyncpg.Connection, tool: str, arguments: dict[str, Any], ids: CallRef) -> dict[str, Any]:
     if tool == "order_lookup":
         return await shop.order_lookup(conn, str(arguments["order_id"]))
     if tool == "refund_order":

@@ -9,7 +9,8 @@ from contracts.settings import LiveKitSettings
 class Settings(LiveKitSettings):
     model_config = SettingsConfigDict(env_prefix="CALL_ROUTER_", extra="ignore", populate_by_name=True)
 
-    max_concurrent_calls: int = Field(10, ge=1, description="Platform-wide cap on calls at once; callers beyond it queue.")
+    max_concurrent_calls: int = Field(10, ge=1,
+                                      description="Platform-wide cap on calls at once; callers beyond it queue.")
     queue_alert_length: int = Field(3, ge=1, description="Notify the supervisor when this many callers wait "
                                                          "for one agent.")
     agent_join_timeout_seconds: float = Field(

@@ -13,7 +13,7 @@ from livekit import api
 
 from call_router.config import Settings
 from contracts.bus import Bus
-from contracts.calls import CallEnded, CallHangup, CallStarted, RoomDispatch, livekit_room_name
+from contracts.calls import CallEnded, CallHangup, CallRef, CallStarted, livekit_room_name
 
 log = logging.getLogger("call_router.rooms")
 EMPTY_ROOM_SECONDS = 300  # a customer who never joins does not leave a room open for long
@@ -25,7 +25,7 @@ def livekit(settings: Settings) -> api.LiveKitAPI:
 
 async def open_room(settings: Settings, room: str, supervisor_id: UUID, agent_id: UUID, call_id: UUID) -> None:
     """Create the room and dispatch the agent into it. Idempotent: LiveKit returns an existing room."""
-    metadata = RoomDispatch(supervisor_id=supervisor_id, agent_id=agent_id, call_id=call_id).model_dump_json()
+    metadata = CallRef(supervisor_id=supervisor_id, agent_id=agent_id, call_id=call_id).model_dump_json()
     async with livekit(settings) as server:
         await server.room.create_room(api.CreateRoomRequest(
             name=room, empty_timeout=EMPTY_ROOM_SECONDS, max_participants=3, metadata=metadata,

@@ -25,6 +25,7 @@ from contracts.calls import (
     CallEnded,
     CallHangup,
     CallQueued,
+    CallRef,
     CallRequested,
     CallStarted,
     EndReason,
@@ -153,9 +154,9 @@ def agent_status(call_id: UUID, supervisor_id: UUID, agent_id: UUID, status: Lit
 async def announce(conn: asyncpg.Connection, call_id: UUID) -> list[Envelope]:
     """The event that says where a call stands now: queued at its position, started, or ended."""
     row = await conn.fetchrow("select * from calls where id = $1", call_id)
-    ids = {"supervisor_id": row["supervisor_id"], "agent_id": row["agent_id"], "call_id": call_id}
     if row["agent_id"] is None:
         return []
+    ids = CallRef(supervisor_id=row["supervisor_id"], agent_id=row["agent_id"], call_id=call_id).fields()
     queued_seconds = ((row["started_at"] or row["ended_at"] or utc_now()) - row["queued_at"]).total_seconds()
     if row["status"] == "active":
         return [CallStarted(event_id=event_id(call_id, "call.started"), **ids, channel=row["channel"],

@@ -36,7 +36,8 @@ class Settings(LiveKitSettings):
     access_token_seconds: int = Field(3600, ge=60, description="How long an access token lasts (1 hour).")
     refresh_token_seconds: int = Field(7 * 24 * 3600, ge=300, description="How long a refresh token lasts (7 days).")
     stream_token_seconds: int = Field(120, ge=10, description="Lifetime of an SSE stream token (checked on connect).")
-    max_agents_per_supervisor: int = Field(3, ge=1, description="Agents a new supervisor may have; an admin can raise it per supervisor.")
+    max_agents_per_supervisor: int = Field(
+        3, ge=1, description="Agents a new supervisor may have; an admin can raise it per supervisor.")
     max_streams_per_supervisor: int = Field(3, ge=1, description="Agent streams open at once (one per agent).")
     sse_ping_seconds: float = Field(15.0, gt=0, description="Heartbeat comments keep proxies from closing streams.")
     max_body_bytes: int = Field(256 * 1024, ge=1024)

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
 
+from contracts.calls import ANONYMOUS_CALLER
 from contracts.deadletter import DeadLetter
 from contracts.tools import BUILTIN_TOOL_NAMES, ToolRequestStatus
 
@@ -258,7 +259,7 @@ class DirectoryEntry(BaseModel):
 class CallIn(Body):
     number: PhoneNumber = Field(description="The agent's mock number the customer dials.")
     channel: Literal["chat", "voice"] = "chat"
-    caller: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] = "anonymous"
+    caller: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] = ANONYMOUS_CALLER
 
 
 class CallAgent(BaseModel):

@@ -16,7 +16,7 @@ from uuid import uuid4
 import asyncpg
 
 from contracts.analytics import SatisfactionScore, SentimentScore
-from contracts.calls import CallEnded
+from contracts.calls import ANONYMOUS_CALLER, CallEnded, CallRef
 from contracts.db import claim_event
 from contracts.envelope import Envelope
 from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
@@ -25,7 +25,6 @@ from postprocess.summary import Line, Outcome, ToolUse, summarise
 from text_models.embedding import Embedder
 
 CONSUMER = "postprocess"
-ANONYMOUS = "anonymous"
 
 
 async def record_score(conn: asyncpg.Connection, event: SentimentScore | SatisfactionScore) -> None:
@@ -102,7 +101,7 @@ async def archive_call(conn: asyncpg.Connection, ended: CallEnded, embedder: Emb
         """insert into notifications(id, supervisor_id, call_id, kind, title, body)
            values ($1, $2, $3, 'call_ended', $4, $5)""",
         notification_id, call["supervisor_id"], ended.call_id, title, outcome.summary[:2000])
-    ids = {"supervisor_id": call["supervisor_id"], "agent_id": call["agent_id"], "call_id": ended.call_id}
+    ids = CallRef(supervisor_id=call["supervisor_id"], agent_id=call["agent_id"], call_id=ended.call_id).fields()
     return [ArchiveSaved(**ids, agent_name=call["agent_name"], started_at=call["started_at"], summary=outcome.summary,
                          tags=outcome.tags,
                          csat=float(scores["satisfaction"]) if scores and scores["satisfaction"] else None,
@@ -118,7 +117,7 @@ async def archive_call(conn: asyncpg.Connection, ended: CallEnded, embedder: Emb
 async def flip_earlier_fcr(conn: asyncpg.Connection, call: asyncpg.Record, tags: list[str],
                            window: timedelta) -> list[FcrRevised]:
     """This caller came back about the same thing: their earlier calls were not first-contact resolutions."""
-    if call["caller"] == ANONYMOUS or not tags:
+    if call["caller"] == ANONYMOUS_CALLER or not tags:
         return []
     flipped = await conn.fetch(
         """update archives set fcr = false

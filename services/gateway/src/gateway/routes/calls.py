@@ -18,6 +18,7 @@ from contracts.calls import (
     CallEnded,
     CallHangup,
     CallQueued,
+    CallRef,
     CallRequested,
     CallStarted,
     CustomerMessage,
@@ -250,9 +251,9 @@ async def whisper(request: Request, db: Db, principal: Principal, call_id: UUID,
     call = await own_call(db, principal, call_id)
     if call["status"] != "active":
         raise ApiError(409, "call_not_active", f"the call is {call['status']}; only a live call takes whispers")
-    ids = {"supervisor_id": call["supervisor_id"], "agent_id": call["agent_id"], "call_id": call_id,
-           "requested_by": principal.user_id}
-    event = WhisperPause(**ids) if instructions is None else WhisperInject(**ids, instructions=instructions)
+    ids = CallRef(supervisor_id=call["supervisor_id"], agent_id=call["agent_id"], call_id=call_id).fields()
+    event = WhisperPause(**ids, requested_by=principal.user_id) if instructions is None else \
+        WhisperInject(**ids, requested_by=principal.user_id, instructions=instructions)
     async with db.as_user(principal) as conn:
         await audit.record(conn, principal, f"call.{command}", "call", call_id, call["supervisor_id"],
                            **({"instructions": instructions} if instructions else {}))
