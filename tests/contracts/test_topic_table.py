@@ -33,7 +33,7 @@ def declared_consumers() -> dict[str, set[str]]:
     for module in SUBSCRIBER_MODULES:
         importlib.import_module(module)
     from analytics.counters import TRIGGERS
-    from gateway.routes.calls import DIAL_ANSWERS
+    from gateway.routes.dialer import DIAL_ANSWERS
 
     consumers: dict[str, set[str]] = defaultdict(set)
     for subscriber in DECLARED:

@@ -8,23 +8,31 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SERVICES = ("gateway", "call-router")
 
 
-def beat(age_seconds: float) -> dict[str, object]:
-    return {"at": (NOW - timedelta(seconds=age_seconds)).isoformat(), "details": {"brain": "local"}}
+def beat(age_seconds: float, **details: str) -> dict[str, object]:
+    return {"at": (NOW - timedelta(seconds=age_seconds)).isoformat(), "details": details}
 
 
 def report(**overrides: object) -> tuple[int, dict]:  # type: ignore[type-arg]
     arguments: dict = {"database_ok": True, "nats_ok": True,  # type: ignore[type-arg]
-                       "beats": {"gateway": beat(1), "call-router": beat(2)}, "expected_services": SERVICES,
-                       "livekit_url": None, "gemini_api_key": None, "groq_api_key": "k", "now": NOW}
+                       "beats": {"gateway": beat(1), "call-router": beat(2, livekit="not configured (chat only)"),
+                                 "agent-worker": beat(1, brain="local", speech_to_text="local")},
+                       "expected_services": SERVICES, "now": NOW}
     return health_report(**(arguments | overrides))
 
 
 def test_healthy_when_database_bus_and_every_service_are_up() -> None:
     status, body = report()
     assert status == 200 and body["status"] == "healthy"
-    assert body["services"]["call-router"] == {"status": "up", "last_seen": beat(2)["at"], "brain": "local"}
-    assert body["ai_services"] == {"gemini": "offline default (local dialogue engine)", "groq": "configured"}
+    assert body["services"]["call-router"] == {"status": "up", "last_seen": beat(2)["at"],
+                                               "livekit": "not configured (chat only)"}
     assert body["livekit"] == "not configured (chat only)"
+
+
+def test_each_ai_feature_is_reported_as_the_service_doing_it_says() -> None:
+    ai = report()[1]["ai_services"]
+    assert ai["dialogue"] == "local" and ai["speech to text"] == "local"
+    assert ai["text to speech"] == "not reported"  # the agent-worker beats but did not say
+    assert ai["summary"] == "unknown (postprocess not running)"
 
 
 def test_degraded_with_503_when_a_service_is_missing_or_stale() -> None:

@@ -25,7 +25,19 @@ from gateway.health import health_report
 from gateway.metrics import Metrics
 from gateway.middleware import BodySizeLimit, RequestMetrics
 from gateway.ratelimit import RateLimiter
-from gateway.routes import admin, agents, analytics, archive, auth, calls, notifications, streams, supervisors, tools
+from gateway.routes import (
+    admin,
+    agents,
+    analytics,
+    archive,
+    auth,
+    calls,
+    dialer,
+    notifications,
+    streams,
+    supervisors,
+    tools,
+)
 from gateway.schemas import HealthReport
 from gateway.spa import SinglePageApp
 from kpis.formula import ScoreWeights
@@ -70,8 +82,8 @@ def build(settings: Settings) -> FastAPI:
     }
     install_error_handlers(app)
     for router in (auth.router, supervisors.router, agents.router, archive.router, notifications.router,
-                   admin.router, streams.router, calls.router, tools.router, analytics.router,
-                   calls.directory_router, agents.catalog_router):
+                   admin.router, streams.router, dialer.router, calls.router, tools.router, analytics.router,
+                   dialer.directory_router, agents.catalog_router):
         app.include_router(router)
 
     @app.get("/health", tags=["ops"], summary="Database, bus, providers and every service's liveness",
@@ -82,10 +94,8 @@ def build(settings: Settings) -> FastAPI:
         database_ok = await _database_ok(state.pool)
         nats_ok = state.bus.connected
         beats = await read_beats(state.bus) if nats_ok else {}
-        status, body = health_report(
-            database_ok=database_ok, nats_ok=nats_ok, beats=beats,
-            expected_services=settings.expected_services, livekit_url=settings.livekit_url,
-            gemini_api_key=settings.gemini_api_key, groq_api_key=settings.groq_api_key, now=utc_now())
+        status, body = health_report(database_ok=database_ok, nats_ok=nats_ok, beats=beats,
+                                     expected_services=settings.expected_services, now=utc_now())
         return JSONResponse(body, status_code=status)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics (an admin, or GATEWAY_METRICS_TOKEN)",

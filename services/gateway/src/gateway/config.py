@@ -23,8 +23,6 @@ class Settings(LiveKitSettings):
         description="Built frontend served at /; absent in a backend-only deployment.")
     expected_services: tuple[str, ...] = SERVICES
     cors_origins: str = Field("", validation_alias=shared("CORS_ORIGINS"))
-    gemini_api_key: str | None = Field(None, validation_alias=shared("GEMINI_API_KEY"))
-    groq_api_key: str | None = Field(None, validation_alias=shared("GROQ_API_KEY"))
     jwt_secret: str = Field(DEV_JWT_SECRET, validation_alias=shared("JWT_SECRET"))
     supabase_url: str | None = Field(None, validation_alias=shared("SUPABASE_URL"))
     supabase_key: str | None = Field(None, validation_alias=shared("SUPABASE_KEY"),

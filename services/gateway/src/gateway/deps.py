@@ -11,8 +11,10 @@ from typing import Annotated, Any
 import asyncpg
 from fastapi import Depends, Request
 
+from contracts.bus import Bus
 from contracts.db import acting_as
 from gateway.auth import AuthBackend, unauthorized
+from gateway.config import Settings
 from gateway.errors import ApiError
 from gateway.ratelimit import RateLimiter
 from gateway.tokens import Principal
@@ -74,7 +76,31 @@ def database(request: Request) -> Database:
     return request.app.state.database
 
 
+def service_pool(request: Request) -> asyncpg.Pool:
+    return request.app.state.database.pool
+
+
+def bus(request: Request) -> Bus:
+    return request.app.state.bus
+
+
+def settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def auth_backend(request: Request) -> AuthBackend:
+    return request.app.state.auth
+
+
 Db = Annotated[Database, Depends(database)]
+# Row-level security does not apply: for what has no signed-in user to check it against, and is
+# guarded by the route itself. The public directory and a dialled number's agent (no account); a
+# customer's own call, once their call token is verified; a stream's owner, read to refuse a stream
+# before it opens; the viewer's account, to check it is still active.
+ServicePool = Annotated[asyncpg.Pool, Depends(service_pool)]
+BusDep = Annotated[Bus, Depends(bus)]
+SettingsDep = Annotated[Settings, Depends(settings)]
+AuthDep = Annotated[AuthBackend, Depends(auth_backend)]
 
 
 def client_address(request: Request) -> str:

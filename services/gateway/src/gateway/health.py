@@ -1,4 +1,9 @@
-"""The /health report: the platform's status, the bus, and every service's liveness."""
+"""The /health report: the platform's status, the bus, and every service's liveness.
+
+What each AI feature runs on is what the service doing it says in its heartbeat (its health details),
+not what the gateway guesses from its own environment: a key set on the gateway says nothing about
+the agent-worker that would use it.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,23 @@ from typing import Any
 
 from contracts.health import is_fresh
 
+# (service, its health detail, the name the report gives it)
+AI_DETAILS = (
+    ("agent-worker", "brain", "dialogue"),
+    ("agent-worker", "speech_to_text", "speech to text"),
+    ("agent-worker", "text_to_speech", "text to speech"),
+    ("sentiment", "model", "sentiment"),
+    ("sentiment", "satisfaction", "satisfaction"),
+    ("postprocess", "summariser", "summary"),
+)
+ROOMS_DETAIL = ("call-router", "livekit")
 
-def provider_state(api_key: str | None, offline_name: str) -> str:
-    return "configured" if api_key else f"offline default ({offline_name})"
+
+def detail(beats: dict[str, dict[str, Any]], service: str, name: str) -> str:
+    beat = beats.get(service)
+    if beat is None:
+        return f"unknown ({service} not running)"
+    return str(beat.get("details", {}).get(name, "not reported"))
 
 
 def health_report(
@@ -18,9 +37,6 @@ def health_report(
     nats_ok: bool,
     beats: dict[str, dict[str, Any]],
     expected_services: tuple[str, ...],
-    livekit_url: str | None,
-    gemini_api_key: str | None,
-    groq_api_key: str | None,
     now: datetime,
 ) -> tuple[int, dict[str, Any]]:
     """Return (HTTP status, body): 200 when everything the platform needs is up, else 503."""
@@ -37,11 +53,8 @@ def health_report(
         "status": "healthy" if healthy else "degraded",
         "database": "connected" if database_ok else "unreachable",
         "nats": "connected" if nats_ok else "unreachable",
-        "livekit": "configured" if livekit_url else "not configured (chat only)",
-        "ai_services": {
-            "gemini": provider_state(gemini_api_key, "local dialogue engine"),
-            "groq": provider_state(groq_api_key, "local summariser"),
-        },
+        "livekit": detail(beats, *ROOMS_DETAIL),
+        "ai_services": {label: detail(beats, service, name) for service, name, label in AI_DETAILS},
         "services": services,
     }
     return (200 if healthy else 503), body

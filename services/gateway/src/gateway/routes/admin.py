@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from contracts.bus import NoSuchDeadLetter, NotReplayable, read_dead_letters, replay_dead_letter
 from gateway import audit
-from gateway.deps import AdminUser, Db
+from gateway.deps import AdminUser, BusDep, Db
 from gateway.errors import ApiError
 from gateway.schemas import DeadLetterOut, DeadLetterPage, Overview, Replayed, SupervisorCard
 
@@ -43,12 +43,12 @@ async def overview(admin: AdminUser, db: Db) -> Overview:
 
 @router.get("/dead-letters", response_model=DeadLetterPage,
             summary="Messages a service could not use (bad contract, repeated handler failure), newest first")
-async def dead_letters(admin: AdminUser, request: Request,
+async def dead_letters(admin: AdminUser, bus: BusDep,
                        limit: Annotated[int, Query(ge=1, le=200)] = 50,
                        consumer: Annotated[str | None, Query(max_length=100, pattern=r"^[A-Za-z0-9_.-]+$",
                                                              description="Only this consumer's")] = None,
                        ) -> DeadLetterPage:
-    letters = await read_dead_letters(request.app.state.bus, limit, consumer)
+    letters = await read_dead_letters(bus, limit, consumer)
     return DeadLetterPage(by_consumer=letters.by_consumer,
                           items=[DeadLetterOut(sequence=sequence, **letter.model_dump())
                                  for sequence, letter in letters.newest])
@@ -56,9 +56,9 @@ async def dead_letters(admin: AdminUser, request: Request,
 
 @router.post("/dead-letters/{sequence}/replay", response_model=Replayed, status_code=202,
              summary="Send a dead letter again to the one consumer that gave up on it (once its cause is mended)")
-async def replay(sequence: Annotated[int, Path(ge=1)], admin: AdminUser, db: Db, request: Request) -> Replayed:
+async def replay(sequence: Annotated[int, Path(ge=1)], admin: AdminUser, db: Db, bus: BusDep) -> Replayed:
     try:
-        letter, event = await replay_dead_letter(request.app.state.bus, sequence)
+        letter, event = await replay_dead_letter(bus, sequence)
     except NoSuchDeadLetter as exc:
         raise ApiError(404, "not_found", str(exc)) from exc
     except NotReplayable as exc:

@@ -5,8 +5,8 @@ from datetime import timedelta
 from fastapi import APIRouter, Request, Response
 
 from contracts.envelope import utc_now
-from gateway.auth import AuthBackend, Tokens
-from gateway.deps import AccessToken, CurrentUser, enforce_rate_limit, rate_limit
+from gateway.auth import Tokens
+from gateway.deps import AccessToken, AuthDep, CurrentUser, SettingsDep, enforce_rate_limit, rate_limit
 from gateway.schemas import LoginIn, RefreshIn, StreamTokenOut, TokensOut, UserOut
 from gateway.tokens import STREAM_AUDIENCE, Principal, issue_token
 
@@ -22,27 +22,23 @@ def tokens_out(tokens: Tokens) -> TokensOut:
                      expires_in=tokens.expires_in, user=user_out(tokens.principal))
 
 
-def _auth(request: Request) -> AuthBackend:
-    return request.app.state.auth
-
-
 @router.post("/auth/login", response_model=TokensOut, summary="Sign in with email and password",
              dependencies=[rate_limit("login")])
-async def login(body: LoginIn, request: Request) -> TokensOut:
+async def login(body: LoginIn, request: Request, auth: AuthDep) -> TokensOut:
     # Per account too, so one address cannot be guessed at from many clients.
     enforce_rate_limit(request, "login-account", body.email)
-    return tokens_out(await _auth(request).sign_in(body.email, body.password))
+    return tokens_out(await auth.sign_in(body.email, body.password))
 
 
 @router.post("/auth/refresh", response_model=TokensOut, summary="Trade a refresh token for new tokens (single use)",
              dependencies=[rate_limit("refresh")])
-async def refresh(body: RefreshIn, request: Request) -> TokensOut:
-    return tokens_out(await _auth(request).refresh(body.refresh_token))
+async def refresh(body: RefreshIn, auth: AuthDep) -> TokensOut:
+    return tokens_out(await auth.refresh(body.refresh_token))
 
 
 @router.post("/auth/logout", status_code=204, summary="End this session: its access and refresh tokens stop working")
-async def logout(principal: CurrentUser, token: AccessToken, request: Request) -> Response:
-    await _auth(request).sign_out(principal, token)
+async def logout(principal: CurrentUser, token: AccessToken, auth: AuthDep) -> Response:
+    await auth.sign_out(principal, token)
     return Response(status_code=204)
 
 
@@ -53,8 +49,7 @@ async def me(principal: CurrentUser) -> UserOut:
 
 @router.post("/stream-token", response_model=StreamTokenOut,
              summary="A short-lived token for EventSource, which cannot send headers: pass it as ?token=")
-async def stream_token(principal: CurrentUser, request: Request) -> StreamTokenOut:
-    settings = request.app.state.settings
+async def stream_token(principal: CurrentUser, settings: SettingsDep) -> StreamTokenOut:
     lifetime = timedelta(seconds=settings.stream_token_seconds)
     token = issue_token(principal, settings.jwt_secret, lifetime, utc_now(), audience=STREAM_AUDIENCE)
     return StreamTokenOut(token=token, expires_in=settings.stream_token_seconds)

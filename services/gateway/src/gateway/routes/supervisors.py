@@ -5,11 +5,11 @@ from __future__ import annotations
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
 from gateway import audit
-from gateway.auth import AuthBackend, revoke_sessions
-from gateway.deps import AdminUser, Db
+from gateway.auth import revoke_sessions
+from gateway.deps import AdminUser, AuthDep, Db, SettingsDep
 from gateway.errors import not_found
 from gateway.schemas import SupervisorIn, SupervisorOut, SupervisorPatch
 
@@ -35,9 +35,8 @@ async def list_supervisors(admin: AdminUser, db: Db) -> list[SupervisorOut]:
 
 
 @router.post("", response_model=SupervisorOut, status_code=201, summary="Create a supervisor account")
-async def create_supervisor(body: SupervisorIn, admin: AdminUser, db: Db, request: Request) -> SupervisorOut:
-    auth: AuthBackend = request.app.state.auth
-    settings = request.app.state.settings
+async def create_supervisor(body: SupervisorIn, admin: AdminUser, db: Db, auth: AuthDep,
+                            settings: SettingsDep) -> SupervisorOut:
     max_agents = body.max_agents if body.max_agents is not None else settings.max_agents_per_supervisor
     async with db.as_service() as conn:
         user_id = await auth.create_user(conn, body.email, body.password, "supervisor", body.full_name)
@@ -55,8 +54,7 @@ async def get_supervisor(supervisor_id: UUID, admin: AdminUser, db: Db) -> Super
 @router.patch("/{supervisor_id}", response_model=SupervisorOut,
               summary="Rename, (de)activate, change the agent limit or reset the password")
 async def update_supervisor(supervisor_id: UUID, body: SupervisorPatch, admin: AdminUser, db: Db,
-                            request: Request) -> SupervisorOut:
-    auth: AuthBackend = request.app.state.auth
+                            auth: AuthDep) -> SupervisorOut:
     async with db.as_service() as conn:
         await fetch_supervisor(conn, supervisor_id)
         if body.full_name is not None or body.active is not None:
@@ -78,8 +76,7 @@ async def update_supervisor(supervisor_id: UUID, body: SupervisorPatch, admin: A
 
 @router.delete("/{supervisor_id}", status_code=204,
                summary="Delete a supervisor with their agents, calls and archive; their tokens stop working")
-async def delete_supervisor(supervisor_id: UUID, admin: AdminUser, db: Db, request: Request) -> Response:
-    auth: AuthBackend = request.app.state.auth
+async def delete_supervisor(supervisor_id: UUID, admin: AdminUser, db: Db, auth: AuthDep) -> Response:
     async with db.as_service() as conn:
         supervisor = await fetch_supervisor(conn, supervisor_id)
         await audit.record(conn, admin, "supervisor.delete", "supervisor", supervisor_id, None,

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from contracts import outbox
 from contracts.tools import ToolPermissionDecision, ToolRequestStatus
 from gateway import audit
-from gateway.deps import CurrentUser, Db
+from gateway.deps import BusDep, CurrentUser, Db
 from gateway.errors import ApiError, not_found
 from gateway.schemas import DecisionIn, ToolDecision
 
@@ -37,7 +37,7 @@ async def list_requests(principal: CurrentUser, db: Db,
 
 @router.post("/{request_id}/decision", response_model=ToolDecision,
              summary="Allow or deny a tool call the agent is waiting on")
-async def decide(request_id: UUID, body: DecisionIn, principal: CurrentUser, db: Db, request: Request) -> ToolDecision:
+async def decide(request_id: UUID, body: DecisionIn, principal: CurrentUser, db: Db, bus: BusDep) -> ToolDecision:
     async with db.as_user(principal) as conn:
         row = await conn.fetchrow(
             f"""update tool_requests set status = $2, decided_at = now(), decided_by = $3, note = $4
@@ -55,5 +55,5 @@ async def decide(request_id: UUID, body: DecisionIn, principal: CurrentUser, db:
             supervisor_id=row["supervisor_id"], agent_id=row["agent_id"], call_id=row["call_id"],
             request_id=request_id, allowed=body.allow, decided_by="supervisor", decided_by_user=principal.user_id,
             note=body.note)])
-    await outbox.flush(db.pool, request.app.state.bus)
+    await outbox.flush(db.pool, bus)
     return ToolDecision(**{k: row[k] for k in ToolDecision.model_fields})

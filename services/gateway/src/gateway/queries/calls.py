@@ -1,0 +1,47 @@
+"""Reading calls: the directory a customer dials from, a call as it stands, its transcript and tool
+requests. A pool or a connection: the caller decides whether row-level security applies."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from gateway.schemas import DirectoryEntry, LiveCall, ToolDecision, TranscriptLine
+
+LIVE_COLUMNS = ", ".join(LiveCall.model_fields)
+Reader = asyncpg.Pool | asyncpg.Connection
+
+
+async def directory(db: Reader) -> list[DirectoryEntry]:
+    rows = await db.fetch(
+        """select a.name, a.phone_number from agents a join users u on u.id = a.supervisor_id
+           where a.active and u.active order by a.name""")
+    return [DirectoryEntry(**dict(r)) for r in rows]
+
+
+async def agent_answering(db: Reader, number: str) -> asyncpg.Record | None:
+    return await db.fetchrow("select id, supervisor_id, name, active from agents where phone_number = $1", number)
+
+
+async def live_call(db: Reader, call_id: UUID) -> asyncpg.Record | None:
+    return await db.fetchrow(f"select {LIVE_COLUMNS} from calls where id = $1", call_id)
+
+
+async def live_calls(db: Reader, agent_id: UUID | None) -> list[LiveCall]:
+    rows = await db.fetch(
+        f"""select {LIVE_COLUMNS} from calls where status <> 'ended' and ($1::uuid is null or agent_id = $1)
+            order by queued_at""", agent_id)
+    return [LiveCall(**dict(r)) for r in rows]
+
+
+async def transcript(db: Reader, call_id: UUID) -> list[TranscriptLine]:
+    rows = await db.fetch(
+        "select seq, speaker, text, brain, occurred_at from transcript_lines where call_id = $1 order by seq", call_id)
+    return [TranscriptLine(**dict(r)) for r in rows]
+
+
+async def tool_requests(db: Reader, call_id: UUID) -> list[ToolDecision]:
+    rows = await db.fetch(f"select {', '.join(ToolDecision.model_fields)} from tool_requests"
+                          " where call_id = $1 order by requested_at", call_id)
+    return [ToolDecision(**dict(r)) for r in rows]
