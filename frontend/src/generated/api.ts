@@ -2599,10 +2599,10 @@ export interface operations {
     admin_stream_api_stream_admin_get: {
         parameters: {
             query?: {
-                /** @description A token from POST /api/stream-token (EventSource cannot send an Authorization header) */
-                token?: string | null;
                 /** @description Resume after this event id */
                 last_event_id?: string | null;
+                /** @description A token from POST /api/stream-token (EventSource cannot send an Authorization header) */
+                token?: string | null;
             };
             header?: {
                 "Last-Event-ID"?: string | null;
@@ -2635,10 +2635,10 @@ export interface operations {
     agent_stream_api_stream_agents__agent_id__get: {
         parameters: {
             query?: {
-                /** @description A token from POST /api/stream-token (EventSource cannot send an Authorization header) */
-                token?: string | null;
                 /** @description Resume after this event id */
                 last_event_id?: string | null;
+                /** @description A token from POST /api/stream-token (EventSource cannot send an Authorization header) */
+                token?: string | null;
             };
             header?: {
                 "Last-Event-ID"?: string | null;
@@ -2673,11 +2673,11 @@ export interface operations {
     supervisor_stream_api_stream_supervisor_get: {
         parameters: {
             query?: {
-                /** @description A token from POST /api/stream-token (EventSource cannot send an Authorization header) */
-                token?: string | null;
                 supervisor_id?: string | null;
                 /** @description Resume after this event id */
                 last_event_id?: string | null;
+                /** @description A token from POST /api/stream-token (EventSource cannot send an Authorization header) */
+                token?: string | null;
             };
             header?: {
                 "Last-Event-ID"?: string | null;

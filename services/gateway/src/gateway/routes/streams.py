@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from contracts.analytics import LiveCounters, SentimentScore
@@ -17,9 +17,10 @@ from contracts.results import ArchiveSaved, NotificationCreated
 from contracts.subjects import agent_filter, supervisor_topic_filter, topic_filter
 from contracts.tools import ToolPermissionRequest
 from gateway.auth import active_principal, unauthorized
-from gateway.deps import bearer_token
+from gateway.deps import AuthDep, ServicePool, SettingsDep, bearer_token
 from gateway.errors import ApiError, not_found
 from gateway.fanout import bus_events, parse_last_event_id
+from gateway.queries import agents
 from gateway.tokens import STREAM_AUDIENCE, InvalidToken, Principal, verify_token
 
 router = APIRouter(prefix="/api/stream", tags=["streams"])
@@ -36,14 +37,19 @@ LastEventIdHeader = Annotated[str | None, Header(alias="Last-Event-ID")]
 LastEventIdQuery = Annotated[str | None, Query(alias="last_event_id", description="Resume after this event id")]
 
 
-async def stream_viewer(request: Request, token: str | None) -> Principal:
+async def stream_viewer(request: Request, auth: AuthDep, settings: SettingsDep, pool: ServicePool,
+                        token: StreamToken = None) -> Principal:
+    """Who opens the stream: a stream token (EventSource sends no headers), else the bearer token."""
     if token is None:
-        return await request.app.state.auth.verify(bearer_token(request))
+        return await auth.verify(bearer_token(request))
     try:
-        principal = verify_token(token, request.app.state.settings.jwt_secret, utc_now(), audience=STREAM_AUDIENCE)
+        principal = verify_token(token, settings.jwt_secret, utc_now(), audience=STREAM_AUDIENCE)
     except InvalidToken as exc:
         raise unauthorized(f"stream token refused ({exc}); get a new one from POST /api/stream-token") from exc
-    return await active_principal(request.app.state.database.pool, principal)
+    return await active_principal(pool, principal)
+
+
+StreamViewer = Annotated[Principal, Depends(stream_viewer)]
 
 
 def resume_point(header: str | None, query: str | None) -> int | None:
@@ -79,33 +85,26 @@ def event_stream(request: Request, filters: list[str], last_event_id: int | None
 
 @router.get("/agents/{agent_id}", summary="One agent: status, transcript, sentiment, satisfaction, tool requests, "
                                           "whisper acknowledgements")
-async def agent_stream(agent_id: UUID, request: Request, token: StreamToken = None,
-                       last_event_id_header: LastEventIdHeader = None,
+async def agent_stream(agent_id: UUID, request: Request, viewer: StreamViewer, pool: ServicePool,
+                       settings: SettingsDep, last_event_id_header: LastEventIdHeader = None,
                        last_event_id: LastEventIdQuery = None) -> EventSourceResponse:
-    viewer = await stream_viewer(request, token)
     resume = resume_point(last_event_id_header, last_event_id)
-    owner = await request.app.state.database.pool.fetchval("select supervisor_id from agents where id = $1", agent_id)
+    owner = await agents.owner(pool, agent_id)
     if owner is None:
         raise not_found("agent")
     if not viewer.is_admin and owner != viewer.user_id:
         raise ApiError(403, "forbidden", "this agent belongs to another supervisor")
-    limit = None if viewer.is_admin else await agent_stream_limit(request, viewer.user_id)
+    # One stream per agent card: at least the configured number, more for a supervisor an admin allowed
+    # more agents.
+    limit = None if viewer.is_admin else max(settings.max_streams_per_supervisor,
+                                             await agents.max_agents(pool, viewer.user_id))
     return event_stream(request, [agent_filter(owner, agent_id)], resume, f"agent:{viewer.user_id}", limit, "agent")
 
 
-async def agent_stream_limit(request: Request, supervisor_id: UUID) -> int:
-    """One stream per agent card: at least the configured number, more for a supervisor an admin
-    allowed more agents."""
-    max_agents = await request.app.state.database.pool.fetchval(
-        "select max_agents from supervisors where id = $1", supervisor_id)
-    return max(request.app.state.settings.max_streams_per_supervisor, max_agents or 0)
-
-
 @router.get("/supervisor", summary="Notifications and call activity for all of a supervisor's agents")
-async def supervisor_stream(request: Request, token: StreamToken = None, supervisor_id: UUID | None = None,
-                            last_event_id_header: LastEventIdHeader = None,
+async def supervisor_stream(request: Request, viewer: StreamViewer, settings: SettingsDep,
+                            supervisor_id: UUID | None = None, last_event_id_header: LastEventIdHeader = None,
                             last_event_id: LastEventIdQuery = None) -> EventSourceResponse:
-    viewer = await stream_viewer(request, token)
     resume = resume_point(last_event_id_header, last_event_id)
     if viewer.is_admin:
         if supervisor_id is None:
@@ -114,17 +113,17 @@ async def supervisor_stream(request: Request, token: StreamToken = None, supervi
         raise ApiError(403, "forbidden", "you can only follow your own notifications")
     watched = supervisor_id or viewer.user_id
     filters = [supervisor_topic_filter(topic, watched) for topic in SUPERVISOR_TOPICS]
-    limit = request.app.state.settings.max_streams_per_supervisor
-    return event_stream(request, filters, resume, f"supervisor:{viewer.user_id}", limit, "supervisor")
+    return event_stream(request, filters, resume, f"supervisor:{viewer.user_id}", settings.max_streams_per_supervisor,
+                        "supervisor")
 
 
 @router.get("/admin", summary="Every supervisor's cards, live")
-async def admin_stream(request: Request, token: StreamToken = None, last_event_id_header: LastEventIdHeader = None,
+async def admin_stream(request: Request, viewer: StreamViewer, settings: SettingsDep,
+                       last_event_id_header: LastEventIdHeader = None,
                        last_event_id: LastEventIdQuery = None) -> EventSourceResponse:
-    viewer = await stream_viewer(request, token)
     if not viewer.is_admin:
         raise ApiError(403, "forbidden", "only an admin may follow every supervisor")
     resume = resume_point(last_event_id_header, last_event_id)
     filters = [topic_filter(topic) for topic in ADMIN_TOPICS]
-    return event_stream(request, filters, resume, f"admin:{viewer.user_id}",
-                        request.app.state.settings.max_streams_per_supervisor, "admin")
+    return event_stream(request, filters, resume, f"admin:{viewer.user_id}", settings.max_streams_per_supervisor,
+                        "admin")
