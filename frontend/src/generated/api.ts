@@ -640,6 +640,39 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Abandonment */
+        Abandonment: {
+            /**
+             * After Answer
+             * @description Customers who vanished from an answered call without hanging up.
+             */
+            after_answer: number;
+            /**
+             * Asa Seconds
+             * @description Average speed of answer: the mean wait of answered callers.
+             */
+            asa_seconds: number | null;
+            /**
+             * Before Answer
+             * @description Callers who left the queue before an agent answered.
+             */
+            before_answer: number;
+            /**
+             * Ended Calls
+             * @description Calls that ended in the range, answered or not.
+             */
+            ended_calls: number;
+            /**
+             * Longest Wait Seconds
+             * @description The longest wait of an answered caller.
+             */
+            longest_wait_seconds: number | null;
+            /**
+             * Rate
+             * @description (before + after) / ended calls, 0-1.
+             */
+            rate: number | null;
+        };
         /** Accepted */
         Accepted: {
             /**
@@ -1022,6 +1055,11 @@ export interface components {
         };
         /** FloorCounters */
         FloorCounters: {
+            /**
+             * Abandoned Today
+             * @default 0
+             */
+            abandoned_today: number;
             /** Active Calls */
             active_calls: number;
             /** Agents Busy */
@@ -1105,6 +1143,7 @@ export interface components {
         };
         /** Kpis */
         Kpis: {
+            abandonment: components["schemas"]["Abandonment"];
             /**
              * Aht Seconds
              * @description Average handle time.
@@ -1260,6 +1299,8 @@ export interface components {
         };
         /** LiveFloor */
         LiveFloor: {
+            /** Abandoned Today */
+            abandoned_today: number;
             /** Active Calls */
             active_calls: number;
             /** Agents Busy */

@@ -8,6 +8,7 @@ export type PlatformEvent =
   | CallQueued
   | CallStarted
   | CustomerMessage
+  | CustomerPresence
   | CallHangup
   | CallEnded
   | AgentStatusChanged
@@ -49,6 +50,7 @@ export type CallId1 = string;
  * Unique id; consumers dedupe on it.
  */
 export type EventId1 = string;
+export type LongWait = boolean;
 export type OccurredAt1 = string;
 export type Position = number;
 export type Reason = "agent_busy" | "platform_at_capacity";
@@ -58,6 +60,7 @@ export type SchemaVersion1 = 1;
  */
 export type SupervisorId1 = string;
 export type Type1 = "call.queued";
+export type WaitedSeconds = number;
 export type AgentId2 = string;
 export type AgentName = string;
 export type CallId2 = string;
@@ -91,27 +94,41 @@ export type SupervisorId3 = string;
 export type Text = string;
 export type Type3 = "call.message";
 export type AgentId4 = string;
-export type By = "customer" | "agent" | "supervisor";
 export type CallId4 = string;
+export type Connected = boolean;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId4 = string;
-export type Failed = boolean;
 export type OccurredAt4 = string;
-export type Reason1 = string;
 export type SchemaVersion4 = 1;
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId4 = string;
-export type Type4 = "call.hangup";
+export type Type4 = "call.presence";
 export type AgentId5 = string;
+export type By = "customer" | "agent" | "supervisor";
+export type CallId5 = string;
+/**
+ * Unique id; consumers dedupe on it.
+ */
+export type EventId5 = string;
+export type Failed = boolean;
+export type OccurredAt5 = string;
+export type Reason1 = string;
+export type SchemaVersion5 = 1;
+/**
+ * Owner of the agent; authorization follows it.
+ */
+export type SupervisorId5 = string;
+export type Type5 = "call.hangup";
+export type AgentId6 = string;
 /**
  * Which dialogue engine served the call.
  */
 export type Brain = string | null;
-export type CallId5 = string;
+export type CallId6 = string;
 export type Caller2 = string;
 export type Channel2 = "chat" | "voice";
 export type DurationSeconds = number;
@@ -120,11 +137,12 @@ export type EndedBy = "customer" | "agent" | "supervisor";
 /**
  * Unique id; consumers dedupe on it.
  */
-export type EventId5 = string;
-export type OccurredAt5 = string;
+export type EventId6 = string;
+export type OccurredAt6 = string;
 export type QueuedSeconds1 = number;
-export type Reason2 = "customer_hangup" | "agent_resolved" | "supervisor_ended" | "abandoned_in_queue" | "error";
-export type SchemaVersion5 = 1;
+export type Reason2 =
+  "customer_hangup" | "agent_resolved" | "supervisor_ended" | "abandoned_in_queue" | "abandoned" | "error";
+export type SchemaVersion6 = 1;
 /**
  * None when the call never left the queue.
  */
@@ -132,35 +150,35 @@ export type StartedAt = string | null;
 /**
  * Owner of the agent; authorization follows it.
  */
-export type SupervisorId5 = string;
-export type Type5 = "call.ended";
-export type AgentId6 = string;
-export type CallId6 = string | null;
-/**
- * Unique id; consumers dedupe on it.
- */
-export type EventId6 = string;
-export type OccurredAt6 = string;
-export type QueueLength = number;
-export type SchemaVersion6 = 1;
-export type Status = "idle" | "busy" | "paused" | "offline";
-/**
- * Owner of the agent; authorization follows it.
- */
 export type SupervisorId6 = string;
-export type Type6 = "agent.status";
+export type Type6 = "call.ended";
 export type AgentId7 = string;
-/**
- * Dialogue engine, on agent utterances.
- */
-export type Brain1 = string | null;
-export type CallId7 = string;
+export type CallId7 = string | null;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId7 = string;
 export type OccurredAt7 = string;
+export type QueueLength = number;
 export type SchemaVersion7 = 1;
+export type Status = "idle" | "busy" | "paused" | "offline";
+/**
+ * Owner of the agent; authorization follows it.
+ */
+export type SupervisorId7 = string;
+export type Type7 = "agent.status";
+export type AgentId8 = string;
+/**
+ * Dialogue engine, on agent utterances.
+ */
+export type Brain1 = string | null;
+export type CallId8 = string;
+/**
+ * Unique id; consumers dedupe on it.
+ */
+export type EventId8 = string;
+export type OccurredAt8 = string;
+export type SchemaVersion8 = 1;
 /**
  * Position in the call's transcript, from 0.
  */
@@ -169,145 +187,145 @@ export type Speaker = "customer" | "agent" | "system";
 /**
  * Owner of the agent; authorization follows it.
  */
-export type SupervisorId7 = string;
+export type SupervisorId8 = string;
 export type Text1 = string;
-export type Type7 = "transcript.chunk";
-export type AgentId8 = string;
-export type CallId8 = string;
+export type Type8 = "transcript.chunk";
+export type AgentId9 = string;
+export type CallId9 = string;
 /**
  * Unique id; consumers dedupe on it.
  */
-export type EventId8 = string;
+export type EventId9 = string;
 /**
  * No decision by then counts as deny.
  */
 export type ExpiresAt = string;
-export type OccurredAt8 = string;
+export type OccurredAt9 = string;
 /**
  * Why the agent wants to run it.
  */
 export type Reason3 = string;
 export type RequestId = string;
-export type SchemaVersion8 = 1;
-/**
- * Owner of the agent; authorization follows it.
- */
-export type SupervisorId8 = string;
-export type ToolName = string;
-export type Type8 = "tool.permission.request";
-export type AgentId9 = string;
-export type Allowed = boolean;
-export type CallId9 = string;
-export type DecidedBy = "supervisor" | "timeout" | "call_ended";
-export type DecidedByUser = string | null;
-/**
- * Unique id; consumers dedupe on it.
- */
-export type EventId9 = string;
-export type Note = string;
-export type OccurredAt9 = string;
-export type RequestId1 = string;
 export type SchemaVersion9 = 1;
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId9 = string;
-export type Type9 = "tool.permission.decision";
+export type ToolName = string;
+export type Type9 = "tool.permission.request";
 export type AgentId10 = string;
+export type Allowed = boolean;
 export type CallId10 = string;
-export type Error = string | null;
+export type DecidedBy = "supervisor" | "timeout" | "call_ended";
+export type DecidedByUser = string | null;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId10 = string;
+export type Note = string;
 export type OccurredAt10 = string;
-export type Ok = boolean;
-/**
- * Set when the tool needed approval.
- */
-export type RequestId2 = string | null;
+export type RequestId1 = string;
 export type SchemaVersion10 = 1;
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId10 = string;
-export type ToolName1 = string;
-export type Type10 = "tool.result";
+export type Type10 = "tool.permission.decision";
 export type AgentId11 = string;
 export type CallId11 = string;
+export type Error = string | null;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId11 = string;
 export type OccurredAt11 = string;
-export type RequestedBy = string;
+export type Ok = boolean;
+/**
+ * Set when the tool needed approval.
+ */
+export type RequestId2 = string | null;
 export type SchemaVersion11 = 1;
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId11 = string;
-export type Type11 = "whisper.pause";
+export type ToolName1 = string;
+export type Type11 = "tool.result";
 export type AgentId12 = string;
 export type CallId12 = string;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId12 = string;
-export type Instructions = string;
 export type OccurredAt12 = string;
-export type RequestedBy1 = string;
+export type RequestedBy = string;
 export type SchemaVersion12 = 1;
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId12 = string;
-export type Type12 = "whisper.inject";
+export type Type12 = "whisper.pause";
 export type AgentId13 = string;
 export type CallId13 = string;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId13 = string;
-export type Message = string;
+export type Instructions = string;
 export type OccurredAt13 = string;
+export type RequestedBy1 = string;
 export type SchemaVersion13 = 1;
-export type Stage = "paused" | "received" | "resumed";
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId13 = string;
-export type Type13 = "whisper.ack";
+export type Type13 = "whisper.inject";
 export type AgentId14 = string;
 export type CallId14 = string;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId14 = string;
-export type Label = "negative" | "neutral" | "positive";
-export type Model = string;
+export type Message = string;
 export type OccurredAt14 = string;
 export type SchemaVersion14 = 1;
-export type Score = number;
+export type Stage = "paused" | "received" | "resumed";
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId14 = string;
-/**
- * Change of the rolling score over the window.
- */
-export type Trend = number;
-export type Type14 = "sentiment.score";
-/**
- * Customer utterances scored so far.
- */
-export type Utterances = number;
+export type Type14 = "whisper.ack";
 export type AgentId15 = string;
 export type CallId15 = string;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId15 = string;
+export type Label = "negative" | "neutral" | "positive";
+export type Model = string;
 export type OccurredAt15 = string;
+export type SchemaVersion15 = 1;
+export type Score = number;
+/**
+ * Owner of the agent; authorization follows it.
+ */
+export type SupervisorId15 = string;
+/**
+ * Change of the rolling score over the window.
+ */
+export type Trend = number;
+export type Type15 = "sentiment.score";
+/**
+ * Customer utterances scored so far.
+ */
+export type Utterances = number;
+export type AgentId16 = string;
+export type CallId16 = string;
+/**
+ * Unique id; consumers dedupe on it.
+ */
+export type EventId16 = string;
+export type OccurredAt16 = string;
 /**
  * @maxItems 10
  */
@@ -323,7 +341,7 @@ export type Reasons =
   | [string, string, string, string, string, string, string, string]
   | [string, string, string, string, string, string, string, string, string]
   | [string, string, string, string, string, string, string, string, string, string];
-export type SchemaVersion15 = 1;
+export type SchemaVersion16 = 1;
 export type Score1 = number;
 /**
  * Which estimator produced it.
@@ -332,21 +350,21 @@ export type Source = string;
 /**
  * Owner of the agent; authorization follows it.
  */
-export type SupervisorId15 = string;
-export type Type15 = "satisfaction.score";
-export type AgentId16 = string;
+export type SupervisorId16 = string;
+export type Type16 = "satisfaction.score";
+export type AgentId17 = string;
 export type AgentName1 = string;
-export type CallId16 = string;
+export type CallId17 = string;
 export type Csat = number | null;
 /**
  * Unique id; consumers dedupe on it.
  */
-export type EventId16 = string;
+export type EventId17 = string;
 export type Fcr = boolean;
 export type HandleSeconds = number;
-export type OccurredAt16 = string;
+export type OccurredAt17 = string;
 export type Resolved = boolean;
-export type SchemaVersion16 = 1;
+export type SchemaVersion17 = 1;
 /**
  * The call's last rolling sentiment; None when the customer never spoke.
  */
@@ -363,27 +381,27 @@ export type SummarySource = string;
 /**
  * Owner of the agent; authorization follows it.
  */
-export type SupervisorId16 = string;
+export type SupervisorId17 = string;
 export type Tags = string[];
 export type ToolRequests = number;
 /**
  * Denied or timed out by the supervisor.
  */
 export type ToolsDenied = number;
-export type Type16 = "archive.saved";
-export type AgentId17 = string;
-export type CallId17 = string;
+export type Type17 = "archive.saved";
+export type AgentId18 = string;
+export type CallId18 = string;
 /**
  * Unique id; consumers dedupe on it.
  */
-export type EventId17 = string;
+export type EventId18 = string;
 export type Fcr1 = false;
-export type OccurredAt17 = string;
+export type OccurredAt18 = string;
 /**
  * The later call that revealed the repeat contact.
  */
 export type RepeatCallId = string;
-export type SchemaVersion17 = 1;
+export type SchemaVersion18 = 1;
 /**
  * The revised call's start, for its day's aggregate.
  */
@@ -391,49 +409,53 @@ export type StartedAt2 = string;
 /**
  * Owner of the agent; authorization follows it.
  */
-export type SupervisorId17 = string;
-export type Type17 = "archive.fcr_revised";
+export type SupervisorId18 = string;
+export type Type18 = "archive.fcr_revised";
+/**
+ * Calls abandoned since midnight UTC, before or after an answer.
+ */
+export type AbandonedToday = number;
 export type ActiveCalls = number;
-export type AgentId18 = string | null;
+export type AgentId19 = string | null;
 /**
  * Agents with a live call.
  */
 export type AgentsBusy = number;
 export type AgentsTotal = number;
-export type CallId18 = string | null;
-/**
- * Unique id; consumers dedupe on it.
- */
-export type EventId18 = string;
-/**
- * The longest-waiting queued caller; 0 when none.
- */
-export type LongestWaitSeconds = number;
-export type OccurredAt18 = string;
-export type QueuedCalls = number;
-export type SchemaVersion18 = 1;
-/**
- * Owner of the agent; authorization follows it.
- */
-export type SupervisorId18 = string;
-export type Type18 = "analytics.counters";
-export type AgentId19 = string | null;
-export type Body = string;
 export type CallId19 = string | null;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId19 = string;
-export type Kind = "tool_permission" | "call_ended" | "queue_building" | "whisper" | "system";
-export type NotificationId = string;
+/**
+ * The longest-waiting queued caller; 0 when none.
+ */
+export type LongestWaitSeconds = number;
 export type OccurredAt19 = string;
+export type QueuedCalls = number;
 export type SchemaVersion19 = 1;
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId19 = string;
+export type Type19 = "analytics.counters";
+export type AgentId20 = string | null;
+export type Body = string;
+export type CallId20 = string | null;
+/**
+ * Unique id; consumers dedupe on it.
+ */
+export type EventId20 = string;
+export type Kind = "tool_permission" | "call_ended" | "queue_building" | "whisper" | "system";
+export type NotificationId = string;
+export type OccurredAt20 = string;
+export type SchemaVersion20 = 1;
+/**
+ * Owner of the agent; authorization follows it.
+ */
+export type SupervisorId20 = string;
 export type Title = string;
-export type Type19 = "notification.created";
+export type Type20 = "notification.created";
 
 /**
  * A customer dialled an agent's mock number; the router decides connect or queue.
@@ -457,12 +479,14 @@ export interface CallQueued {
   agent_id: AgentId1;
   call_id: CallId1;
   event_id?: EventId1;
+  long_wait?: LongWait;
   occurred_at?: OccurredAt1;
   position: Position;
   reason: Reason;
   schema_version?: SchemaVersion1;
   supervisor_id: SupervisorId1;
   type?: Type1;
+  waited_seconds?: WaitedSeconds;
 }
 export interface CallStarted {
   agent_id: AgentId2;
@@ -492,107 +516,122 @@ export interface CustomerMessage {
   type?: Type3;
 }
 /**
- * Someone asked to end the call (or leave the queue); the router ends it.
+ * The customer's live view of their call is open (sent when it opens and every few seconds while
+ * it stays open) or closed. A customer heard of by neither this nor a message for the router's
+ * abandonment window has left: their call ends as abandoned.
  */
-export interface CallHangup {
+export interface CustomerPresence {
   agent_id: AgentId4;
-  by: By;
   call_id: CallId4;
+  connected: Connected;
   event_id?: EventId4;
-  failed?: Failed;
   occurred_at?: OccurredAt4;
-  reason?: Reason1;
   schema_version?: SchemaVersion4;
   supervisor_id: SupervisorId4;
   type?: Type4;
 }
-export interface CallEnded {
+/**
+ * Someone asked to end the call (or leave the queue); the router ends it.
+ */
+export interface CallHangup {
   agent_id: AgentId5;
-  brain?: Brain;
+  by: By;
   call_id: CallId5;
+  event_id?: EventId5;
+  failed?: Failed;
+  occurred_at?: OccurredAt5;
+  reason?: Reason1;
+  schema_version?: SchemaVersion5;
+  supervisor_id: SupervisorId5;
+  type?: Type5;
+}
+export interface CallEnded {
+  agent_id: AgentId6;
+  brain?: Brain;
+  call_id: CallId6;
   caller: Caller2;
   channel: Channel2;
   duration_seconds: DurationSeconds;
   ended_at: EndedAt;
   ended_by: EndedBy;
-  event_id?: EventId5;
-  occurred_at?: OccurredAt5;
-  queued_seconds?: QueuedSeconds1;
-  reason: Reason2;
-  schema_version?: SchemaVersion5;
-  started_at: StartedAt;
-  supervisor_id: SupervisorId5;
-  type?: Type5;
-}
-export interface AgentStatusChanged {
-  agent_id: AgentId6;
-  call_id?: CallId6;
   event_id?: EventId6;
   occurred_at?: OccurredAt6;
-  queue_length?: QueueLength;
+  queued_seconds?: QueuedSeconds1;
+  reason: Reason2;
   schema_version?: SchemaVersion6;
-  status: Status;
+  started_at: StartedAt;
   supervisor_id: SupervisorId6;
   type?: Type6;
 }
-export interface TranscriptChunk {
+export interface AgentStatusChanged {
   agent_id: AgentId7;
-  brain?: Brain1;
-  call_id: CallId7;
+  call_id?: CallId7;
   event_id?: EventId7;
   occurred_at?: OccurredAt7;
+  queue_length?: QueueLength;
   schema_version?: SchemaVersion7;
-  seq: Seq;
-  speaker: Speaker;
+  status: Status;
   supervisor_id: SupervisorId7;
-  text: Text1;
   type?: Type7;
 }
-export interface ToolPermissionRequest {
+export interface TranscriptChunk {
   agent_id: AgentId8;
-  arguments: Arguments;
+  brain?: Brain1;
   call_id: CallId8;
   event_id?: EventId8;
-  expires_at: ExpiresAt;
   occurred_at?: OccurredAt8;
+  schema_version?: SchemaVersion8;
+  seq: Seq;
+  speaker: Speaker;
+  supervisor_id: SupervisorId8;
+  text: Text1;
+  type?: Type8;
+}
+export interface ToolPermissionRequest {
+  agent_id: AgentId9;
+  arguments: Arguments;
+  call_id: CallId9;
+  event_id?: EventId9;
+  expires_at: ExpiresAt;
+  occurred_at?: OccurredAt9;
   reason?: Reason3;
   request_id: RequestId;
-  schema_version?: SchemaVersion8;
-  supervisor_id: SupervisorId8;
+  schema_version?: SchemaVersion9;
+  supervisor_id: SupervisorId9;
   tool_name: ToolName;
-  type?: Type8;
+  type?: Type9;
 }
 export interface Arguments {
   [k: string]: unknown;
 }
 export interface ToolPermissionDecision {
-  agent_id: AgentId9;
+  agent_id: AgentId10;
   allowed: Allowed;
-  call_id: CallId9;
+  call_id: CallId10;
   decided_by: DecidedBy;
   decided_by_user?: DecidedByUser;
-  event_id?: EventId9;
+  event_id?: EventId10;
   note?: Note;
-  occurred_at?: OccurredAt9;
+  occurred_at?: OccurredAt10;
   request_id: RequestId1;
-  schema_version?: SchemaVersion9;
-  supervisor_id: SupervisorId9;
-  type?: Type9;
+  schema_version?: SchemaVersion10;
+  supervisor_id: SupervisorId10;
+  type?: Type10;
 }
 export interface ToolExecuted {
-  agent_id: AgentId10;
+  agent_id: AgentId11;
   arguments: Arguments1;
-  call_id: CallId10;
+  call_id: CallId11;
   error?: Error;
-  event_id?: EventId10;
-  occurred_at?: OccurredAt10;
+  event_id?: EventId11;
+  occurred_at?: OccurredAt11;
   ok: Ok;
   request_id?: RequestId2;
   result?: Result;
-  schema_version?: SchemaVersion10;
-  supervisor_id: SupervisorId10;
+  schema_version?: SchemaVersion11;
+  supervisor_id: SupervisorId11;
   tool_name: ToolName1;
-  type?: Type10;
+  type?: Type11;
 }
 export interface Arguments1 {
   [k: string]: unknown;
@@ -601,135 +640,136 @@ export interface Result {
   [k: string]: unknown;
 }
 export interface WhisperPause {
-  agent_id: AgentId11;
-  call_id: CallId11;
-  event_id?: EventId11;
-  occurred_at?: OccurredAt11;
-  requested_by: RequestedBy;
-  schema_version?: SchemaVersion11;
-  supervisor_id: SupervisorId11;
-  type?: Type11;
-}
-export interface WhisperInject {
   agent_id: AgentId12;
   call_id: CallId12;
   event_id?: EventId12;
-  instructions: Instructions;
   occurred_at?: OccurredAt12;
-  requested_by: RequestedBy1;
+  requested_by: RequestedBy;
   schema_version?: SchemaVersion12;
   supervisor_id: SupervisorId12;
   type?: Type12;
+}
+export interface WhisperInject {
+  agent_id: AgentId13;
+  call_id: CallId13;
+  event_id?: EventId13;
+  instructions: Instructions;
+  occurred_at?: OccurredAt13;
+  requested_by: RequestedBy1;
+  schema_version?: SchemaVersion13;
+  supervisor_id: SupervisorId13;
+  type?: Type13;
 }
 /**
  * Seen by the supervisor only, never by the customer.
  */
 export interface WhisperAck {
-  agent_id: AgentId13;
-  call_id: CallId13;
-  event_id?: EventId13;
-  message: Message;
-  occurred_at?: OccurredAt13;
-  schema_version?: SchemaVersion13;
-  stage: Stage;
-  supervisor_id: SupervisorId13;
-  type?: Type13;
-}
-export interface SentimentScore {
   agent_id: AgentId14;
   call_id: CallId14;
   event_id?: EventId14;
-  label: Label;
-  model: Model;
+  message: Message;
   occurred_at?: OccurredAt14;
   schema_version?: SchemaVersion14;
-  score: Score;
+  stage: Stage;
   supervisor_id: SupervisorId14;
-  trend: Trend;
   type?: Type14;
-  utterances: Utterances;
 }
-export interface SatisfactionScore {
+export interface SentimentScore {
   agent_id: AgentId15;
   call_id: CallId15;
   event_id?: EventId15;
+  label: Label;
+  model: Model;
   occurred_at?: OccurredAt15;
-  reasons?: Reasons;
   schema_version?: SchemaVersion15;
+  score: Score;
+  supervisor_id: SupervisorId15;
+  trend: Trend;
+  type?: Type15;
+  utterances: Utterances;
+}
+export interface SatisfactionScore {
+  agent_id: AgentId16;
+  call_id: CallId16;
+  event_id?: EventId16;
+  occurred_at?: OccurredAt16;
+  reasons?: Reasons;
+  schema_version?: SchemaVersion16;
   score: Score1;
   source: Source;
-  supervisor_id: SupervisorId15;
-  type?: Type15;
+  supervisor_id: SupervisorId16;
+  type?: Type16;
 }
 /**
  * Everything analytics needs to fold the call into its daily aggregates, without a database read.
  */
 export interface ArchiveSaved {
-  agent_id: AgentId16;
+  agent_id: AgentId17;
   agent_name: AgentName1;
-  call_id: CallId16;
+  call_id: CallId17;
   csat?: Csat;
-  event_id?: EventId16;
+  event_id?: EventId17;
   fcr: Fcr;
   handle_seconds: HandleSeconds;
-  occurred_at?: OccurredAt16;
+  occurred_at?: OccurredAt17;
   resolved: Resolved;
-  schema_version?: SchemaVersion16;
+  schema_version?: SchemaVersion17;
   sentiment_label?: SentimentLabel;
   started_at: StartedAt1;
   summary: Summary;
   summary_source: SummarySource;
-  supervisor_id: SupervisorId16;
+  supervisor_id: SupervisorId17;
   tags: Tags;
   tool_requests?: ToolRequests;
   tools_denied?: ToolsDenied;
-  type?: Type16;
+  type?: Type17;
 }
 /**
  * An archived call lost its first-contact resolution: the caller came back about the same thing.
  */
 export interface FcrRevised {
-  agent_id: AgentId17;
-  call_id: CallId17;
-  event_id?: EventId17;
+  agent_id: AgentId18;
+  call_id: CallId18;
+  event_id?: EventId18;
   fcr?: Fcr1;
-  occurred_at?: OccurredAt17;
+  occurred_at?: OccurredAt18;
   repeat_call_id: RepeatCallId;
-  schema_version?: SchemaVersion17;
+  schema_version?: SchemaVersion18;
   started_at: StartedAt2;
-  supervisor_id: SupervisorId17;
-  type?: Type17;
+  supervisor_id: SupervisorId18;
+  type?: Type18;
 }
 /**
  * One supervisor's floor right now; the admin's totals are the sum over supervisors.
  */
 export interface LiveCounters {
+  abandoned_today?: AbandonedToday;
   active_calls: ActiveCalls;
-  agent_id?: AgentId18;
+  agent_id?: AgentId19;
   agents_busy: AgentsBusy;
   agents_total: AgentsTotal;
-  call_id?: CallId18;
-  event_id?: EventId18;
-  longest_wait_seconds: LongestWaitSeconds;
-  occurred_at?: OccurredAt18;
-  queued_calls: QueuedCalls;
-  schema_version?: SchemaVersion18;
-  supervisor_id: SupervisorId18;
-  type?: Type18;
-}
-export interface NotificationCreated {
-  agent_id?: AgentId19;
-  body?: Body;
   call_id?: CallId19;
-  data?: Data;
   event_id?: EventId19;
-  kind: Kind;
-  notification_id: NotificationId;
+  longest_wait_seconds: LongestWaitSeconds;
   occurred_at?: OccurredAt19;
+  queued_calls: QueuedCalls;
   schema_version?: SchemaVersion19;
   supervisor_id: SupervisorId19;
-  title: Title;
   type?: Type19;
+}
+export interface NotificationCreated {
+  agent_id?: AgentId20;
+  body?: Body;
+  call_id?: CallId20;
+  data?: Data;
+  event_id?: EventId20;
+  kind: Kind;
+  notification_id: NotificationId;
+  occurred_at?: OccurredAt20;
+  schema_version?: SchemaVersion20;
+  supervisor_id: SupervisorId20;
+  title: Title;
+  type?: Type20;
 }
 export interface Data {
   [k: string]: unknown;

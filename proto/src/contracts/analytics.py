@@ -38,3 +38,5 @@ class LiveCounters(Envelope):
     agents_total: NonNegativeInt
     agents_busy: NonNegativeInt = Field(description="Agents with a live call.")
     longest_wait_seconds: float = Field(ge=0.0, description="The longest-waiting queued caller; 0 when none.")
+    abandoned_today: NonNegativeInt = Field(default=0, description="Calls abandoned since midnight UTC, before "
+                                                                   "or after an answer.")

@@ -64,6 +64,9 @@ class CallQueued(CallScoped):
     type: Literal["call.queued"] = "call.queued"
     position: PositiveInt
     reason: Literal["agent_busy", "platform_at_capacity"]
+    # Sent once the wait passes the router's bound: the caller is offered to keep waiting or leave.
+    long_wait: bool = False
+    waited_seconds: NonNegativeFloat = 0.0
 
 
 class CallStarted(CallScoped):
@@ -84,6 +87,16 @@ class CustomerMessage(CallScoped):
     text: str = Field(min_length=1, max_length=4000)
 
 
+class CustomerPresence(CallScoped):
+    """The customer's live view of their call is open (sent when it opens and every few seconds while
+    it stays open) or closed. A customer heard of by neither this nor a message for the router's
+    abandonment window has left: their call ends as abandoned."""
+
+    topic: ClassVar[str] = "call.presence"
+    type: Literal["call.presence"] = "call.presence"
+    connected: bool
+
+
 class CallHangup(CallScoped):
     """Someone asked to end the call (or leave the queue); the router ends it."""
 
@@ -96,9 +109,12 @@ class CallHangup(CallScoped):
     failed: bool = False
 
 
+# abandoned_in_queue: the caller left (or vanished) before an agent answered; abandoned: after, by
+# vanishing (no live view and no message for the abandonment window) rather than hanging up.
 EndReason = Literal[
-    "customer_hangup", "agent_resolved", "supervisor_ended", "abandoned_in_queue", "error"
+    "customer_hangup", "agent_resolved", "supervisor_ended", "abandoned_in_queue", "abandoned", "error"
 ]
+ABANDONED: tuple[EndReason, ...] = ("abandoned_in_queue", "abandoned")
 
 
 class CallEnded(CallScoped):

@@ -14,6 +14,7 @@ from contracts.calls import (
     CallRequested,
     CallStarted,
     CustomerMessage,
+    CustomerPresence,
 )
 from contracts.envelope import Envelope
 from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
@@ -39,6 +40,7 @@ def example_events(supervisor_id: UUID = EXAMPLE_SUPERVISOR, agent_id: UUID = EX
         CallStarted(**ids, channel="chat", caller="jo@example.com", agent_name="Orders & Shipping",
                     queued_seconds=12.5),
         CustomerMessage(**ids, text="Where is my order ORD-1042?"),
+        CustomerPresence(**ids, connected=True),
         CallHangup(**ids, by="customer"),
         CallEnded(**ids, reason="agent_resolved", ended_by="agent", channel="chat", caller="jo@example.com",
                   started_at=EXAMPLE_TIME, ended_at=EXAMPLE_TIME + timedelta(minutes=4),

@@ -25,6 +25,7 @@ from contracts.calls import (
     CallRequested,
     CallStarted,
     CustomerMessage,
+    CustomerPresence,
 )
 from contracts.envelope import Envelope
 from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
@@ -58,8 +59,10 @@ TOPICS: tuple[Topic, ...] = (
           "The call waits; repeated whenever its queue position changes."),
     Topic("call.started", (CallStarted,), ("call-router",), ("gateway", "agent-worker", "sentiment", "analytics"),
           "The call was matched with its agent."),
-    Topic("call.message", (CustomerMessage,), ("gateway",), ("agent-worker",),
+    Topic("call.message", (CustomerMessage,), ("gateway",), ("call-router", "agent-worker"),
           "A chat message from the customer."),
+    Topic("call.presence", (CustomerPresence,), ("gateway",), ("call-router",),
+          "The customer's live view opened, is still open (every few seconds) or closed."),
     Topic("call.hangup", (CallHangup,), ("gateway", "call-router", "agent-worker"), ("call-router",),
           "Customer, agent or supervisor asks to end the call or leave the queue."),
     Topic("call.ended", (CallEnded,), ("call-router",),

@@ -10,7 +10,14 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 import pytest
 
-from analytics.aggregates import RevisionBeforeArchive, add_archived_call, rebuild_if_empty, revise_fcr
+from analytics.aggregates import (
+    RevisionBeforeArchive,
+    add_archived_call,
+    add_ended_call,
+    rebuild_if_empty,
+    revise_fcr,
+)
+from contracts.calls import CallEnded
 from contracts.results import ArchiveSaved, FcrRevised
 from kpis.formula import ScoreWeights, kpis_from, performance_score
 from kpis.queries import bucket_sums, range_sums, sums_by_agent
@@ -47,6 +54,8 @@ class DataSet:
     agents: dict[str, uuid.UUID]
     events: list[ArchiveSaved]
     revision: FcrRevised
+    # Every call's end: the archived ones, answered at once, and one caller who left the queue after 40 s.
+    ended: list[CallEnded]
 
 
 async def make_data_set(conn: asyncpg.Connection) -> DataSet:
@@ -61,13 +70,23 @@ async def make_data_set(conn: asyncpg.Connection) -> DataSet:
     first = events[0]
     revision = FcrRevised(supervisor_id=supervisor, agent_id=first.agent_id, call_id=first.call_id,
                           started_at=first.started_at, repeat_call_id=uuid.uuid4())
-    return DataSet(supervisor, agents, events, revision)
+    ended = [CallEnded(supervisor_id=supervisor, agent_id=e.agent_id, call_id=e.call_id, reason="customer_hangup",
+                       ended_by="customer", channel="chat", caller="c", started_at=e.started_at,
+                       ended_at=e.started_at + timedelta(seconds=c.handle), duration_seconds=c.handle)
+             for c, e in zip(CALLS, events, strict=True)]
+    left_at = datetime.combine(DAY_1, datetime.min.time(), UTC) + timedelta(hours=22)
+    ended.append(CallEnded(supervisor_id=supervisor, agent_id=agents["X"], call_id=uuid.uuid4(),
+                           reason="abandoned_in_queue", ended_by="customer", channel="chat", caller="c",
+                           started_at=None, ended_at=left_at, duration_seconds=0, queued_seconds=40))
+    return DataSet(supervisor, agents, events, revision, ended)
 
 
-async def fold_in(pool: asyncpg.Pool, event: ArchiveSaved | FcrRevised) -> bool:
+async def fold_in(pool: asyncpg.Pool, event: ArchiveSaved | FcrRevised | CallEnded) -> bool:
     async with pool.acquire() as conn, conn.transaction():
         if isinstance(event, ArchiveSaved):
             return await add_archived_call(conn, event)
+        if isinstance(event, CallEnded):
+            return await add_ended_call(conn, event)
         return await revise_fcr(conn, event)
 
 
@@ -140,7 +159,7 @@ async def test_rebuilding_from_the_archive_gives_the_same_table_and_replays_coun
         isolated_pool: asyncpg.Pool) -> None:
     async with isolated_pool.acquire() as conn:
         data = await make_data_set(conn)
-    events = [*data.events, data.revision]
+    events = [*data.events, data.revision, *data.ended]
     for event in events:
         await fold_in(isolated_pool, event)
     async with isolated_pool.acquire() as conn:
@@ -149,6 +168,12 @@ async def test_rebuilding_from_the_archive_gives_the_same_table_and_replays_coun
         await conn.execute("delete from agent_daily_kpis; delete from processed_events")
         for index, (call, event) in enumerate(zip(CALLS, data.events, strict=True)):
             await write_archive(conn, call, event, fcr=event.fcr and index != 0)
+        left = data.ended[-1]
+        await conn.execute(
+            """insert into calls(id, supervisor_id, agent_id, agent_name, channel, caller, dialled_number, status,
+                                 queued_at, ended_at, end_reason) values ($1, $2, $3, 'X', 'chat', 'c', '+1-555-0100',
+                                 'ended', $4, $5, 'abandoned_in_queue')""",
+            left.call_id, left.supervisor_id, left.agent_id, left.ended_at - timedelta(seconds=40), left.ended_at)
     assert await rebuild_if_empty(isolated_pool) == 3
     assert await rebuild_if_empty(isolated_pool) is None  # not empty any more: left alone
     for event in events:  # the same calls' events, still in the stream
@@ -180,3 +205,17 @@ async def write_archive(conn: asyncpg.Connection, call: Call, event: ArchiveSave
             """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, requires_approval, status)
                values (gen_random_uuid(), $1, $2, $3, 'refund_order', true, $4)""",
             event.call_id, event.supervisor_id, event.agent_id, "denied" if n < call.denied else "executed")
+
+
+async def test_abandonment_and_speed_of_answer_count_every_ended_call_once(pool: asyncpg.Pool) -> None:
+    async with pool.acquire() as conn:
+        data = await make_data_set(conn)
+    for event in data.ended:
+        assert await fold_in(pool, event)
+        assert not await fold_in(pool, event)  # a redelivery
+    async with pool.acquire() as conn:
+        day_1 = kpis_from(await range_sums(conn, DAY_1, DAY_1, agent_id=data.agents["X"]), WEIGHTS).abandonment
+        both = kpis_from(await range_sums(conn, DAY_1, DAY_2, supervisor_id=data.supervisor), WEIGHTS).abandonment
+    assert (day_1.ended_calls, day_1.before_answer, day_1.after_answer, day_1.rate) == (3, 1, 0, 0.3333)
+    assert (day_1.asa_seconds, day_1.longest_wait_seconds) == (0.0, 0.0)  # answered at once; the leaver never was
+    assert (both.ended_calls, both.rate) == (5, 0.2)

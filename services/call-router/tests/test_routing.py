@@ -142,7 +142,7 @@ async def test_a_call_to_a_deactivated_agent_ends_at_once(isolated_pool: asyncpg
 def test_queue_positions_count_only_who_is_served_first() -> None:
     a, b = uuid.uuid4(), uuid.uuid4()
     now = utc_now()
-    queued = [routing.QueuedCall(uuid.uuid4(), uuid.uuid4(), agent, "x", "chat", "c", now, None)
+    queued = [routing.QueuedCall(uuid.uuid4(), uuid.uuid4(), agent, "x", "chat", "c", now, None, None)
               for agent in (a, b, a, b)]
     assert list(routing.queue_positions(queued, busy_agents={a}).values()) == [1, 1, 2, 2]
 

@@ -42,6 +42,13 @@ class Sums:
     sentiment_positive: int = 0
     tool_requests: int = 0
     tools_denied: int = 0
+    # From every call that ended, answered or not.
+    ended_calls: int = 0
+    answered_calls: int = 0
+    abandoned_in_queue: int = 0
+    abandoned_in_call: int = 0
+    answer_wait_seconds_sum: float = 0.0
+    answer_wait_seconds_max: float = 0.0  # combined by max, not sum
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Sums:
@@ -57,6 +64,15 @@ class SentimentMix(BaseModel):
     positive: int
 
 
+class Abandonment(BaseModel):
+    ended_calls: int = Field(description="Calls that ended in the range, answered or not.")
+    before_answer: int = Field(description="Callers who left the queue before an agent answered.")
+    after_answer: int = Field(description="Customers who vanished from an answered call without hanging up.")
+    rate: float | None = Field(description="(before + after) / ended calls, 0-1.")
+    asa_seconds: float | None = Field(description="Average speed of answer: the mean wait of answered callers.")
+    longest_wait_seconds: float | None = Field(description="The longest wait of an answered caller.")
+
+
 class Kpis(BaseModel):
     calls: int = Field(description="Archived calls in the range.")
     fcr: float | None = Field(description="First-contact resolution rate, 0-1.")
@@ -67,6 +83,16 @@ class Kpis(BaseModel):
     sentiment_mix: SentimentMix = Field(description="Calls by their final customer sentiment.")
     tool_requests: int
     tools_denied: int
+    abandonment: Abandonment
+
+
+def abandonment_from(sums: Sums) -> Abandonment:
+    left = sums.abandoned_in_queue + sums.abandoned_in_call
+    return Abandonment(
+        ended_calls=sums.ended_calls, before_answer=sums.abandoned_in_queue, after_answer=sums.abandoned_in_call,
+        rate=round(left / sums.ended_calls, 4) if sums.ended_calls else None,
+        asa_seconds=round(sums.answer_wait_seconds_sum / sums.answered_calls, 1) if sums.answered_calls else None,
+        longest_wait_seconds=round(sums.answer_wait_seconds_max, 1) if sums.answered_calls else None)
 
 
 def performance_score(fcr: float | None, csat: float | None, aht_seconds: float | None,
@@ -98,4 +124,5 @@ def kpis_from(sums: Sums, weights: ScoreWeights) -> Kpis:
                                    positive=sums.sentiment_positive),
         tool_requests=sums.tool_requests,
         tools_denied=sums.tools_denied,
+        abandonment=abandonment_from(sums),
     )

@@ -15,14 +15,16 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel, Field
 
+from contracts.calls import ABANDONED
 from kpis.formula import SUM_NAMES, Sums
 
 Bucket = Literal["day", "week", "month"]
-FLOAT_SUMS = ("handle_seconds_sum", "csat_sum")
+FLOAT_SUMS = ("handle_seconds_sum", "csat_sum", "answer_wait_seconds_sum", "answer_wait_seconds_max")
+MAXIMA = ("answer_wait_seconds_max",)
 
 
-SUMMED = ", ".join(f"coalesce(sum({name}), 0)::{'float8' if name in FLOAT_SUMS else 'int8'} as {name}"
-                   for name in SUM_NAMES)
+SUMMED = ", ".join(f"coalesce({'max' if name in MAXIMA else 'sum'}({name}), 0)::"
+                   f"{'float8' if name in FLOAT_SUMS else 'int8'} as {name}" for name in SUM_NAMES)
 # The sums of a left-joined aggregate ``k``, zero where it has no row.
 JOINED_SUMS = ", ".join(f"coalesce(k.{name}, 0) as {name}" for name in SUM_NAMES)
 
@@ -101,6 +103,7 @@ class FloorCounters(BaseModel):
     agents_total: int = Field(ge=0)
     agents_busy: int = Field(ge=0)
     longest_wait_seconds: float = Field(ge=0)
+    abandoned_today: int = Field(default=0, ge=0)
 
 
 async def floor_counters(conn: asyncpg.Connection) -> list[FloorCounters]:
@@ -114,12 +117,18 @@ async def floor_counters(conn: asyncpg.Connection) -> list[FloorCounters]:
                       coalesce(extract(epoch from now() - min(queued_at) filter (where status = 'queued')), 0)
                           as longest_wait_seconds
                from calls where status <> 'ended' group by supervisor_id),
-             staff as (select supervisor_id, count(*) as agents_total from agents where active group by supervisor_id)
+             staff as (select supervisor_id, count(*) as agents_total from agents where active group by supervisor_id),
+             left_today as (select supervisor_id, count(*) as abandoned_today from calls
+                            where status = 'ended' and end_reason = any($1::text[])
+                              and ended_at >= date_trunc('day', now() at time zone 'utc') at time zone 'utc'
+                            group by supervisor_id)
            select s.id as supervisor_id, coalesce(live.active_calls, 0) as active_calls,
                   coalesce(live.queued_calls, 0) as queued_calls, coalesce(staff.agents_total, 0) as agents_total,
                   coalesce(live.agents_busy, 0) as agents_busy,
-                  round(coalesce(live.longest_wait_seconds, 0)::numeric, 1)::float8 as longest_wait_seconds
+                  round(coalesce(live.longest_wait_seconds, 0)::numeric, 1)::float8 as longest_wait_seconds,
+                  coalesce(left_today.abandoned_today, 0) as abandoned_today
            from supervisors s left join live on live.supervisor_id = s.id
                 left join staff on staff.supervisor_id = s.id
-           order by s.id""")
+                left join left_today on left_today.supervisor_id = s.id
+           order by s.id""", list(ABANDONED))
     return [FloorCounters(**dict(r)) for r in rows]

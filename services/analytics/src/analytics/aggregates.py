@@ -13,6 +13,7 @@ from datetime import UTC, date
 
 import asyncpg
 
+from contracts.calls import CallEnded
 from contracts.db import claim_event
 from contracts.locks import LockKey, session_lock
 from contracts.results import ArchiveSaved, FcrRevised
@@ -20,6 +21,11 @@ from contracts.tools import REFUSED_STATUSES
 
 ARCHIVE_CLAIMS = "analytics.archive"
 REVISION_CLAIMS = "analytics.fcr_revision"
+ENDED_CLAIMS = "analytics.call_ended"
+# What an ended call adds to its day's row: ended, answered, abandoned before or after an answer, and
+# the answered caller's wait.
+ENDED_COLUMNS = ("ended_calls", "answered_calls", "abandoned_in_queue", "abandoned_in_call",
+                 "answer_wait_seconds_sum")
 
 
 class RevisionBeforeArchive(Exception):
@@ -57,6 +63,29 @@ async def add_archived_call(conn: asyncpg.Connection, saved: ArchiveSaved) -> bo
         saved.csat or 0, int(saved.csat is not None), int(saved.fcr), int(saved.resolved),
         int(saved.sentiment_label == "negative"), int(saved.sentiment_label == "neutral"),
         int(saved.sentiment_label == "positive"), saved.tool_requests, saved.tools_denied)
+    return True
+
+
+def ended_day(ended: CallEnded) -> date:
+    return (ended.started_at or ended.ended_at).astimezone(UTC).date()
+
+
+async def add_ended_call(conn: asyncpg.Connection, ended: CallEnded) -> bool:
+    """Fold one ended call (answered or not) into its day's row; False when it was counted before."""
+    if not await claim_event(conn, ENDED_CLAIMS, ended.call_id):
+        return False
+    answered = ended.started_at is not None
+    wait = round(ended.queued_seconds, 1) if answered else 0.0
+    await conn.execute(
+        f"""insert into agent_daily_kpis as k (day, agent_id, supervisor_id, agent_name, {', '.join(ENDED_COLUMNS)},
+                                               answer_wait_seconds_max)
+            values ($1, $2, $3, coalesce((select agent_name from calls where id = $4), ''), 1, $5, $6, $7, $8, $8)
+            on conflict (supervisor_id, day, agent_id) do update set
+                {', '.join(f"{c} = k.{c} + excluded.{c}" for c in ENDED_COLUMNS)},
+                answer_wait_seconds_max = greatest(k.answer_wait_seconds_max, excluded.answer_wait_seconds_max),
+                updated_at = now()""",
+        ended_day(ended), ended.agent_id, ended.supervisor_id, ended.call_id, int(answered),
+        int(ended.reason == "abandoned_in_queue"), int(ended.reason == "abandoned"), wait)
     return True
 
 
@@ -100,6 +129,27 @@ async def rebuild(conn: asyncpg.Connection) -> int:
                       from tool_requests group by call_id) t on t.call_id = a.call_id
            where a.agent_id is not null
            group by 1, a.agent_id, a.supervisor_id""", list(REFUSED_STATUSES))
+    await conn.execute(
+        """insert into processed_events(consumer, event_id)
+           select $1, id from calls where status = 'ended' and agent_id is not null on conflict do nothing""",
+        ENDED_CLAIMS)
+    await conn.execute(
+        """insert into agent_daily_kpis as k (day, agent_id, supervisor_id, agent_name, ended_calls, answered_calls,
+                                              abandoned_in_queue, abandoned_in_call, answer_wait_seconds_sum,
+                                              answer_wait_seconds_max)
+           select (coalesce(started_at, ended_at) at time zone 'utc')::date, agent_id, supervisor_id,
+                  max(agent_name), count(*), count(started_at),
+                  count(*) filter (where end_reason = 'abandoned_in_queue'),
+                  count(*) filter (where end_reason = 'abandoned'),
+                  coalesce(sum(round(extract(epoch from started_at - queued_at)::numeric, 1)), 0),
+                  coalesce(max(round(extract(epoch from started_at - queued_at)::numeric, 1)), 0)
+           from calls where status = 'ended' and agent_id is not null
+           group by 1, agent_id, supervisor_id
+           on conflict (supervisor_id, day, agent_id) do update set
+               ended_calls = excluded.ended_calls, answered_calls = excluded.answered_calls,
+               abandoned_in_queue = excluded.abandoned_in_queue, abandoned_in_call = excluded.abandoned_in_call,
+               answer_wait_seconds_sum = excluded.answer_wait_seconds_sum,
+               answer_wait_seconds_max = excluded.answer_wait_seconds_max""")
     return int(status.split()[-1])
 
 

@@ -8,13 +8,16 @@ import asyncpg
 
 from analytics.aggregates import (
     ARCHIVE_CLAIMS,
+    ENDED_CLAIMS,
     REVISION_CLAIMS,
     add_archived_call,
+    add_ended_call,
     rebuild_if_empty,
     revise_fcr,
 )
 from analytics.config import Settings
 from analytics.counters import CounterPublisher
+from contracts.calls import CallEnded
 from contracts.db import prune_claims_forever
 from contracts.results import ArchiveSaved, FcrRevised
 from contracts.service import Runtime
@@ -28,6 +31,12 @@ subscriber = Subscriber[asyncpg.Pool]("analytics")
 async def archived(pool: asyncpg.Pool, event: ArchiveSaved) -> None:
     async with pool.acquire() as conn, conn.transaction():
         await add_archived_call(conn, event)
+
+
+@subscriber.handles(CallEnded)
+async def call_ended(pool: asyncpg.Pool, event: CallEnded) -> None:
+    async with pool.acquire() as conn, conn.transaction():
+        await add_ended_call(conn, event)
 
 
 @subscriber.handles(FcrRevised)
@@ -45,4 +54,4 @@ async def setup(runtime: Runtime[Settings]) -> None:
     runtime.run_forever(subscriber.consumer(runtime.bus, runtime.pool).run(runtime.stop))
     counters = CounterPublisher(runtime.pool, runtime.bus, settings.live_counter_heartbeat_seconds)
     runtime.run_forever(counters.run(runtime.stop))
-    runtime.run_forever(prune_claims_forever(runtime.pool, [ARCHIVE_CLAIMS, REVISION_CLAIMS]))
+    runtime.run_forever(prune_claims_forever(runtime.pool, [ARCHIVE_CLAIMS, REVISION_CLAIMS, ENDED_CLAIMS]))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 
 import asyncpg
 
@@ -13,7 +16,7 @@ from call_router.config import Settings
 from call_router.livekit_rooms import VoiceRooms
 from contracts import outbox
 from contracts.bus import Bus, EventConsumer
-from contracts.calls import CallEnded, CallHangup, CallRequested, CallStarted
+from contracts.calls import CallEnded, CallHangup, CallRequested, CallStarted, CustomerMessage, CustomerPresence
 from contracts.envelope import Envelope
 from contracts.service import Runtime
 from contracts.subscribers import Subscriber
@@ -46,6 +49,30 @@ async def hung_up(router: Router, event: CallHangup) -> None:
                                                       settings.voice_enabled))
 
 
+@subscriber.handles(CustomerPresence, CustomerMessage)
+async def customer_heard(router: Router, event: CustomerPresence | CustomerMessage) -> None:
+    await routing.customer_seen(router.pool, event.call_id, event.occurred_at)
+
+
+async def let_go_forever(router: Router, stop: asyncio.Event, every_seconds: float = 5.0) -> None:
+    """End the calls of customers who left without hanging up, and offer long waiters to leave."""
+    settings = router.settings
+    while not stop.is_set():
+        try:
+            async with router.pool.acquire() as conn:
+                vanished = await routing.vanished_customers(conn, settings.abandon_after_seconds)
+            for call_id in vanished:
+                await decide(router, partial(routing.abandon, call_id=call_id,
+                                             window_seconds=settings.abandon_after_seconds,
+                                             max_concurrent_calls=settings.max_concurrent_calls,
+                                             voice_rooms=settings.voice_enabled))
+            await decide(router, partial(routing.offer_to_leave, wait_seconds=settings.long_wait_seconds))
+        except Exception as exc:  # the database or bus is away: the next round tries again
+            log.warning("abandoned calls not checked (%s)", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_seconds)
+
+
 async def decide(router: Router, decision: Callable[[asyncpg.Connection], Awaitable[list[Envelope]]]) -> None:
     """One routing decision: under the router lock, in one transaction with the events it implies."""
     async with router.pool.acquire() as conn, conn.transaction():
@@ -73,6 +100,7 @@ async def setup(runtime: Runtime[Settings]) -> None:
     router = Router(runtime.pool, runtime.bus, settings, VoiceRooms(runtime.pool, runtime.bus, settings))
     runtime.run_forever(_run_then_stop_watching(subscriber.consumer(runtime.bus, router), router, runtime))
     runtime.run_forever(outbox.flush_forever(runtime.pool, runtime.bus))
+    runtime.run_forever(let_go_forever(router, runtime.stop))
 
 
 async def _run_then_stop_watching(consumer: EventConsumer, router: Router, runtime: Runtime[Settings]) -> None:

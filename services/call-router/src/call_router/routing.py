@@ -55,6 +55,7 @@ class QueuedCall:
     caller: str
     queued_at: datetime
     queue_position: int | None
+    long_wait_offered_at: datetime | None
 
 
 async def lock(conn: asyncpg.Connection) -> None:
@@ -177,9 +178,12 @@ async def announce(conn: asyncpg.Connection, call_id: UUID) -> list[Envelope]:
 
 
 def _queued_event(call: QueuedCall, position: int, agent_busy: bool) -> CallQueued:
-    return CallQueued(event_id=event_id(call.id, f"call.queued:{position}"), supervisor_id=call.supervisor_id,
-                      agent_id=call.agent_id, call_id=call.id, position=position,
-                      reason="agent_busy" if agent_busy else "platform_at_capacity")
+    """Where a queued call stands; once offered to leave, every later update repeats the offer."""
+    long_wait = call.long_wait_offered_at is not None
+    return CallQueued(event_id=event_id(call.id, f"call.queued:{position}{':long' if long_wait else ''}"),
+                      supervisor_id=call.supervisor_id, agent_id=call.agent_id, call_id=call.id, position=position,
+                      reason="agent_busy" if agent_busy else "platform_at_capacity", long_wait=long_wait,
+                      waited_seconds=round(max(0.0, (utc_now() - call.queued_at).total_seconds()), 1))
 
 
 async def _agent_busy(conn: asyncpg.Connection, agent_id: UUID) -> bool:
@@ -248,3 +252,46 @@ async def serve_queue(conn: asyncpg.Connection, max_concurrent_calls: int, voice
             await conn.execute("update calls set queue_position = $2 where id = $1", call_id, position)
             events.append(_queued_event(call, position, call.agent_id in busy))
     return events
+
+
+# --- customers who leave without hanging up -------------------------------------------------------
+
+async def customer_seen(conn: asyncpg.Connection, call_id: UUID, at: datetime) -> None:
+    """The customer's live view or a message of theirs: they are still there."""
+    await conn.execute(
+        """update calls set customer_seen_at = greatest(customer_seen_at, $2)
+           where id = $1 and status <> 'ended'""", call_id, at)
+
+
+VANISHED = """status in ('queued', 'active') and channel = 'chat'
+              and coalesce(customer_seen_at, queued_at) < now() - make_interval(secs => $1)"""
+
+
+async def vanished_customers(conn: asyncpg.Connection, window_seconds: float, limit: int = 100) -> list[UUID]:
+    """Chat calls whose customer nobody has heard of for ``window_seconds`` (a first look, without the
+    lock; ``abandon`` checks again under it)."""
+    rows = await conn.fetch(f"select id from calls where {VANISHED} order by queued_at limit {limit}", window_seconds)
+    return [row["id"] for row in rows]
+
+
+async def abandon(conn: asyncpg.Connection, call_id: UUID, window_seconds: float, max_concurrent_calls: int,
+                  voice_rooms: bool = False) -> list[Envelope]:
+    """End a call whose customer vanished: abandoned, or abandoned in the queue; the queue moves up."""
+    status = await conn.fetchval(f"select status from calls where id = $2 and {VANISHED}", window_seconds, call_id)
+    if status is None:  # heard of since the first look, or ended
+        return []
+    reason: EndReason = "abandoned_in_queue" if status == "queued" else "abandoned"
+    log.info("the customer left without hanging up; the call ends as %s", reason, extra={"call_id": str(call_id)})
+    events = await end_call(conn, call_id, reason, "customer", utc_now())
+    return events + await serve_queue(conn, max_concurrent_calls, voice_rooms)
+
+
+async def offer_to_leave(conn: asyncpg.Connection, wait_seconds: float) -> list[Envelope]:
+    """Queued callers whose wait passed ``wait_seconds``, each offered once to keep waiting or leave."""
+    rows = await conn.fetch(
+        f"""update calls set long_wait_offered_at = now()
+            where status = 'queued' and long_wait_offered_at is null
+              and queued_at < now() - make_interval(secs => $1) and queue_position is not null
+            returning {', '.join(f.name for f in fields(QueuedCall))}""", wait_seconds)
+    calls = [QueuedCall(**dict(row)) for row in rows]
+    return [_queued_event(call, call.queue_position or 1, await _agent_busy(conn, call.agent_id)) for call in calls]

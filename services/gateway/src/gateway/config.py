@@ -42,6 +42,9 @@ class Settings(LiveKitSettings):
     login_attempts_per_minute: int = Field(10, ge=1, description="Per client address and per account.")
     refresh_attempts_per_minute: int = Field(30, ge=1)
     call_attempts_per_minute: int = Field(10, ge=1, description="Calls a client address may start per minute.")
+    presence_beat_seconds: float = Field(
+        15.0, gt=0, description="While a customer's live view is open, the router hears so this often (it ends the "
+                                "call of a customer unheard of for its abandonment window).")
     call_token_seconds: int = Field(4 * 3600, ge=60, description="How long a customer's call token works.")
     call_answer_seconds: float = Field(10.0, gt=0, description="How long a new call waits for the router's "
                                                                  "answer (connected or queued) before a 503.")

@@ -89,6 +89,7 @@ class LiveFloor(BaseModel):
     queued_calls: int
     agents_busy: int
     agents_total: int
+    abandoned_today: int
 
 
 @dataclass(frozen=True)
@@ -202,4 +203,5 @@ async def live(principal: CurrentUser, db: Db) -> LiveFloor:
         floors = await floor_counters(conn)
     return LiveFloor(supervisors=floors, active_calls=sum(f.active_calls for f in floors),
                      queued_calls=sum(f.queued_calls for f in floors), agents_busy=sum(f.agents_busy for f in floors),
-                     agents_total=sum(f.agents_total for f in floors))
+                     agents_total=sum(f.agents_total for f in floors),
+                     abandoned_today=sum(f.abandoned_today for f in floors))

@@ -4,7 +4,10 @@ token that opens that one call, to write in it, follow it and hang up."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 from typing import Annotated
 from uuid import UUID, uuid4
 
@@ -13,7 +16,17 @@ from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse
 
 from contracts.bus import Bus
-from contracts.calls import CallEnded, CallHangup, CallQueued, CallRequested, CallStarted, CustomerMessage, Party
+from contracts.calls import (
+    CallEnded,
+    CallHangup,
+    CallQueued,
+    CallRef,
+    CallRequested,
+    CallStarted,
+    CustomerMessage,
+    CustomerPresence,
+    Party,
+)
 from contracts.envelope import Envelope, utc_now
 from contracts.subjects import call_filter, subject_for
 from contracts.transcripts import TranscriptChunk
@@ -124,15 +137,35 @@ async def send_message(call_id: UUID, body: MessageIn, request: Request, pool: S
 
 
 @router.get("/{call_id}/stream", summary="The customer's live view: queue position, replies, the end")
-async def customer_stream(call_id: UUID, request: Request, pool: ServicePool, settings: SettingsDep,
+async def customer_stream(call_id: UUID, request: Request, pool: ServicePool, settings: SettingsDep, bus: BusDep,
                           token: CallTokenQuery = None, last_event_id_header: LastEventIdHeader = None,
                           last_event_id: LastEventIdQuery = None) -> EventSourceResponse:
     call = await customer_call(pool, call_id, token_call(settings, token or bearer_token(request)))
     resume = resume_point(last_event_id_header, last_event_id)
     filters = [subject_for(topic, call["supervisor_id"], call["agent_id"], call_id) for topic in CUSTOMER_TOPICS]
+    ref = CallRef(supervisor_id=call["supervisor_id"], agent_id=call["agent_id"], call_id=call_id)
     # A first connection replays the call from its start: the greeting may precede the stream.
     return event_stream(request, filters, resume, f"call:{call_id}", CUSTOMER_STREAMS_PER_CALL, "customer",
-                        since=call["queued_at"] - timedelta(seconds=1))
+                        since=call["queued_at"] - timedelta(seconds=1),
+                        while_open=partial(customer_present, bus, ref, settings.presence_beat_seconds))
+
+
+@contextlib.asynccontextmanager
+async def customer_present(bus: Bus, call: CallRef, every_seconds: float) -> AsyncIterator[None]:
+    """Tell the router the customer is here while their live view is open, and when it closes."""
+    async def beat() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # the bus away: the next beat (or the window) decides
+                await bus.publish(CustomerPresence(**call.fields(), connected=True))
+            await asyncio.sleep(every_seconds)
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.shield(bus.publish(CustomerPresence(**call.fields(), connected=False)))
 
 
 async def publish_hangup(bus: Bus, call: asyncpg.Record, by: Party) -> Accepted:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -60,7 +62,9 @@ def resume_point(header: str | None, query: str | None) -> int | None:
 
 
 def event_stream(request: Request, filters: list[str], last_event_id: int | None, slot_key: str,
-                 limit: int | None, kind: str, since: datetime | None = None) -> EventSourceResponse:
+                 limit: int | None, kind: str, since: datetime | None = None,
+                 while_open: Callable[[], AbstractAsyncContextManager[None]] | None = None) -> EventSourceResponse:
+    """The SSE response for these subjects; ``while_open`` is entered for as long as the viewer stays."""
     state = request.app.state
     slots = state.stream_slots
     if limit is not None and slots.open[slot_key] >= limit:
@@ -74,8 +78,9 @@ def event_stream(request: Request, filters: list[str], last_event_id: int | None
                 return
             state.metrics.sse_connections.labels(kind).inc()
             try:
-                async for event in bus_events(state.bus, filters, last_event_id, since):
-                    yield event
+                async with while_open() if while_open else contextlib.nullcontext():
+                    async for event in bus_events(state.bus, filters, last_event_id, since):
+                        yield event
             finally:
                 state.metrics.sse_connections.labels(kind).dec()
 
