@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 
 from contracts.bus import CALLS_RETENTION_SECONDS
+from contracts.calls import CallRow, CallStatus
 from contracts.db import CLAIM_RETENTION, acting_as, claim_event, migrate, migrations, prune_claims
 from contracts.locks import LockKey, lock_for_transaction, session_lock
 from contracts.tools import ToolRequestStatus
@@ -203,3 +204,15 @@ async def test_the_tool_request_statuses_in_the_database_are_the_contracts(pool:
     definition = await pool.fetchval(
         "select pg_get_constraintdef(oid) from pg_constraint where conname = 'tool_requests_status_check'")
     assert set(re.findall(r"'(\w+)'::text", definition)) == set(get_args(ToolRequestStatus))
+
+
+async def test_the_calls_table_is_the_contracts_call_row(pool: asyncpg.Pool) -> None:
+    """Two services write calls and four read it: CallRow is its one typed row, column for column."""
+    columns = {row["column_name"]: row["is_nullable"] == "YES" for row in await pool.fetch(
+        "select column_name, is_nullable from information_schema.columns where table_name = 'calls'")}
+    assert set(columns) == set(CallRow.model_fields)
+    for name, nullable in columns.items():
+        assert (type(None) in get_args(CallRow.model_fields[name].annotation)) == nullable, name
+    definition = await pool.fetchval(
+        "select pg_get_constraintdef(oid) from pg_constraint where conname = 'calls_status_check'")
+    assert set(re.findall(r"'(\w+)'::text", definition)) == set(get_args(CallStatus))

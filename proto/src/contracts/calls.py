@@ -117,6 +117,33 @@ EndReason = Literal[
 ABANDONED: tuple[EndReason, ...] = ("abandoned_in_queue", "abandoned")
 
 
+CallStatus = Literal["queued", "active", "ended"]
+
+
+class CallRow(BaseModel):
+    """A row of the calls table: the call-router writes it (the agent-worker notes the brain that served
+    it), and every service reads it. Its columns, typed once; a test holds this to the table."""
+
+    id: UUID
+    supervisor_id: UUID
+    agent_id: UUID | None  # the agent was deleted since; the call keeps its name
+    agent_name: str
+    channel: Channel
+    caller: str
+    dialled_number: str
+    status: CallStatus
+    brain: str | None
+    livekit_room: str | None
+    queued_at: AwareDatetime
+    started_at: AwareDatetime | None
+    ended_at: AwareDatetime | None
+    end_reason: EndReason | None
+    ended_by: Party | None
+    queue_position: PositiveInt | None
+    customer_seen_at: AwareDatetime | None
+    long_wait_offered_at: AwareDatetime | None
+
+
 class CallEnded(CallScoped):
     topic: ClassVar[str] = "call.ended"
     type: Literal["call.ended"] = "call.ended"

@@ -9,7 +9,15 @@ from datetime import timedelta
 import asyncpg
 
 from call_router import routing
-from contracts.calls import AgentStatusChanged, CallEnded, CallHangup, CallQueued, CallRequested, CallStarted
+from contracts.calls import (
+    AgentStatusChanged,
+    CallEnded,
+    CallHangup,
+    CallQueued,
+    CallRequested,
+    CallRow,
+    CallStarted,
+)
 from contracts.envelope import Envelope, utc_now
 from contracts.results import NotificationCreated
 from tests.factories import make_agent, make_user
@@ -142,7 +150,10 @@ async def test_a_call_to_a_deactivated_agent_ends_at_once(isolated_pool: asyncpg
 def test_queue_positions_count_only_who_is_served_first() -> None:
     a, b = uuid.uuid4(), uuid.uuid4()
     now = utc_now()
-    queued = [routing.QueuedCall(uuid.uuid4(), uuid.uuid4(), agent, "x", "chat", "c", now, None, None)
+    queued = [CallRow(id=uuid.uuid4(), supervisor_id=uuid.uuid4(), agent_id=agent, agent_name="x", channel="chat",
+                      caller="c", dialled_number="+1-555-0100", status="queued", brain=None, livekit_room=None,
+                      queued_at=now, started_at=None, ended_at=None, end_reason=None, ended_by=None,
+                      queue_position=None, customer_seen_at=None, long_wait_offered_at=None)
               for agent in (a, b, a, b)]
     assert list(routing.queue_positions(queued, busy_agents={a}).values()) == [1, 1, 2, 2]
 

@@ -13,7 +13,6 @@ publishes the same ids and JetStream drops the duplicates.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Literal
 from uuid import UUID, uuid5
@@ -27,6 +26,7 @@ from contracts.calls import (
     CallQueued,
     CallRef,
     CallRequested,
+    CallRow,
     CallStarted,
     EndReason,
     livekit_room_name,
@@ -43,19 +43,6 @@ END_REASONS: dict[str, EndReason] = {"customer": "customer_hangup", "agent": "ag
 
 def event_id(call_id: UUID, what: str) -> UUID:
     return uuid5(call_id, what)
-
-
-@dataclass(frozen=True)
-class QueuedCall:
-    id: UUID
-    supervisor_id: UUID
-    agent_id: UUID | None
-    agent_name: str
-    channel: str
-    caller: str
-    queued_at: datetime
-    queue_position: int | None
-    long_wait_offered_at: datetime | None
 
 
 async def lock(conn: asyncpg.Connection) -> None:
@@ -173,11 +160,11 @@ async def announce(conn: asyncpg.Connection, call_id: UUID) -> list[Envelope]:
                           queued_seconds=max(0.0, queued_seconds), brain=row["brain"], occurred_at=ended)]
     if row["queue_position"] is None:
         return []
-    call = QueuedCall(**{f.name: row[f.name] for f in fields(QueuedCall)})
+    call = CallRow(**dict(row))
     return [_queued_event(call, row["queue_position"], await _agent_busy(conn, row["agent_id"]))]
 
 
-def _queued_event(call: QueuedCall, position: int, agent_busy: bool) -> CallQueued:
+def _queued_event(call: CallRow, position: int, agent_busy: bool) -> CallQueued:
     """Where a queued call stands; once offered to leave, every later update repeats the offer."""
     long_wait = call.long_wait_offered_at is not None
     return CallQueued(event_id=event_id(call.id, f"call.queued:{position}{':long' if long_wait else ''}"),
@@ -195,7 +182,7 @@ async def queue_length(conn: asyncpg.Connection, agent_id: UUID) -> int:
     return await conn.fetchval("select count(*) from calls where agent_id = $1 and status = 'queued'", agent_id)
 
 
-def queue_positions(queued: list[QueuedCall], busy_agents: set[UUID]) -> dict[UUID, int]:
+def queue_positions(queued: list[CallRow], busy_agents: set[UUID]) -> dict[UUID, int]:
     """Where each waiting call stands, counting only the calls that will be served before it: those
     for the same agent when its agent is busy, otherwise every earlier call whose agent is free."""
     positions: dict[UUID, int] = {}
@@ -208,11 +195,11 @@ def queue_positions(queued: list[QueuedCall], busy_agents: set[UUID]) -> dict[UU
     return positions
 
 
-def calls_to_start(queued: list[QueuedCall], busy_agents: set[UUID], active_calls: int,
-                   max_concurrent_calls: int) -> list[QueuedCall]:
+def calls_to_start(queued: list[CallRow], busy_agents: set[UUID], active_calls: int,
+                   max_concurrent_calls: int) -> list[CallRow]:
     """First come, first served: each free agent takes its earliest caller, up to the cap. A caller
     for a busy agent does not hold up the callers behind them for other agents."""
-    starting: list[QueuedCall] = []
+    starting: list[CallRow] = []
     taken = set(busy_agents)
     for call in queued:
         if active_calls + len(starting) >= max_concurrent_calls:
@@ -227,9 +214,9 @@ async def serve_queue(conn: asyncpg.Connection, max_concurrent_calls: int, voice
     """Start what can start; announce where the rest now stand. ``voice_rooms``: voice calls get their
     LiveKit room name (the caller creates the room once this commits)."""
     rows = await conn.fetch(
-        f"select {', '.join(f.name for f in fields(QueuedCall))} from calls where status = 'queued'"
+        "select * from calls where status = 'queued'"
         " order by queued_at, id")
-    queued = [QueuedCall(**dict(r)) for r in rows]
+    queued = [CallRow(**dict(r)) for r in rows]
     busy = {r["agent_id"] for r in await conn.fetch("select agent_id from calls where status = 'active'")}
     active = len(busy)
     events: list[Envelope] = []
@@ -289,9 +276,9 @@ async def abandon(conn: asyncpg.Connection, call_id: UUID, window_seconds: float
 async def offer_to_leave(conn: asyncpg.Connection, wait_seconds: float) -> list[Envelope]:
     """Queued callers whose wait passed ``wait_seconds``, each offered once to keep waiting or leave."""
     rows = await conn.fetch(
-        f"""update calls set long_wait_offered_at = now()
+        """update calls set long_wait_offered_at = now()
             where status = 'queued' and long_wait_offered_at is null
               and queued_at < now() - make_interval(secs => $1) and queue_position is not null
-            returning {', '.join(f.name for f in fields(QueuedCall))}""", wait_seconds)
-    calls = [QueuedCall(**dict(row)) for row in rows]
+            returning *""", wait_seconds)
+    calls = [CallRow(**dict(row)) for row in rows]
     return [_queued_event(call, call.queue_position or 1, await _agent_busy(conn, call.agent_id)) for call in calls]

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
 
-from contracts.calls import ANONYMOUS_CALLER
+from contracts.calls import ANONYMOUS_CALLER, CallStatus
 from contracts.deadletter import DeadLetter
 from contracts.tools import BUILTIN_TOOL_NAMES, ToolRequestStatus
 
@@ -306,7 +306,7 @@ class LiveCall(BaseModel):
     agent_name: str
     channel: str
     caller: str
-    status: Literal["queued", "active", "ended"]
+    status: CallStatus
     brain: str | None
     queue_position: int | None
     queued_at: datetime
