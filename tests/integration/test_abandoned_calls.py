@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -21,7 +20,7 @@ from call_router.app import setup as router_setup
 from call_router.config import Settings as RouterSettings
 from contracts.service import Runtime
 from tests.integration.conftest import RunningGateway, World, create_agent, create_supervisor, running_gateway
-from tests.integration.test_calls import customer_stream, of_type, until
+from tests.integration.test_calls import Desk, customer_stream, of_type, until
 from tests.integration.test_gateway_streams import SseReader
 from tests.services import running_service
 
@@ -52,39 +51,28 @@ def beating_gateway(nats_url: str, database_url: str) -> Iterator[RunningGateway
         yield running
 
 
-@dataclass
-class Floor:
-    """A supervisor of their own with one agent, and a client for both sides."""
-
-    http: httpx.AsyncClient
-    headers: dict[str, str]
-    agent: dict[str, Any]
-
-
 @pytest.fixture
 async def desk(beating_gateway: RunningGateway, world: World, quick_router: Runtime,
-               analytics_service: Runtime) -> AsyncIterator[Floor]:
+               analytics_service: Runtime) -> AsyncIterator[Desk]:
     with httpx.Client(base_url=beating_gateway.url) as sync:
         supervisor = create_supervisor(sync, world.headers(sync, world.admin_email), "abandon")
         headers = world.headers(sync, supervisor["email"])
         agent = create_agent(sync, headers, name="Orders")
     async with httpx.AsyncClient(base_url=beating_gateway.url, timeout=httpx.Timeout(10, read=30)) as http:
-        yield Floor(http, headers, agent)
+        yield Desk(http, {**supervisor, **headers}, agent)
 
 
-async def dial(desk: Floor) -> dict[str, Any]:
-    response = await desk.http.post("/api/calls", json={"number": desk.agent["phone_number"], "caller": "jo"})
-    assert response.status_code == 201, response.text
-    return response.json()
+def supervisor_auth(desk: Desk) -> dict[str, str]:
+    return {"Authorization": desk.supervisor["Authorization"]}
 
 
-async def call_status(desk: Floor, call: dict[str, Any]) -> dict[str, Any]:
-    response = await desk.http.get(f"/api/calls/{call['call_id']}", headers=desk.headers)
+async def call_status(desk: Desk, call: dict[str, Any]) -> dict[str, Any]:
+    response = await desk.http.get(f"/api/calls/{call['call_id']}", headers=supervisor_auth(desk))
     assert response.status_code == 200, response.text
     return response.json()
 
 
-async def ended_within(desk: Floor, call: dict[str, Any], seconds: float) -> dict[str, Any]:
+async def ended_within(desk: Desk, call: dict[str, Any], seconds: float) -> dict[str, Any]:
     deadline = time.monotonic() + seconds
     while (detail := await call_status(desk, call))["status"] != "ended":
         assert time.monotonic() < deadline, f"still {detail['status']} after {seconds} s"
@@ -92,7 +80,7 @@ async def ended_within(desk: Floor, call: dict[str, Any], seconds: float) -> dic
     return detail
 
 
-async def hang_up(desk: Floor, call: dict[str, Any]) -> None:
+async def hang_up(desk: Desk, call: dict[str, Any]) -> None:
     response = await desk.http.post(f"/api/calls/{call['call_id']}/end",
                                        headers={"Authorization": f"Bearer {call['call_token']}"})
     assert response.status_code in (202, 409), response.text
@@ -102,8 +90,8 @@ async def next_position(reader: SseReader) -> int:
     return (await until(reader, of_type("call.queued"), within=20)).data["position"]
 
 
-async def test_a_customer_who_vanishes_mid_call_is_let_go_and_frees_the_agent(desk: Floor) -> None:
-    call = await dial(desk)
+async def test_a_customer_who_vanishes_mid_call_is_let_go_and_frees_the_agent(desk: Desk) -> None:
+    call = await desk.dial()
     assert call["status"] == "connected"
     async with customer_stream(desk, call):
         await asyncio.sleep(WINDOW + 1)  # the view open: the customer is there, however long it lasts
@@ -111,17 +99,17 @@ async def test_a_customer_who_vanishes_mid_call_is_let_go_and_frees_the_agent(de
     started = time.monotonic()
     detail = await ended_within(desk, call, WINDOW + 10)  # the view closed: gone after the window
     assert detail["end_reason"] == "abandoned" and time.monotonic() - started >= WINDOW - 1
-    following = await dial(desk)  # the agent is free for the next caller
+    following = await desk.dial()  # the agent is free for the next caller
     assert following["status"] == "connected"
     await hang_up(desk, following)
 
 
-async def test_a_vanished_queued_caller_leaves_the_queue_and_the_next_moves_up(desk: Floor) -> None:
-    talking, vanishing = await dial(desk), None
+async def test_a_vanished_queued_caller_leaves_the_queue_and_the_next_moves_up(desk: Desk) -> None:
+    talking, vanishing = await desk.dial(), None
     async with customer_stream(desk, talking):
-        vanishing = await dial(desk)  # never opens their view
+        vanishing = await desk.dial()  # never opens their view
         assert vanishing["status"] == "queued" and vanishing["queue_position"] == 1
-        waiting = await dial(desk)
+        waiting = await desk.dial()
         async with customer_stream(desk, waiting) as view:
             assert await next_position(view) == 2
             assert await next_position(view) == 1  # told at once when the one ahead is dropped
@@ -132,8 +120,8 @@ async def test_a_vanished_queued_caller_leaves_the_queue_and_the_next_moves_up(d
     await hang_up(desk, talking)
 
 
-async def test_a_customer_back_within_the_window_keeps_the_call(desk: Floor) -> None:
-    call = await dial(desk)
+async def test_a_customer_back_within_the_window_keeps_the_call(desk: Desk) -> None:
+    call = await desk.dial()
     async with customer_stream(desk, call):
         pass
     await asyncio.sleep(WINDOW / 2)
@@ -143,18 +131,18 @@ async def test_a_customer_back_within_the_window_keeps_the_call(desk: Floor) -> 
     await hang_up(desk, call)
 
 
-async def test_the_kpis_count_each_abandonment_once(desk: Floor) -> None:
-    left = await dial(desk)
+async def test_the_kpis_count_each_abandonment_once(desk: Desk) -> None:
+    left = await desk.dial()
     await ended_within(desk, left, WINDOW + 10)  # connected, and never looked: abandoned after the answer
-    talking = await dial(desk)
+    talking = await desk.dial()
     async with customer_stream(desk, talking):
-        gone = await dial(desk)
+        gone = await desk.dial()
         await ended_within(desk, gone, WINDOW + 10)  # queued, and never looked: abandoned before
     await hang_up(desk, talking)
     today = date.today().isoformat()
     deadline = time.monotonic() + 15
     while True:
-        response = await desk.http.get("/api/analytics/kpis", headers=desk.headers,
+        response = await desk.http.get("/api/analytics/kpis", headers=supervisor_auth(desk),
                                           params={"date_from": today, "date_to": today})
         assert response.status_code == 200, response.text
         abandonment = response.json()["kpis"]["abandonment"]
@@ -163,5 +151,5 @@ async def test_the_kpis_count_each_abandonment_once(desk: Floor) -> None:
         await asyncio.sleep(0.5)
     assert (abandonment["ended_calls"], abandonment["before_answer"], abandonment["after_answer"]) == (3, 1, 1)
     assert abandonment["rate"] == round(2 / 3, 4)
-    live = (await desk.http.get("/api/analytics/live", headers=desk.headers)).json()
+    live = (await desk.http.get("/api/analytics/live", headers=supervisor_auth(desk))).json()
     assert [floor["abandoned_today"] for floor in live["supervisors"]] == [2]
