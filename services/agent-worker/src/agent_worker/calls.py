@@ -13,12 +13,13 @@ from uuid import UUID
 
 import asyncpg
 from livekit import rtc
-from livekit.agents import ChatContext, llm
+from livekit.agents import llm
 
+from agent_worker.agent import history_of, load_agent
 from agent_worker.config import Settings
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
 from agent_worker.model_files import inference_executor
-from agent_worker.session import CallSession, load_agent
+from agent_worker.session import CallSession
 from agent_worker.speech import VoiceIO
 from contracts.bus import Bus
 from contracts.calls import CallRef, CustomerMessage
@@ -73,14 +74,9 @@ async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id
     session = CallSession(ids=ids, config=config, caller=call["caller"], pool=pool, bus=bus, brain=settings.brain,
                           model=model, engine=engine if isinstance(model, LocalDialogueLLM) else None,
                           approval_timeout=timedelta(seconds=settings.tool_approval_timeout_seconds), room=room,
-                          voice=voice)
-    session.next_seq = (lines[-1]["seq"] + 1) if lines else 0
-    history = ChatContext.empty()
-    for line in lines:
-        if line["speaker"] in ("customer", "agent"):
-            history.add_message(role="user" if line["speaker"] == "customer" else "assistant", content=line["text"])
+                          voice=voice, next_seq=(lines[-1]["seq"] + 1) if lines else 0)
     await pool.execute("update calls set brain = $2 where id = $1", call_id, settings.brain)
-    await session.start(history=history if lines else None, greet=greet and not lines)
+    await session.start(history=history_of(lines) if lines else None, greet=greet and not lines)
     return session
 
 
