@@ -9,11 +9,14 @@ from contracts.analytics import LiveCounters, SatisfactionScore, SentimentScore
 from contracts.calls import (
     AgentStatusChanged,
     CallEnded,
+    CallHandedBack,
     CallHangup,
     CallQueued,
     CallRequested,
     CallStarted,
+    CallTakenOver,
     CustomerMessage,
+    SupervisorMessage,
 )
 from contracts.envelope import Envelope
 from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
@@ -39,6 +42,9 @@ def example_events(supervisor_id: UUID = EXAMPLE_SUPERVISOR, agent_id: UUID = EX
         CallStarted(**ids, channel="chat", caller="jo@example.com", agent_name="Orders & Shipping",
                     queued_seconds=12.5),
         CustomerMessage(**ids, text="Where is my order ORD-1042?"),
+        CallTakenOver(**ids, by=supervisor_id, by_name="Dana Reyes"),
+        SupervisorMessage(**ids, by=supervisor_id, text="Hi, I'm Dana, the team lead. Let me look at this."),
+        CallHandedBack(**ids, by=supervisor_id, agent_name="Orders & Shipping"),
         CallHangup(**ids, by="customer"),
         CallEnded(**ids, reason="agent_resolved", ended_by="agent", channel="chat", caller="jo@example.com",
                   started_at=EXAMPLE_TIME, ended_at=EXAMPLE_TIME + timedelta(minutes=4),

@@ -20,11 +20,14 @@ from contracts.analytics import LiveCounters, SatisfactionScore, SentimentScore
 from contracts.calls import (
     AgentStatusChanged,
     CallEnded,
+    CallHandedBack,
     CallHangup,
     CallQueued,
     CallRequested,
     CallStarted,
+    CallTakenOver,
     CustomerMessage,
+    SupervisorMessage,
 )
 from contracts.envelope import Envelope
 from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
@@ -58,8 +61,10 @@ TOPICS: tuple[Topic, ...] = (
           "The call waits; repeated whenever its queue position changes."),
     Topic("call.started", (CallStarted,), ("call-router",), ("gateway", "agent-worker", "sentiment", "analytics"),
           "The call was matched with its agent."),
-    Topic("call.message", (CustomerMessage,), ("gateway",), ("agent-worker",),
-          "A chat message from the customer."),
+    Topic("call.message", (CustomerMessage, SupervisorMessage), ("gateway",), ("agent-worker",),
+          "A chat message from the customer, or from the supervisor who took the call over."),
+    Topic("call.handled", (CallTakenOver, CallHandedBack), ("gateway",), ("agent-worker",),
+          "A person took the call over from the agent, or handed it back; the customer sees who they talk to."),
     Topic("call.hangup", (CallHangup,), ("gateway", "call-router", "agent-worker"), ("call-router",),
           "Customer, agent or supervisor asks to end the call or leave the queue."),
     Topic("call.ended", (CallEnded,), ("call-router",),
@@ -68,7 +73,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic("agent.status", (AgentStatusChanged,), ("call-router",), ("analytics",),
           "An agent became idle, busy, paused or offline."),
     Topic("transcript.chunk", (TranscriptChunk,), ("agent-worker",), ("sentiment",),
-          "One customer or agent utterance."),
+          "One customer, agent or supervisor utterance."),
     Topic("tool.permission", (ToolPermissionRequest, ToolPermissionDecision),
           ("gateway", "call-router", "agent-worker"), ("agent-worker", "sentiment"),
           "A tool call awaiting approval, and the supervisor's decision (or the timeout's, or its withdrawal when "
@@ -90,7 +95,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic("analytics.counters", (LiveCounters,), ("analytics",), (),
           "A supervisor's live counters (calls, queue, busy agents) when they change and every few seconds.",
           guarantee="JetStream; a snapshot, so the next one supersedes a lost one"),
-    Topic("notification.created", (NotificationCreated,), ("call-router", "postprocess"), (),
+    Topic("notification.created", (NotificationCreated,), ("call-router", "agent-worker", "postprocess"), (),
           "Something the supervisor should see now."),
 )
 

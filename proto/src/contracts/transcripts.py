@@ -1,4 +1,4 @@
-"""Every customer and agent utterance, in order."""
+"""Every utterance of the customer, the agent, and a supervisor who took the call over, in order."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pydantic import Field, NonNegativeInt
 
 from contracts.calls import CallScoped
 
-Speaker = Literal["customer", "agent", "system"]
+Speaker = Literal["customer", "agent", "supervisor", "system"]
 
 
 class TranscriptChunk(CallScoped):

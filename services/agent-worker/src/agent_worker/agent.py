@@ -16,6 +16,9 @@ from agent_worker import shop
 from agent_worker.spoken_text import normalise_transcript
 from contracts.calls import ANONYMOUS_CALLER
 
+# How a line the supervisor wrote or said (while they had taken the call over) reads in the agent's
+# context once it is handed back: the agent did not say it, but the customer heard it from our side.
+SUPERVISOR_MARK = "[Supervisor]"
 
 @dataclass(frozen=True)
 class ToolConfig:
@@ -53,7 +56,11 @@ async def load_agent(conn: asyncpg.Connection, agent_id: UUID) -> AgentConfig | 
 def full_instructions(config: AgentConfig, guidance: list[str], caller: str = "") -> str:
     """The system prompt for a hosted model: role, the caller, the supervisor's instructions, the knowledge."""
     parts = [f"You are {config.name}, a customer-service agent. Be brief, warm and accurate. Use your tools for "
-             "anything about orders; never invent order data. If you do not know, say so and offer a ticket.",
+             "anything about orders; never invent order data. If you do not know, say so and offer a ticket. "
+             "If the customer asks for a person, say honestly that you are an AI agent and use request_human to "
+             "ask your supervisor to join.",
+             f"Lines starting {SUPERVISOR_MARK} were said to the customer by your supervisor, who had taken the call "
+             "over; carry on from them.",
              config.instructions]
     if caller and caller != ANONYMOUS_CALLER:
         parts.append(f"When dialling, the customer identified as: {caller}")
@@ -65,20 +72,22 @@ def full_instructions(config: AgentConfig, guidance: list[str], caller: str = ""
 
 def history_of(lines: Iterable[Mapping[str, Any]]) -> ChatContext:
     """The conversation as the agent's chat context, from transcript lines (``speaker``, ``text``):
-    the customer as the user, the agent as the assistant."""
+    the customer as the user, the agent and the supervisor (marked) as the assistant side."""
     history = ChatContext.empty()
     for line in lines:
         if line["speaker"] == "customer":
             history.add_message(role="user", content=line["text"])
         elif line["speaker"] == "agent":
             history.add_message(role="assistant", content=line["text"])
+        elif line["speaker"] == "supervisor":
+            history.add_message(role="assistant", content=f"{SUPERVISOR_MARK} {line['text']}")
     return history
 
 
 ToolRunner = Callable[[ToolConfig, dict[str, Any]], Awaitable[dict[str, Any]]]
 Heard = Callable[[str, llm.MetricsReport], Awaitable[None]]
 # Tools every agent has, whatever it is configured with: the session itself carries them out.
-SESSION_TOOLS = tuple(ToolConfig(name, "", False, "builtin", None) for name in ("end_call",))
+SESSION_TOOLS = tuple(ToolConfig(name, "", False, "builtin", None) for name in ("end_call", "request_human"))
 
 
 class CallAgent(Agent):

@@ -69,6 +69,12 @@ class Conversation:
         return [event.item for event in result.events
                 if isinstance(event, ChatMessageEvent) and event.item.role == "assistant" and event.item.text_content]
 
+    async def interrupt(self) -> None:
+        """Stop whatever the agent is saying (aloud, in a room)."""
+        if self.room is not None and self._session is not None:
+            with contextlib.suppress(Exception):
+                await self._session.interrupt()
+
     async def update_instructions(self, instructions: str) -> None:
         if self._agent is not None:
             await self._agent.update_instructions(instructions)

@@ -1,6 +1,8 @@
 """One call: the agent's conversation (agent_worker.conversation) fed the customer's messages and
 answering them, its transcript (agent_worker.transcript), its tools (agent_worker.approval,
-agent_worker.dispatch), and the supervisor's whisper pause and inject.
+agent_worker.dispatch), the supervisor's whisper pause and inject, and a person taking the call over
+(the agent says so once and stays silent; the customer's lines are kept and answered when the call is
+handed back, with the person's lines in the agent's context).
 
 A chat call's text goes in and out through the bus, so it needs no LiveKit server. A voice call has
 its LiveKit room as the customer's side as well: the session hears the customer there (speech to
@@ -18,21 +20,24 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 from livekit import rtc
 from livekit.agents import ChatContext, llm
 
 from agent_worker import dispatch, mcp_tools
-from agent_worker.agent import AgentConfig, ToolConfig, build_agent, full_instructions
+from agent_worker.agent import AgentConfig, ToolConfig, build_agent, full_instructions, history_of
 from agent_worker.approval import APPROVAL_LINE, ToolApproval
 from agent_worker.conversation import Conversation
 from agent_worker.local_brain import DialogueEngine
 from agent_worker.model_files import inference_executor
 from agent_worker.speech import VoiceIO
 from agent_worker.transcript import TranscriptWriter
+from contracts import outbox
 from contracts.bus import Bus
 from contracts.calls import CallHangup, CallRef, customer_identity
+from contracts.results import NotificationCreated
 from contracts.tools import ToolPermissionDecision
 from contracts.whisper import WhisperAck
 
@@ -40,7 +45,19 @@ log = logging.getLogger("agent_worker.session")
 
 PAUSE_LINE = "Excuse me for a moment, I need to check something. I'll be right back with you."
 RESUME_LINE = "Thank you for waiting."
-__all__ = ["APPROVAL_LINE", "PAUSE_LINE", "RESUME_LINE", "CallSession"]
+HUMAN_REQUESTED = ("I'm an AI assistant, but I've asked my supervisor to join us; if they're free, they'll take over "
+                   "in a moment. Meanwhile, I'm happy to keep helping.")
+HUMAN_ALREADY_REQUESTED = "I've already asked my supervisor to join; they'll be with you if they're free."
+NOBODY_CAME = "I'm sorry, nobody from the team is free to join right now, so I'll carry on helping you myself."
+TAKEN_OVER_REFUSAL = "A colleague has taken this call over, so I can't do that now."
+BACK_LINE = "I'm back with you. Is there anything else I can help with?"
+
+
+def takeover_line(name: str) -> str:
+    return f"{name} from our team is joining the conversation now and will take it from here."
+
+
+__all__ = ["APPROVAL_LINE", "BACK_LINE", "PAUSE_LINE", "RESUME_LINE", "CallSession", "takeover_line"]
 SessionTool = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
@@ -55,6 +72,8 @@ class CallSession:
     model: llm.LLM
     engine: DialogueEngine | None  # the local engine, when it is the brain
     approval_timeout: timedelta
+    human_wait: timedelta = timedelta(seconds=60)  # how long a customer who asked for a person waits for one
+    taken_over: bool = False  # a person handles the call: the agent answers nothing until handed back
     room: rtc.Room | None = None  # the call's LiveKit room, when the customer is in one
     voice: VoiceIO | None = None  # how the session hears and speaks in that room
     next_seq: int = 0  # where the transcript goes on (after a restart, past the lines already written)
@@ -66,13 +85,14 @@ class CallSession:
     approval: ToolApproval = field(init=False)
     conversation: Conversation = field(init=False)
     _task: asyncio.Task[None] | None = None
+    _waiting_for_human: asyncio.Task[None] | None = None
 
     def __post_init__(self) -> None:
         self.transcript = TranscriptWriter(self.ids, self.pool, self.bus, self.brain, self.next_seq)
         self.approval = ToolApproval(self.ids, self.pool, self.bus, self.approval_timeout, announce=self.say)
         self.conversation = Conversation(self.model, self.room, self.voice)
         # The tools every agent has, carried out here rather than over the shop.
-        self._session_tools: dict[str, SessionTool] = {"end_call": self._end_call}
+        self._session_tools: dict[str, SessionTool] = {"end_call": self._end_call, "request_human": self._request_human}
 
     async def start(self, history: ChatContext | None = None, greet: bool = True) -> None:
         self.resumed.set()
@@ -100,14 +120,18 @@ class CallSession:
 
     async def receive(self, text: str, spoken: llm.MetricsReport | None = None) -> None:
         """A customer message (typed, or ``spoken``: its timings as livekit-agents measured them): on the
-        transcript at once; answered in order, after any pause."""
+        transcript at once; answered in order, after any pause; while a person has the call, left for
+        them (and answered on hand-back if they did not)."""
         await self.transcript.write("customer", text)
-        self.inbox.put_nowait((text, spoken))
+        if not self.taken_over:
+            self.inbox.put_nowait((text, spoken))
 
     async def _serve(self) -> None:
         while True:
             text, spoken = await self.inbox.get()
             await self.resumed.wait()
+            if self.taken_over:
+                continue  # on the transcript, for the person; hand_back() answers what they left
             try:
                 await self._turn(text, spoken)
             except Exception:
@@ -119,6 +143,8 @@ class CallSession:
 
     async def _turn(self, text: str, spoken: llm.MetricsReport | None) -> None:
         for message in await self.conversation.reply(text):
+            if self.taken_over:
+                return  # taken over while the agent was thinking: the person answers now
             await self.transcript.write("agent", message.text_content or "")
             if spoken is not None:
                 log_voice_turn(self.ids, spoken, message.metrics)
@@ -150,6 +176,8 @@ class CallSession:
     # --- tools ---------------------------------------------------------------------------------
 
     async def use_tool(self, config: ToolConfig, arguments: dict[str, Any]) -> dict[str, Any]:
+        if self.taken_over:
+            return {"ok": False, "message": TAKEN_OVER_REFUSAL}
         if (own := self._session_tools.get(config.name)) is not None:
             return await own(arguments)
         return await self.approval.run(config, arguments,
@@ -159,6 +187,67 @@ class CallSession:
         self.ending = True
         return {"ok": True, "message": "Thank you for calling. Goodbye!"}
 
+    async def _request_human(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The customer wants a person: the supervisor is notified (with what a Take over button needs);
+        if nobody takes the call over in time, the customer is told and the agent carries on."""
+        if self._waiting_for_human is not None and not self._waiting_for_human.done():
+            return {"ok": True, "message": HUMAN_ALREADY_REQUESTED}
+        notification_id, reason = uuid4(), str(arguments.get("reason", ""))[:500]
+        title = f"{self.config.name}: the customer asks for a person"
+        body = f"{self.caller} wants to talk to a person{': ' + reason if reason else ''}. Take the call over?"
+        data = {"call_id": str(self.ids.call_id), "agent_id": str(self.ids.agent_id),
+                "channel": "voice" if self.room is not None else "chat",
+                "takeover_path": f"/api/calls/{self.ids.call_id}/takeover",
+                "wait_seconds": self.human_wait.total_seconds()}
+        async with outbox.change(self.pool, self.bus) as change:
+            await change.conn.execute(
+                """insert into notifications(id, supervisor_id, call_id, kind, title, body, data)
+                   values ($1, $2, $3, 'human_requested', $4, $5, $6)""",
+                notification_id, self.ids.supervisor_id, self.ids.call_id, title, body, data)
+            change.events.append(NotificationCreated(**self.ids.fields(), notification_id=notification_id,
+                                                     kind="human_requested", title=title, body=body, data=data))
+        self._waiting_for_human = asyncio.create_task(self._nobody_came(), name=f"human-{self.ids.call_id}")
+        return {"ok": True, "message": HUMAN_REQUESTED}
+
+    async def _nobody_came(self) -> None:
+        await asyncio.sleep(self.human_wait.total_seconds())
+        if not self.taken_over:
+            await self.say(NOBODY_CAME, add_to_history=True)
+
+    # --- a person takes the call over ----------------------------------------------------------
+
+    async def take_over(self, name: str) -> None:
+        """``name`` (the supervisor) has the call now: say so once, then stay silent."""
+        if self.taken_over:
+            return
+        self.taken_over = True
+        if self._waiting_for_human is not None:
+            self._waiting_for_human.cancel()
+        while not self.inbox.empty():  # unanswered lines stay on the transcript, for the person
+            self.inbox.get_nowait()
+        self.resumed.set()  # a whisper pause is over: the person has the call
+        await self.conversation.interrupt()
+        await self.say(takeover_line(name))
+
+    async def supervisor_said(self, text: str) -> None:
+        await self.transcript.write("supervisor", text)
+
+    async def hand_back(self) -> None:
+        """The agent has the call again: the whole conversation in its context (the person's lines
+        marked), and what the customer said since the last answer gets one."""
+        if not self.taken_over:
+            return
+        lines = await self.pool.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq",
+                                      self.ids.call_id)
+        answered = max((i + 1 for i, line in enumerate(lines) if line["speaker"] != "customer"), default=0)
+        unanswered = [line["text"] for line in lines[answered:]]
+        await self.conversation.replace_history(history_of(lines[:answered]))
+        self.taken_over = False
+        if unanswered:
+            self.inbox.put_nowait((" ".join(unanswered), None))
+        else:
+            await self.say(BACK_LINE, add_to_history=True)
+
     def decided(self, decision: ToolPermissionDecision) -> None:
         self.approval.decided(decision)
 
@@ -167,6 +256,8 @@ class CallSession:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        if self._waiting_for_human is not None:
+            self._waiting_for_human.cancel()
         self.approval.close()
         await self.conversation.close()
 

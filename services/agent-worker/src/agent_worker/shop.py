@@ -157,6 +157,11 @@ SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in (
                                                     args.get("email"), call_id=call.call_id,
                                                     supervisor_id=call.supervisor_id)),
     # Carried out by the call's session, not over the shop: no runner.
+    ToolSpec("request_human", "Ask your supervisor to join the call and take it over, when the customer wants to "
+             "talk to a person.",
+             _object({"reason": {"type": "string", "description": "Why, in a few words"}}, []),
+             ("can I talk to a human", "I want to speak to a real person", "let me talk to your manager",
+              "put me through to a supervisor", "are you a robot? I want a person")),
     ToolSpec("end_call", "End the call once the customer's request is resolved and they have said goodbye.",
              _object({"resolved": {"type": "boolean"}}, []),
              ("that's all, thank you", "goodbye", "thanks, bye", "no that's everything", "have a nice day")),

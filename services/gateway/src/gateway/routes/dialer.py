@@ -13,7 +13,16 @@ from fastapi import APIRouter, Query, Request
 from sse_starlette import EventSourceResponse
 
 from contracts.bus import Bus
-from contracts.calls import CallEnded, CallHangup, CallQueued, CallRequested, CallStarted, CustomerMessage, Party
+from contracts.calls import (
+    CallEnded,
+    CallHangup,
+    CallQueued,
+    CallRequested,
+    CallStarted,
+    CallTakenOver,
+    CustomerMessage,
+    Party,
+)
 from contracts.envelope import Envelope, utc_now
 from contracts.subjects import call_filter, subject_for
 from contracts.transcripts import TranscriptChunk
@@ -29,8 +38,9 @@ from gateway.tokens import InvalidToken, issue_call_token, verify_call_token
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 directory_router = APIRouter(prefix="/api/directory", tags=["calls"])
 
-# What the customer sees of their call: never tool requests, whispers or scores.
-CUSTOMER_TOPICS = (CallQueued.topic, CallStarted.topic, CallEnded.topic, TranscriptChunk.topic)
+# What the customer sees of their call: never tool requests, whispers or scores; who handles it (the
+# agent, or a person who took it over).
+CUSTOMER_TOPICS = (CallQueued.topic, CallStarted.topic, CallEnded.topic, TranscriptChunk.topic, CallTakenOver.topic)
 CUSTOMER_STREAMS_PER_CALL = 3
 # The router's first word on a dial, which the dialling customer waits for.
 DIAL_ANSWERS = (CallStarted, CallQueued, CallEnded)
