@@ -171,3 +171,29 @@ async def test_end_call_is_carried_out_by_the_session(pool: asyncpg.Pool, bus: B
 async def _has(rows: Any, count: int) -> list[tuple[str, str]] | None:
     got = await rows
     return got if len(got) >= count else None
+
+
+async def test_a_taken_over_session_stays_silent_and_hands_back_with_the_whole_conversation(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef) -> None:
+    brain = ScriptedLLM("It was delivered yesterday.")
+    session = session_for(pool, bus, call, brain)
+    await session.start(greet=False)
+    try:
+        await session.take_over("Dana")
+        await session.supervisor_said("Hi, I'm Dana. Let me check.")
+        await session.receive("Thanks. And where is ORD-3003?")
+        await asyncio.sleep(1.0)
+        assert brain.seen == []  # the brain was never asked while Dana had the call
+        refused = await session.use_tool(LOOKUP, {"order_id": "ORD-3003"})
+        assert not refused["ok"] and "taken this call over" in refused["message"]
+        await session.hand_back()
+        got = await eventually(lambda: _has(lines(pool, call), 4))
+        assert got == [("agent", "Dana from our team is joining the conversation now and will take it from here."),
+                       ("supervisor", "Hi, I'm Dana. Let me check."), ("customer", "Thanks. And where is ORD-3003?"),
+                       ("agent", "It was delivered yesterday.")]
+        context = [(item.role, item.text_content) for item in brain.seen[0].items if item.type == "message"
+                   and item.role in ("user", "assistant")]
+        assert ("assistant", "[Supervisor] Hi, I'm Dana. Let me check.") in context
+        assert context[-1] == ("user", "Thanks. And where is ORD-3003?")
+    finally:
+        await session.close()
