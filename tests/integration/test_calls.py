@@ -27,6 +27,7 @@ from tests.pg import connection
 from tests.services import running_service
 
 APPROVAL_TIMEOUT = 3.0
+HUMAN_WAIT = 4.0  # how long a customer who asked for a person waits for one
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,8 @@ def agent_worker(nats_url: str, database_url: str, call_router: Runtime) -> Iter
 
     asyncio.run(shop())
     settings = WorkerSettings(nats_url=nats_url, database_url=database_url,
-                              tool_approval_timeout_seconds=APPROVAL_TIMEOUT)
+                              tool_approval_timeout_seconds=APPROVAL_TIMEOUT,
+                              human_request_timeout_seconds=HUMAN_WAIT)
     with running_service("agent-worker", settings, worker_setup) as runtime:
         yield runtime
 
@@ -51,11 +53,13 @@ def postprocess_service(nats_url: str, database_url: str) -> Iterator[Runtime]:
 
 @dataclass
 class Desk:
-    """A supervisor with one agent configured for the tests, and clients for both sides."""
+    """A supervisor with one agent configured for the tests, and clients for both sides (and another
+    supervisor's headers, who must see nothing of these calls)."""
 
     http: httpx.AsyncClient
     supervisor: dict[str, str]
     agent: dict[str, Any]
+    stranger: dict[str, str]
 
     async def dial(self, caller: str = "jo@example.com") -> dict[str, Any]:
         response = await self.http.post("/api/calls", json={"number": self.agent["phone_number"], "caller": caller})
@@ -73,6 +77,7 @@ async def desk(gateway: RunningGateway, world: World, agent_worker: Runtime) -> 
     with httpx.Client(base_url=gateway.url) as sync:
         supervisor = create_supervisor(sync, world.headers(sync, world.admin_email), "calls")
         headers = world.headers(sync, supervisor["email"])
+        stranger = world.headers(sync, world.b["email"])
         agent = create_agent(sync, headers, name="Orders & Shipping", greeting="Hi, Orders & Shipping here.",
                              tools=[{"name": "order_lookup"}, {"name": "refund_order", "requires_approval": True},
                                     {"name": "change_address", "requires_approval": True},
@@ -81,7 +86,7 @@ async def desk(gateway: RunningGateway, world: World, agent_worker: Runtime) -> 
                                                                         "of delivery. Refunds reach your account in "
                                                                         "3 to 5 working days."}])
     async with httpx.AsyncClient(base_url=gateway.url, timeout=httpx.Timeout(10, read=30)) as http:
-        yield Desk(http, {**supervisor, **headers}, agent)
+        yield Desk(http, {**supervisor, **headers}, agent, stranger)
 
 
 @contextlib.asynccontextmanager
@@ -323,3 +328,86 @@ async def test_a_finished_call_reaches_the_archive_with_a_summary_and_a_notifica
     assert [line["speaker"] for line in entry["transcript"]][:2] == ["agent", "customer"]
     notes = (await desk.http.get("/api/notifications", headers=auth)).json()
     assert any(n["call_id"] == call["call_id"] and n["kind"] == "call_ended" for n in notes)
+
+
+async def test_a_supervisor_takes_a_chat_call_over_writes_to_the_customer_and_hands_it_back(
+        desk: Desk, database_url: str, postprocess_service: Runtime) -> None:
+    auth = {"Authorization": desk.supervisor["Authorization"]}
+    async with agent_stream(desk) as supervisor_view:
+        call = await desk.dial()
+        path = f"/api/calls/{call['call_id']}"
+        async with customer_stream(desk, call) as customer:
+            await agent_says(customer)  # greeting
+            as_customer = await desk.http.post(f"{path}/takeover",
+                                               headers={"Authorization": f"Bearer {call['call_token']}"})
+            assert as_customer.status_code == 401
+            as_stranger = await desk.http.post(f"{path}/takeover", headers=desk.stranger)
+            assert as_stranger.status_code == 404
+            too_soon = await desk.http.post(f"{path}/supervisor-messages", headers=auth, json={"text": "Hi"})
+            assert too_soon.status_code == 409
+
+            taken = await desk.http.post(f"{path}/takeover", headers=auth)
+            assert taken.status_code == 200, taken.text
+            assert taken.json()["name"] == "Supervisor calls" and taken.json()["livekit"] is None
+            assert (await desk.http.post(f"{path}/takeover", headers=auth)).status_code == 409
+            handled = await until(customer, of_type("call.taken_over"))
+            assert handled.data["by_name"] == "Supervisor calls"
+            assert "Supervisor calls from our team is joining" in await agent_says(customer)
+
+            written = await desk.http.post(f"{path}/supervisor-messages", headers=auth,
+                                           json={"text": "Hello, I'm the team lead. How can I help?"})
+            assert written.status_code == 202
+            line = await until(customer, spoken_by("supervisor"))
+            assert line.data["text"] == "Hello, I'm the team lead. How can I help?"
+            assert (await until(supervisor_view, spoken_by("supervisor"))).data["seq"] == line.data["seq"]
+
+            await desk.say(call, "Where is my order ORD-3003?")
+            assert (await until(customer, spoken_by("customer"))).data["text"] == "Where is my order ORD-3003?"
+            with pytest.raises(TimeoutError):  # the agent stays silent while the person has the call
+                await until(customer, spoken_by("agent"), within=4.0)
+
+            back = await desk.http.post(f"{path}/handback", headers=auth,
+                                        json={"instructions": "Offer the voucher SORRY10 to delivered orders."})
+            assert back.status_code == 202, back.text
+            assert (await until(customer, of_type("call.handed_back"))).data["agent_name"] == "Orders & Shipping"
+            answer = await agent_says(customer)  # what the customer asked while the person had the call
+            assert "ORD-3003" in answer and "delivered" in answer
+            assert (await desk.http.post(f"{path}/handback", headers=auth)).status_code == 409
+            await desk.say(call, "Is there any voucher you can give me?")
+            assert "SORRY10" in await agent_says(customer)
+            assert (await desk.http.post(f"{path}/end", headers=auth)).status_code == 202
+            await until(customer, of_type("call.ended"))
+    async with connection(database_url) as conn:
+        row = await conn.fetchrow("select taken_over_by, takeovers from calls where id = $1",
+                                  uuid.UUID(call["call_id"]))
+    assert row["taken_over_by"] is None and row["takeovers"] == 1
+    deadline = time.monotonic() + 15
+    while (archived := await desk.http.get(f"/api/archive/{call['call_id']}", headers=auth)).status_code == 404:
+        assert time.monotonic() < deadline, "the call never reached the archive"
+        await asyncio.sleep(0.2)
+    entry = archived.json()
+    assert "supervisor" in [line["speaker"] for line in entry["transcript"]]
+    assert "A supervisor stepped in" in entry["summary"]
+
+
+async def test_asking_for_a_person_notifies_the_supervisor_and_the_agent_carries_on_when_nobody_comes(
+        desk: Desk) -> None:
+    auth = {"Authorization": desk.supervisor["Authorization"]}
+    async with agent_stream(desk) as supervisor_view:
+        call = await desk.dial()
+        async with customer_stream(desk, call) as customer:
+            await agent_says(customer)  # greeting
+            await desk.say(call, "Can I talk to a human, please?")
+            reply = await agent_says(customer)
+            assert "AI assistant" in reply and "asked my supervisor to join" in reply
+            notified = await until(supervisor_view, of_type("notification.created"))
+            assert notified.data["kind"] == "human_requested"
+            assert notified.data["data"]["takeover_path"] == f"/api/calls/{call['call_id']}/takeover"
+            started = time.monotonic()
+            assert "nobody from the team is free" in await agent_says(customer)
+            assert time.monotonic() - started > HUMAN_WAIT - 1.5
+            await desk.say(call, "Where is my order ORD-3003?")
+            assert "ORD-3003" in await agent_says(customer)  # and it carries on
+            await desk.http.post(f"/api/calls/{call['call_id']}/end", headers=auth)
+    notes = (await desk.http.get("/api/notifications", headers=auth)).json()
+    assert any(n["call_id"] == call["call_id"] and n["kind"] == "human_requested" for n in notes)

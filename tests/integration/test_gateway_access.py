@@ -60,6 +60,9 @@ RULES: dict[tuple[str, str], str] = {
     ("POST", "/api/calls/{call_id}/whisper"): "own",
     ("POST", "/api/calls/{call_id}/inject"): "own",
     ("POST", "/api/calls/{call_id}/listen"): "own",
+    ("POST", "/api/calls/{call_id}/takeover"): "own",
+    ("POST", "/api/calls/{call_id}/supervisor-messages"): "own",
+    ("POST", "/api/calls/{call_id}/handback"): "own",
     ("GET", "/api/tool-requests"): "user",
     ("POST", "/api/tool-requests/{request_id}/decision"): "own",
     ("GET", "/api/analytics/kpis"): "user",
@@ -83,6 +86,8 @@ BODIES: dict[str, Any] = {
     "/api/calls/{call_id}/inject": {"instructions": "Offer a voucher."},
     "/api/tool-requests/{request_id}/decision": {"allow": False, "note": "matrix"},
     "/api/calls/{call_id}/messages": {"text": "hello"},
+    "/api/calls/{call_id}/supervisor-messages": {"text": "hello"},
+    "/api/calls/{call_id}/handback": {},
 }
 
 

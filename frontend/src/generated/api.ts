@@ -293,6 +293,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/calls/{call_id}/handback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Hand the call back to the agent, with optional instructions: it answers what the customer said since, knowing the whole conversation */
+        post: operations["hand_back_api_calls__call_id__handback_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/calls/{call_id}/inject": {
         parameters: {
             query?: never;
@@ -355,6 +372,40 @@ export interface paths {
         get: operations["customer_stream_api_calls__call_id__stream_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/calls/{call_id}/supervisor-messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Write to the customer of a call you took over; it reaches the transcript as the supervisor's */
+        post: operations["supervisor_message_api_calls__call_id__supervisor_messages_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/calls/{call_id}/takeover": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Take the call over: the agent tells the customer a person is joining and stays silent until handed back; a voice call's answer has a room token to speak in */
+        post: operations["take_over_api_calls__call_id__takeover_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1081,6 +1132,14 @@ export interface components {
             /** Detail */
             detail?: components["schemas"]["ValidationError"][];
         };
+        /** HandbackIn */
+        HandbackIn: {
+            /**
+             * Instructions
+             * @description For the agent, from now on (the customer never sees them).
+             */
+            instructions?: string | null;
+        };
         /** HealthReport */
         HealthReport: {
             /** Ai Services */
@@ -1173,6 +1232,16 @@ export interface components {
             resolved_rate: number | null;
             /** @description Calls by their final customer sentiment. */
             sentiment_mix: components["schemas"]["SentimentMix"];
+            /**
+             * Taken Over
+             * @description Archived calls a person took over from the agent.
+             */
+            taken_over: number;
+            /**
+             * Takeover Rate
+             * @description Share of the calls a person took over, 0-1.
+             */
+            takeover_rate: number | null;
             /** Tool Requests */
             tool_requests: number;
             /** Tools Denied */
@@ -1251,6 +1320,11 @@ export interface components {
              * Format: uuid
              */
             supervisor_id: string;
+            /**
+             * Taken Over By
+             * @description The person handling the call now; None while the agent does.
+             */
+            taken_over_by: string | null;
         };
         /** LiveCallDetail */
         LiveCallDetail: {
@@ -1292,6 +1366,11 @@ export interface components {
              * Format: uuid
              */
             supervisor_id: string;
+            /**
+             * Taken Over By
+             * @description The person handling the call now; None while the agent does.
+             */
+            taken_over_by: string | null;
             /** Tool Requests */
             tool_requests: components["schemas"]["ToolDecision"][];
             /** Transcript */
@@ -1506,6 +1585,26 @@ export interface components {
             max_agents?: number | null;
             /** Password */
             password?: string | null;
+        };
+        /** TakenOver */
+        TakenOver: {
+            /**
+             * Call Id
+             * Format: uuid
+             */
+            call_id: string;
+            /** @description Voice calls: a token to speak in the call's room. */
+            livekit?: components["schemas"]["LiveKitJoin"] | null;
+            /**
+             * Name
+             * @description How the customer is told who they are talking to now.
+             */
+            name: string;
+            /**
+             * Taken Over By
+             * Format: uuid
+             */
+            taken_over_by: string;
         };
         /** TimePoint */
         TimePoint: {
@@ -2344,6 +2443,41 @@ export interface operations {
             };
         };
     };
+    hand_back_api_calls__call_id__handback_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["HandbackIn"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     inject_api_calls__call_id__inject_post: {
         parameters: {
             query?: never;
@@ -2470,6 +2604,72 @@ export interface operations {
                 };
                 content: {
                     "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    supervisor_message_api_calls__call_id__supervisor_messages_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    take_over_api_calls__call_id__takeover_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TakenOver"];
                 };
             };
             /** @description Validation Error */

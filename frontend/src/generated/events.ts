@@ -8,7 +8,10 @@ export type PlatformEvent =
   | CallQueued
   | CallStarted
   | CustomerMessage
+  | SupervisorMessage
   | CustomerPresence
+  | CallTakenOver
+  | CallHandedBack
   | CallHangup
   | CallEnded
   | AgentStatusChanged
@@ -94,8 +97,11 @@ export type SupervisorId3 = string;
 export type Text = string;
 export type Type3 = "call.message";
 export type AgentId4 = string;
+/**
+ * The supervisor or admin who wrote it.
+ */
+export type By = string;
 export type CallId4 = string;
-export type Connected = boolean;
 /**
  * Unique id; consumers dedupe on it.
  */
@@ -106,29 +112,83 @@ export type SchemaVersion4 = 1;
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId4 = string;
-export type Type4 = "call.presence";
+export type Text1 = string;
+export type Type4 = "call.supervisor_message";
 export type AgentId5 = string;
-export type By = "customer" | "agent" | "supervisor";
 export type CallId5 = string;
+export type Connected = boolean;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId5 = string;
-export type Failed = boolean;
 export type OccurredAt5 = string;
-export type Reason1 = string;
 export type SchemaVersion5 = 1;
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId5 = string;
-export type Type5 = "call.hangup";
+export type Type5 = "call.presence";
 export type AgentId6 = string;
+/**
+ * The supervisor or admin now handling the call.
+ */
+export type By1 = string;
+/**
+ * Their display name, shown to the customer.
+ */
+export type ByName = string;
+export type CallId6 = string;
+/**
+ * Unique id; consumers dedupe on it.
+ */
+export type EventId6 = string;
+export type OccurredAt6 = string;
+export type SchemaVersion6 = 1;
+/**
+ * Owner of the agent; authorization follows it.
+ */
+export type SupervisorId6 = string;
+export type Type6 = "call.taken_over";
+export type AgentId7 = string;
+/**
+ * Who the customer is talking to again.
+ */
+export type AgentName1 = string;
+export type By2 = string;
+export type CallId7 = string;
+/**
+ * Unique id; consumers dedupe on it.
+ */
+export type EventId7 = string;
+export type OccurredAt7 = string;
+export type SchemaVersion7 = 1;
+/**
+ * Owner of the agent; authorization follows it.
+ */
+export type SupervisorId7 = string;
+export type Type7 = "call.handed_back";
+export type AgentId8 = string;
+export type By3 = "customer" | "agent" | "supervisor";
+export type CallId8 = string;
+/**
+ * Unique id; consumers dedupe on it.
+ */
+export type EventId8 = string;
+export type Failed = boolean;
+export type OccurredAt8 = string;
+export type Reason1 = string;
+export type SchemaVersion8 = 1;
+/**
+ * Owner of the agent; authorization follows it.
+ */
+export type SupervisorId8 = string;
+export type Type8 = "call.hangup";
+export type AgentId9 = string;
 /**
  * Which dialogue engine served the call.
  */
 export type Brain = string | null;
-export type CallId6 = string;
+export type CallId9 = string;
 export type Caller2 = string;
 export type Channel2 = "chat" | "voice";
 export type DurationSeconds = number;
@@ -137,12 +197,12 @@ export type EndedBy = "customer" | "agent" | "supervisor";
 /**
  * Unique id; consumers dedupe on it.
  */
-export type EventId6 = string;
-export type OccurredAt6 = string;
+export type EventId9 = string;
+export type OccurredAt9 = string;
 export type QueuedSeconds1 = number;
 export type Reason2 =
   "customer_hangup" | "agent_resolved" | "supervisor_ended" | "abandoned_in_queue" | "abandoned" | "error";
-export type SchemaVersion6 = 1;
+export type SchemaVersion9 = 1;
 /**
  * None when the call never left the queue.
  */
@@ -150,182 +210,182 @@ export type StartedAt = string | null;
 /**
  * Owner of the agent; authorization follows it.
  */
-export type SupervisorId6 = string;
-export type Type6 = "call.ended";
-export type AgentId7 = string;
-export type CallId7 = string | null;
-/**
- * Unique id; consumers dedupe on it.
- */
-export type EventId7 = string;
-export type OccurredAt7 = string;
-export type QueueLength = number;
-export type SchemaVersion7 = 1;
-export type Status = "idle" | "busy" | "paused" | "offline";
-/**
- * Owner of the agent; authorization follows it.
- */
-export type SupervisorId7 = string;
-export type Type7 = "agent.status";
-export type AgentId8 = string;
-/**
- * Dialogue engine, on agent utterances.
- */
-export type Brain1 = string | null;
-export type CallId8 = string;
-/**
- * Unique id; consumers dedupe on it.
- */
-export type EventId8 = string;
-export type OccurredAt8 = string;
-export type SchemaVersion8 = 1;
-/**
- * Position in the call's transcript, from 0.
- */
-export type Seq = number;
-export type Speaker = "customer" | "agent" | "system";
-/**
- * Owner of the agent; authorization follows it.
- */
-export type SupervisorId8 = string;
-export type Text1 = string;
-export type Type8 = "transcript.chunk";
-export type AgentId9 = string;
-export type CallId9 = string;
-/**
- * Unique id; consumers dedupe on it.
- */
-export type EventId9 = string;
-/**
- * No decision by then counts as deny.
- */
-export type ExpiresAt = string;
-export type OccurredAt9 = string;
-/**
- * Why the agent wants to run it.
- */
-export type Reason3 = string;
-export type RequestId = string;
-export type SchemaVersion9 = 1;
-/**
- * Owner of the agent; authorization follows it.
- */
 export type SupervisorId9 = string;
-export type ToolName = string;
-export type Type9 = "tool.permission.request";
+export type Type9 = "call.ended";
 export type AgentId10 = string;
-export type Allowed = boolean;
-export type CallId10 = string;
-export type DecidedBy = "supervisor" | "timeout" | "call_ended";
-export type DecidedByUser = string | null;
+export type CallId10 = string | null;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId10 = string;
-export type Note = string;
 export type OccurredAt10 = string;
-export type RequestId1 = string;
+export type QueueLength = number;
 export type SchemaVersion10 = 1;
+export type Status = "idle" | "busy" | "paused" | "offline";
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId10 = string;
-export type Type10 = "tool.permission.decision";
+export type Type10 = "agent.status";
 export type AgentId11 = string;
+/**
+ * Dialogue engine, on agent utterances.
+ */
+export type Brain1 = string | null;
 export type CallId11 = string;
-export type Error = string | null;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId11 = string;
 export type OccurredAt11 = string;
-export type Ok = boolean;
-/**
- * Set when the tool needed approval.
- */
-export type RequestId2 = string | null;
 export type SchemaVersion11 = 1;
+/**
+ * Position in the call's transcript, from 0.
+ */
+export type Seq = number;
+export type Speaker = "customer" | "agent" | "supervisor" | "system";
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId11 = string;
-export type ToolName1 = string;
-export type Type11 = "tool.result";
+export type Text2 = string;
+export type Type11 = "transcript.chunk";
 export type AgentId12 = string;
 export type CallId12 = string;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId12 = string;
+/**
+ * No decision by then counts as deny.
+ */
+export type ExpiresAt = string;
 export type OccurredAt12 = string;
-export type RequestedBy = string;
+/**
+ * Why the agent wants to run it.
+ */
+export type Reason3 = string;
+export type RequestId = string;
 export type SchemaVersion12 = 1;
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId12 = string;
-export type Type12 = "whisper.pause";
+export type ToolName = string;
+export type Type12 = "tool.permission.request";
 export type AgentId13 = string;
+export type Allowed = boolean;
 export type CallId13 = string;
+export type DecidedBy = "supervisor" | "timeout" | "call_ended";
+export type DecidedByUser = string | null;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId13 = string;
-export type Instructions = string;
+export type Note = string;
 export type OccurredAt13 = string;
-export type RequestedBy1 = string;
+export type RequestId1 = string;
 export type SchemaVersion13 = 1;
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId13 = string;
-export type Type13 = "whisper.inject";
+export type Type13 = "tool.permission.decision";
 export type AgentId14 = string;
 export type CallId14 = string;
+export type Error = string | null;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId14 = string;
-export type Message = string;
 export type OccurredAt14 = string;
+export type Ok = boolean;
+/**
+ * Set when the tool needed approval.
+ */
+export type RequestId2 = string | null;
 export type SchemaVersion14 = 1;
-export type Stage = "paused" | "received" | "resumed";
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId14 = string;
-export type Type14 = "whisper.ack";
+export type ToolName1 = string;
+export type Type14 = "tool.result";
 export type AgentId15 = string;
 export type CallId15 = string;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId15 = string;
-export type Label = "negative" | "neutral" | "positive";
-export type Model = string;
 export type OccurredAt15 = string;
+export type RequestedBy = string;
 export type SchemaVersion15 = 1;
-export type Score = number;
 /**
  * Owner of the agent; authorization follows it.
  */
 export type SupervisorId15 = string;
-/**
- * Change of the rolling score over the window.
- */
-export type Trend = number;
-export type Type15 = "sentiment.score";
-/**
- * Customer utterances scored so far.
- */
-export type Utterances = number;
+export type Type15 = "whisper.pause";
 export type AgentId16 = string;
 export type CallId16 = string;
 /**
  * Unique id; consumers dedupe on it.
  */
 export type EventId16 = string;
+export type Instructions = string;
 export type OccurredAt16 = string;
+export type RequestedBy1 = string;
+export type SchemaVersion16 = 1;
+/**
+ * Owner of the agent; authorization follows it.
+ */
+export type SupervisorId16 = string;
+export type Type16 = "whisper.inject";
+export type AgentId17 = string;
+export type CallId17 = string;
+/**
+ * Unique id; consumers dedupe on it.
+ */
+export type EventId17 = string;
+export type Message = string;
+export type OccurredAt17 = string;
+export type SchemaVersion17 = 1;
+export type Stage = "paused" | "received" | "resumed";
+/**
+ * Owner of the agent; authorization follows it.
+ */
+export type SupervisorId17 = string;
+export type Type17 = "whisper.ack";
+export type AgentId18 = string;
+export type CallId18 = string;
+/**
+ * Unique id; consumers dedupe on it.
+ */
+export type EventId18 = string;
+export type Label = "negative" | "neutral" | "positive";
+export type Model = string;
+export type OccurredAt18 = string;
+export type SchemaVersion18 = 1;
+export type Score = number;
+/**
+ * Owner of the agent; authorization follows it.
+ */
+export type SupervisorId18 = string;
+/**
+ * Change of the rolling score over the window.
+ */
+export type Trend = number;
+export type Type18 = "sentiment.score";
+/**
+ * Customer utterances scored so far.
+ */
+export type Utterances = number;
+export type AgentId19 = string;
+export type CallId19 = string;
+/**
+ * Unique id; consumers dedupe on it.
+ */
+export type EventId19 = string;
+export type OccurredAt19 = string;
 /**
  * @maxItems 10
  */
@@ -341,7 +401,7 @@ export type Reasons =
   | [string, string, string, string, string, string, string, string]
   | [string, string, string, string, string, string, string, string, string]
   | [string, string, string, string, string, string, string, string, string, string];
-export type SchemaVersion16 = 1;
+export type SchemaVersion19 = 1;
 export type Score1 = number;
 /**
  * Which estimator produced it.
@@ -350,21 +410,21 @@ export type Source = string;
 /**
  * Owner of the agent; authorization follows it.
  */
-export type SupervisorId16 = string;
-export type Type16 = "satisfaction.score";
-export type AgentId17 = string;
-export type AgentName1 = string;
-export type CallId17 = string;
+export type SupervisorId19 = string;
+export type Type19 = "satisfaction.score";
+export type AgentId20 = string;
+export type AgentName2 = string;
+export type CallId20 = string;
 export type Csat = number | null;
 /**
  * Unique id; consumers dedupe on it.
  */
-export type EventId17 = string;
+export type EventId20 = string;
 export type Fcr = boolean;
 export type HandleSeconds = number;
-export type OccurredAt17 = string;
+export type OccurredAt20 = string;
 export type Resolved = boolean;
-export type SchemaVersion17 = 1;
+export type SchemaVersion20 = 1;
 /**
  * The call's last rolling sentiment; None when the customer never spoke.
  */
@@ -381,27 +441,31 @@ export type SummarySource = string;
 /**
  * Owner of the agent; authorization follows it.
  */
-export type SupervisorId17 = string;
+export type SupervisorId20 = string;
 export type Tags = string[];
+/**
+ * A person took the call over from the agent at least once.
+ */
+export type TakenOver = boolean;
 export type ToolRequests = number;
 /**
  * Denied or timed out by the supervisor.
  */
 export type ToolsDenied = number;
-export type Type17 = "archive.saved";
-export type AgentId18 = string;
-export type CallId18 = string;
+export type Type20 = "archive.saved";
+export type AgentId21 = string;
+export type CallId21 = string;
 /**
  * Unique id; consumers dedupe on it.
  */
-export type EventId18 = string;
+export type EventId21 = string;
 export type Fcr1 = false;
-export type OccurredAt18 = string;
+export type OccurredAt21 = string;
 /**
  * The later call that revealed the repeat contact.
  */
 export type RepeatCallId = string;
-export type SchemaVersion18 = 1;
+export type SchemaVersion21 = 1;
 /**
  * The revised call's start, for its day's aggregate.
  */
@@ -409,53 +473,53 @@ export type StartedAt2 = string;
 /**
  * Owner of the agent; authorization follows it.
  */
-export type SupervisorId18 = string;
-export type Type18 = "archive.fcr_revised";
+export type SupervisorId21 = string;
+export type Type21 = "archive.fcr_revised";
 /**
  * Calls abandoned since midnight UTC, before or after an answer.
  */
 export type AbandonedToday = number;
 export type ActiveCalls = number;
-export type AgentId19 = string | null;
+export type AgentId22 = string | null;
 /**
  * Agents with a live call.
  */
 export type AgentsBusy = number;
 export type AgentsTotal = number;
-export type CallId19 = string | null;
+export type CallId22 = string | null;
 /**
  * Unique id; consumers dedupe on it.
  */
-export type EventId19 = string;
+export type EventId22 = string;
 /**
  * The longest-waiting queued caller; 0 when none.
  */
 export type LongestWaitSeconds = number;
-export type OccurredAt19 = string;
+export type OccurredAt22 = string;
 export type QueuedCalls = number;
-export type SchemaVersion19 = 1;
+export type SchemaVersion22 = 1;
 /**
  * Owner of the agent; authorization follows it.
  */
-export type SupervisorId19 = string;
-export type Type19 = "analytics.counters";
-export type AgentId20 = string | null;
+export type SupervisorId22 = string;
+export type Type22 = "analytics.counters";
+export type AgentId23 = string | null;
 export type Body = string;
-export type CallId20 = string | null;
+export type CallId23 = string | null;
 /**
  * Unique id; consumers dedupe on it.
  */
-export type EventId20 = string;
-export type Kind = "tool_permission" | "call_ended" | "queue_building" | "whisper" | "system";
+export type EventId23 = string;
+export type Kind = "tool_permission" | "call_ended" | "queue_building" | "whisper" | "human_requested" | "system";
 export type NotificationId = string;
-export type OccurredAt20 = string;
-export type SchemaVersion20 = 1;
+export type OccurredAt23 = string;
+export type SchemaVersion23 = 1;
 /**
  * Owner of the agent; authorization follows it.
  */
-export type SupervisorId20 = string;
+export type SupervisorId23 = string;
 export type Title = string;
-export type Type20 = "notification.created";
+export type Type23 = "notification.created";
 
 /**
  * A customer dialled an agent's mock number; the router decides connect or queue.
@@ -516,122 +580,166 @@ export interface CustomerMessage {
   type?: Type3;
 }
 /**
+ * A line the supervisor who took the call over writes to the customer, on its way to the transcript.
+ */
+export interface SupervisorMessage {
+  agent_id: AgentId4;
+  by: By;
+  call_id: CallId4;
+  event_id?: EventId4;
+  occurred_at?: OccurredAt4;
+  schema_version?: SchemaVersion4;
+  supervisor_id: SupervisorId4;
+  text: Text1;
+  type?: Type4;
+}
+/**
  * The customer's live view of their call is open (sent when it opens and every few seconds while
  * it stays open) or closed. A customer heard of by neither this nor a message for the router's
  * abandonment window has left: their call ends as abandoned.
  */
 export interface CustomerPresence {
-  agent_id: AgentId4;
-  call_id: CallId4;
+  agent_id: AgentId5;
+  call_id: CallId5;
   connected: Connected;
-  event_id?: EventId4;
-  occurred_at?: OccurredAt4;
-  schema_version?: SchemaVersion4;
-  supervisor_id: SupervisorId4;
-  type?: Type4;
+  event_id?: EventId5;
+  occurred_at?: OccurredAt5;
+  schema_version?: SchemaVersion5;
+  supervisor_id: SupervisorId5;
+  type?: Type5;
+}
+/**
+ * A person took the call over: the agent told the customer and stays silent until handed back.
+ * The customer sees this, so it names the person as the customer should know them.
+ */
+export interface CallTakenOver {
+  agent_id: AgentId6;
+  by: By1;
+  by_name: ByName;
+  call_id: CallId6;
+  event_id?: EventId6;
+  occurred_at?: OccurredAt6;
+  schema_version?: SchemaVersion6;
+  supervisor_id: SupervisorId6;
+  type?: Type6;
+}
+/**
+ * The person handed the call back: the agent carries on (any instructions for it travel as a
+ * whisper.inject just before this, which the customer never sees).
+ */
+export interface CallHandedBack {
+  agent_id: AgentId7;
+  agent_name: AgentName1;
+  by: By2;
+  call_id: CallId7;
+  event_id?: EventId7;
+  occurred_at?: OccurredAt7;
+  schema_version?: SchemaVersion7;
+  supervisor_id: SupervisorId7;
+  type?: Type7;
 }
 /**
  * Someone asked to end the call (or leave the queue); the router ends it.
  */
 export interface CallHangup {
-  agent_id: AgentId5;
-  by: By;
-  call_id: CallId5;
-  event_id?: EventId5;
+  agent_id: AgentId8;
+  by: By3;
+  call_id: CallId8;
+  event_id?: EventId8;
   failed?: Failed;
-  occurred_at?: OccurredAt5;
+  occurred_at?: OccurredAt8;
   reason?: Reason1;
-  schema_version?: SchemaVersion5;
-  supervisor_id: SupervisorId5;
-  type?: Type5;
+  schema_version?: SchemaVersion8;
+  supervisor_id: SupervisorId8;
+  type?: Type8;
 }
 export interface CallEnded {
-  agent_id: AgentId6;
+  agent_id: AgentId9;
   brain?: Brain;
-  call_id: CallId6;
+  call_id: CallId9;
   caller: Caller2;
   channel: Channel2;
   duration_seconds: DurationSeconds;
   ended_at: EndedAt;
   ended_by: EndedBy;
-  event_id?: EventId6;
-  occurred_at?: OccurredAt6;
+  event_id?: EventId9;
+  occurred_at?: OccurredAt9;
   queued_seconds?: QueuedSeconds1;
   reason: Reason2;
-  schema_version?: SchemaVersion6;
+  schema_version?: SchemaVersion9;
   started_at: StartedAt;
-  supervisor_id: SupervisorId6;
-  type?: Type6;
+  supervisor_id: SupervisorId9;
+  type?: Type9;
 }
 export interface AgentStatusChanged {
-  agent_id: AgentId7;
-  call_id?: CallId7;
-  event_id?: EventId7;
-  occurred_at?: OccurredAt7;
+  agent_id: AgentId10;
+  call_id?: CallId10;
+  event_id?: EventId10;
+  occurred_at?: OccurredAt10;
   queue_length?: QueueLength;
-  schema_version?: SchemaVersion7;
+  schema_version?: SchemaVersion10;
   status: Status;
-  supervisor_id: SupervisorId7;
-  type?: Type7;
+  supervisor_id: SupervisorId10;
+  type?: Type10;
 }
 export interface TranscriptChunk {
-  agent_id: AgentId8;
+  agent_id: AgentId11;
   brain?: Brain1;
-  call_id: CallId8;
-  event_id?: EventId8;
-  occurred_at?: OccurredAt8;
-  schema_version?: SchemaVersion8;
+  call_id: CallId11;
+  event_id?: EventId11;
+  occurred_at?: OccurredAt11;
+  schema_version?: SchemaVersion11;
   seq: Seq;
   speaker: Speaker;
-  supervisor_id: SupervisorId8;
-  text: Text1;
-  type?: Type8;
+  supervisor_id: SupervisorId11;
+  text: Text2;
+  type?: Type11;
 }
 export interface ToolPermissionRequest {
-  agent_id: AgentId9;
+  agent_id: AgentId12;
   arguments: Arguments;
-  call_id: CallId9;
-  event_id?: EventId9;
+  call_id: CallId12;
+  event_id?: EventId12;
   expires_at: ExpiresAt;
-  occurred_at?: OccurredAt9;
+  occurred_at?: OccurredAt12;
   reason?: Reason3;
   request_id: RequestId;
-  schema_version?: SchemaVersion9;
-  supervisor_id: SupervisorId9;
+  schema_version?: SchemaVersion12;
+  supervisor_id: SupervisorId12;
   tool_name: ToolName;
-  type?: Type9;
+  type?: Type12;
 }
 export interface Arguments {
   [k: string]: unknown;
 }
 export interface ToolPermissionDecision {
-  agent_id: AgentId10;
+  agent_id: AgentId13;
   allowed: Allowed;
-  call_id: CallId10;
+  call_id: CallId13;
   decided_by: DecidedBy;
   decided_by_user?: DecidedByUser;
-  event_id?: EventId10;
+  event_id?: EventId13;
   note?: Note;
-  occurred_at?: OccurredAt10;
+  occurred_at?: OccurredAt13;
   request_id: RequestId1;
-  schema_version?: SchemaVersion10;
-  supervisor_id: SupervisorId10;
-  type?: Type10;
+  schema_version?: SchemaVersion13;
+  supervisor_id: SupervisorId13;
+  type?: Type13;
 }
 export interface ToolExecuted {
-  agent_id: AgentId11;
+  agent_id: AgentId14;
   arguments: Arguments1;
-  call_id: CallId11;
+  call_id: CallId14;
   error?: Error;
-  event_id?: EventId11;
-  occurred_at?: OccurredAt11;
+  event_id?: EventId14;
+  occurred_at?: OccurredAt14;
   ok: Ok;
   request_id?: RequestId2;
   result?: Result;
-  schema_version?: SchemaVersion11;
-  supervisor_id: SupervisorId11;
+  schema_version?: SchemaVersion14;
+  supervisor_id: SupervisorId14;
   tool_name: ToolName1;
-  type?: Type11;
+  type?: Type14;
 }
 export interface Arguments1 {
   [k: string]: unknown;
@@ -640,104 +748,105 @@ export interface Result {
   [k: string]: unknown;
 }
 export interface WhisperPause {
-  agent_id: AgentId12;
-  call_id: CallId12;
-  event_id?: EventId12;
-  occurred_at?: OccurredAt12;
+  agent_id: AgentId15;
+  call_id: CallId15;
+  event_id?: EventId15;
+  occurred_at?: OccurredAt15;
   requested_by: RequestedBy;
-  schema_version?: SchemaVersion12;
-  supervisor_id: SupervisorId12;
-  type?: Type12;
+  schema_version?: SchemaVersion15;
+  supervisor_id: SupervisorId15;
+  type?: Type15;
 }
 export interface WhisperInject {
-  agent_id: AgentId13;
-  call_id: CallId13;
-  event_id?: EventId13;
+  agent_id: AgentId16;
+  call_id: CallId16;
+  event_id?: EventId16;
   instructions: Instructions;
-  occurred_at?: OccurredAt13;
+  occurred_at?: OccurredAt16;
   requested_by: RequestedBy1;
-  schema_version?: SchemaVersion13;
-  supervisor_id: SupervisorId13;
-  type?: Type13;
+  schema_version?: SchemaVersion16;
+  supervisor_id: SupervisorId16;
+  type?: Type16;
 }
 /**
  * Seen by the supervisor only, never by the customer.
  */
 export interface WhisperAck {
-  agent_id: AgentId14;
-  call_id: CallId14;
-  event_id?: EventId14;
+  agent_id: AgentId17;
+  call_id: CallId17;
+  event_id?: EventId17;
   message: Message;
-  occurred_at?: OccurredAt14;
-  schema_version?: SchemaVersion14;
+  occurred_at?: OccurredAt17;
+  schema_version?: SchemaVersion17;
   stage: Stage;
-  supervisor_id: SupervisorId14;
-  type?: Type14;
+  supervisor_id: SupervisorId17;
+  type?: Type17;
 }
 export interface SentimentScore {
-  agent_id: AgentId15;
-  call_id: CallId15;
-  event_id?: EventId15;
+  agent_id: AgentId18;
+  call_id: CallId18;
+  event_id?: EventId18;
   label: Label;
   model: Model;
-  occurred_at?: OccurredAt15;
-  schema_version?: SchemaVersion15;
+  occurred_at?: OccurredAt18;
+  schema_version?: SchemaVersion18;
   score: Score;
-  supervisor_id: SupervisorId15;
+  supervisor_id: SupervisorId18;
   trend: Trend;
-  type?: Type15;
+  type?: Type18;
   utterances: Utterances;
 }
 export interface SatisfactionScore {
-  agent_id: AgentId16;
-  call_id: CallId16;
-  event_id?: EventId16;
-  occurred_at?: OccurredAt16;
+  agent_id: AgentId19;
+  call_id: CallId19;
+  event_id?: EventId19;
+  occurred_at?: OccurredAt19;
   reasons?: Reasons;
-  schema_version?: SchemaVersion16;
+  schema_version?: SchemaVersion19;
   score: Score1;
   source: Source;
-  supervisor_id: SupervisorId16;
-  type?: Type16;
+  supervisor_id: SupervisorId19;
+  type?: Type19;
 }
 /**
  * Everything analytics needs to fold the call into its daily aggregates, without a database read.
  */
 export interface ArchiveSaved {
-  agent_id: AgentId17;
-  agent_name: AgentName1;
-  call_id: CallId17;
+  agent_id: AgentId20;
+  agent_name: AgentName2;
+  call_id: CallId20;
   csat?: Csat;
-  event_id?: EventId17;
+  event_id?: EventId20;
   fcr: Fcr;
   handle_seconds: HandleSeconds;
-  occurred_at?: OccurredAt17;
+  occurred_at?: OccurredAt20;
   resolved: Resolved;
-  schema_version?: SchemaVersion17;
+  schema_version?: SchemaVersion20;
   sentiment_label?: SentimentLabel;
   started_at: StartedAt1;
   summary: Summary;
   summary_source: SummarySource;
-  supervisor_id: SupervisorId17;
+  supervisor_id: SupervisorId20;
   tags: Tags;
+  taken_over?: TakenOver;
   tool_requests?: ToolRequests;
   tools_denied?: ToolsDenied;
-  type?: Type17;
+  type?: Type20;
 }
 /**
  * An archived call lost its first-contact resolution: the caller came back about the same thing.
  */
 export interface FcrRevised {
-  agent_id: AgentId18;
-  call_id: CallId18;
-  event_id?: EventId18;
+  agent_id: AgentId21;
+  call_id: CallId21;
+  event_id?: EventId21;
   fcr?: Fcr1;
-  occurred_at?: OccurredAt18;
+  occurred_at?: OccurredAt21;
   repeat_call_id: RepeatCallId;
-  schema_version?: SchemaVersion18;
+  schema_version?: SchemaVersion21;
   started_at: StartedAt2;
-  supervisor_id: SupervisorId18;
-  type?: Type18;
+  supervisor_id: SupervisorId21;
+  type?: Type21;
 }
 /**
  * One supervisor's floor right now; the admin's totals are the sum over supervisors.
@@ -745,31 +854,31 @@ export interface FcrRevised {
 export interface LiveCounters {
   abandoned_today?: AbandonedToday;
   active_calls: ActiveCalls;
-  agent_id?: AgentId19;
+  agent_id?: AgentId22;
   agents_busy: AgentsBusy;
   agents_total: AgentsTotal;
-  call_id?: CallId19;
-  event_id?: EventId19;
+  call_id?: CallId22;
+  event_id?: EventId22;
   longest_wait_seconds: LongestWaitSeconds;
-  occurred_at?: OccurredAt19;
+  occurred_at?: OccurredAt22;
   queued_calls: QueuedCalls;
-  schema_version?: SchemaVersion19;
-  supervisor_id: SupervisorId19;
-  type?: Type19;
+  schema_version?: SchemaVersion22;
+  supervisor_id: SupervisorId22;
+  type?: Type22;
 }
 export interface NotificationCreated {
-  agent_id?: AgentId20;
+  agent_id?: AgentId23;
   body?: Body;
-  call_id?: CallId20;
+  call_id?: CallId23;
   data?: Data;
-  event_id?: EventId20;
+  event_id?: EventId23;
   kind: Kind;
   notification_id: NotificationId;
-  occurred_at?: OccurredAt20;
-  schema_version?: SchemaVersion20;
-  supervisor_id: SupervisorId20;
+  occurred_at?: OccurredAt23;
+  schema_version?: SchemaVersion23;
+  supervisor_id: SupervisorId23;
   title: Title;
-  type?: Type20;
+  type?: Type23;
 }
 export interface Data {
   [k: string]: unknown;

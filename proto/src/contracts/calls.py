@@ -1,11 +1,12 @@
-"""Call lifecycle: dial, queue, start, customer messages, hang-up, end; agent availability."""
+"""Call lifecycle: dial, queue, start, customer (and supervisor) messages, a person taking the call over
+and handing it back, hang-up, end; agent availability."""
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
 from contracts.envelope import Envelope
 
@@ -21,6 +22,12 @@ def livekit_room_name(call_id: UUID) -> str:
 def customer_identity(call_id: UUID) -> str:
     """The customer's participant identity in the call's LiveKit room (the gateway's token says it)."""
     return f"customer-{call_id}"
+
+
+def supervisor_identity(call_id: UUID) -> str:
+    """The participant identity of a supervisor who took a voice call over (the gateway's take-over
+    token says it; the agent transcribes what it says as the supervisor's)."""
+    return f"supervisor-{call_id}"
 
 
 # The caller of a customer who gave no name: nobody to recognise on a repeat call.
@@ -95,6 +102,33 @@ class CustomerPresence(CallScoped):
     topic: ClassVar[str] = "call.presence"
     type: Literal["call.presence"] = "call.presence"
     connected: bool
+class SupervisorMessage(CallScoped):
+    """A line the supervisor who took the call over writes to the customer, on its way to the transcript."""
+
+    topic: ClassVar[str] = "call.message"
+    type: Literal["call.supervisor_message"] = "call.supervisor_message"
+    by: UUID = Field(description="The supervisor or admin who wrote it.")
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CallTakenOver(CallScoped):
+    """A person took the call over: the agent told the customer and stays silent until handed back.
+    The customer sees this, so it names the person as the customer should know them."""
+
+    topic: ClassVar[str] = "call.handled"
+    type: Literal["call.taken_over"] = "call.taken_over"
+    by: UUID = Field(description="The supervisor or admin now handling the call.")
+    by_name: str = Field(max_length=200, description="Their display name, shown to the customer.")
+
+
+class CallHandedBack(CallScoped):
+    """The person handed the call back: the agent carries on (any instructions for it travel as a
+    whisper.inject just before this, which the customer never sees)."""
+
+    topic: ClassVar[str] = "call.handled"
+    type: Literal["call.handed_back"] = "call.handed_back"
+    by: UUID
+    agent_name: str = Field(max_length=200, description="Who the customer is talking to again.")
 
 
 class CallHangup(CallScoped):
@@ -142,6 +176,9 @@ class CallRow(BaseModel):
     queue_position: PositiveInt | None
     customer_seen_at: AwareDatetime | None
     long_wait_offered_at: AwareDatetime | None
+    taken_over_by: UUID | None  # the person handling the call instead of its agent, until handed back
+    taken_over_at: AwareDatetime | None
+    takeovers: NonNegativeInt
 
 
 class CallEnded(CallScoped):

@@ -9,12 +9,15 @@ from contracts.analytics import LiveCounters, SatisfactionScore, SentimentScore
 from contracts.calls import (
     AgentStatusChanged,
     CallEnded,
+    CallHandedBack,
     CallHangup,
     CallQueued,
     CallRequested,
     CallStarted,
+    CallTakenOver,
     CustomerMessage,
     CustomerPresence,
+    SupervisorMessage,
 )
 from contracts.envelope import Envelope
 from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
@@ -41,6 +44,9 @@ def example_events(supervisor_id: UUID = EXAMPLE_SUPERVISOR, agent_id: UUID = EX
                     queued_seconds=12.5),
         CustomerMessage(**ids, text="Where is my order ORD-1042?"),
         CustomerPresence(**ids, connected=True),
+        CallTakenOver(**ids, by=supervisor_id, by_name="Dana Reyes"),
+        SupervisorMessage(**ids, by=supervisor_id, text="Hi, I'm Dana, the team lead. Let me look at this."),
+        CallHandedBack(**ids, by=supervisor_id, agent_name="Orders & Shipping"),
         CallHangup(**ids, by="customer"),
         CallEnded(**ids, reason="agent_resolved", ended_by="agent", channel="chat", caller="jo@example.com",
                   started_at=EXAMPLE_TIME, ended_at=EXAMPLE_TIME + timedelta(minutes=4),

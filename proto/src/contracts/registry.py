@@ -20,12 +20,15 @@ from contracts.analytics import LiveCounters, SatisfactionScore, SentimentScore
 from contracts.calls import (
     AgentStatusChanged,
     CallEnded,
+    CallHandedBack,
     CallHangup,
     CallQueued,
     CallRequested,
     CallStarted,
+    CallTakenOver,
     CustomerMessage,
     CustomerPresence,
+    SupervisorMessage,
 )
 from contracts.envelope import Envelope
 from contracts.results import ArchiveSaved, FcrRevised, NotificationCreated
@@ -59,10 +62,12 @@ TOPICS: tuple[Topic, ...] = (
           "The call waits; repeated whenever its queue position changes."),
     Topic("call.started", (CallStarted,), ("call-router",), ("gateway", "agent-worker", "sentiment", "analytics"),
           "The call was matched with its agent."),
-    Topic("call.message", (CustomerMessage,), ("gateway",), ("call-router", "agent-worker"),
-          "A chat message from the customer."),
+    Topic("call.message", (CustomerMessage, SupervisorMessage), ("gateway",), ("call-router", "agent-worker"),
+          "A chat message from the customer, or from the supervisor who took the call over."),
     Topic("call.presence", (CustomerPresence,), ("gateway",), ("call-router",),
           "The customer's live view opened, is still open (every few seconds) or closed."),
+    Topic("call.handled", (CallTakenOver, CallHandedBack), ("gateway",), ("agent-worker",),
+          "A person took the call over from the agent, or handed it back; the customer sees who they talk to."),
     Topic("call.hangup", (CallHangup,), ("gateway", "call-router", "agent-worker"), ("call-router",),
           "Customer, agent or supervisor asks to end the call or leave the queue."),
     Topic("call.ended", (CallEnded,), ("call-router",),
@@ -71,7 +76,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic("agent.status", (AgentStatusChanged,), ("call-router",), ("analytics",),
           "An agent became idle, busy, paused or offline."),
     Topic("transcript.chunk", (TranscriptChunk,), ("agent-worker",), ("sentiment",),
-          "One customer or agent utterance."),
+          "One customer, agent or supervisor utterance."),
     Topic("tool.permission", (ToolPermissionRequest, ToolPermissionDecision),
           ("gateway", "call-router", "agent-worker"), ("agent-worker", "sentiment"),
           "A tool call awaiting approval, and the supervisor's decision (or the timeout's, or its withdrawal when "
@@ -93,7 +98,7 @@ TOPICS: tuple[Topic, ...] = (
     Topic("analytics.counters", (LiveCounters,), ("analytics",), (),
           "A supervisor's live counters (calls, queue, busy agents) when they change and every few seconds.",
           guarantee="JetStream; a snapshot, so the next one supersedes a lost one"),
-    Topic("notification.created", (NotificationCreated,), ("call-router", "postprocess"), (),
+    Topic("notification.created", (NotificationCreated,), ("call-router", "agent-worker", "postprocess"), (),
           "Something the supervisor should see now."),
 )
 

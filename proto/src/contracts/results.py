@@ -28,6 +28,7 @@ class ArchiveSaved(CallScoped):
         default=None, description="The call's last rolling sentiment; None when the customer never spoke.")
     tool_requests: NonNegativeInt = 0
     tools_denied: NonNegativeInt = Field(default=0, description="Denied or timed out by the supervisor.")
+    taken_over: bool = Field(default=False, description="A person took the call over from the agent at least once.")
     summary_source: str = Field(description="Which path produced the summary (a provider or offline).")
 
 
@@ -45,7 +46,7 @@ class NotificationCreated(Envelope):
     topic: ClassVar[str] = "notification.created"
     type: Literal["notification.created"] = "notification.created"
     notification_id: UUID
-    kind: Literal["tool_permission", "call_ended", "queue_building", "whisper", "system"]
+    kind: Literal["tool_permission", "call_ended", "queue_building", "whisper", "human_requested", "system"]
     title: str = Field(max_length=200)
     body: str = Field(default="", max_length=2000)
     data: dict[str, Any] = Field(default_factory=dict)

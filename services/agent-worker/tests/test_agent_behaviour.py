@@ -11,8 +11,9 @@ import asyncpg
 import pytest
 from livekit.agents import AgentSession
 
+from agent_worker.agent import AgentConfig, ToolConfig, build_agent
+from agent_worker.dispatch import perform
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
-from agent_worker.session import AgentConfig, ToolConfig, build_agent, perform
 from contracts.calls import CallRef
 from embedded_stack.demo import seed_shop
 from tests.factories import make_agent, make_user

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from livekit.agents import AgentSession
 
+from agent_worker.agent import AgentConfig, ToolConfig, build_agent
 from agent_worker.calls import build_model
 from agent_worker.config import Settings
 from agent_worker.local_brain import DialogueEngine
-from agent_worker.session import AgentConfig, ToolConfig, build_agent
 from tests.fakes.llm_servers import FakeGemini, FakeOpenAI
 from tests.integration.conftest import serve
 from text_models.embedding import shared_embedder

@@ -11,8 +11,8 @@ import pytest
 from livekit.agents import AgentSession
 
 from agent_worker import demo_mcp, mcp_tools
+from agent_worker.agent import AgentConfig, ToolConfig, build_agent
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
-from agent_worker.session import AgentConfig, ToolConfig, build_agent
 from embedded_stack.postgres_server import free_port
 from tests.integration.conftest import serve
 from text_models.embedding import shared_embedder

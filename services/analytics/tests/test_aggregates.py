@@ -37,12 +37,13 @@ class Call:
     sentiment: str
     tools: int = 0
     denied: int = 0
+    taken_over: bool = False
 
 
 # Call 0 is revised later: the same caller came back, so it loses its first-contact resolution.
 CALLS = [
     Call("X", DAY_1, 120, 4.0, True, "positive", tools=1),
-    Call("X", DAY_1, 300, 2.0, False, "negative", tools=2, denied=1),
+    Call("X", DAY_1, 300, 2.0, False, "negative", tools=2, denied=1, taken_over=True),
     Call("X", DAY_2, 180, None, True, "neutral"),
     Call("Y", DAY_2, 600, 5.0, True, "positive"),
 ]
@@ -65,7 +66,7 @@ async def make_data_set(conn: asyncpg.Connection) -> DataSet:
                            started_at=datetime.combine(c.day, datetime.min.time(), UTC) + timedelta(hours=23),
                            summary="s", tags=[], csat=c.csat, fcr=c.resolved, resolved=c.resolved,
                            handle_seconds=c.handle, sentiment_label=c.sentiment, tool_requests=c.tools,
-                           tools_denied=c.denied, summary_source="test")
+                           tools_denied=c.denied, taken_over=c.taken_over, summary_source="test")
               for c in CALLS]
     first = events[0]
     revision = FcrRevised(supervisor_id=supervisor, agent_id=first.agent_id, call_id=first.call_id,
@@ -109,12 +110,14 @@ async def test_kpis_match_the_hand_computed_values(pool: asyncpg.Pool) -> None:
     assert overall.performance_score == 66.7
     assert overall.sentiment_mix.model_dump() == {"negative": 1, "neutral": 1, "positive": 2}
     assert (overall.tool_requests, overall.tools_denied) == (3, 1)
+    assert (overall.taken_over, overall.takeover_rate) == (1, 0.25)
 
     # X: FCR 1/3, CSAT (4 + 2) / 2, AHT 200 (under target: full marks) -> 100 x (0.4/3 + 0.4 x 0.5 + 0.2)
     assert (agents["X"].calls, agents["X"].fcr, agents["X"].csat, agents["X"].performance_score) == (
         3, 0.3333, 3.0, 53.3)
     # Y: one call of 600 s, twice the target: the AHT term is 0.5 -> 100 x (0.4 + 0.4 + 0.1)
     assert (agents["Y"].aht_seconds, agents["Y"].performance_score) == (600.0, 90.0)
+    assert (agents["X"].takeover_rate, agents["Y"].takeover_rate) == (0.3333, 0.0)
 
     # One point per day, the empty day included; day 1 lost its only FCR to the revision.
     assert [(d, k.calls, k.fcr, k.aht_seconds) for d, k in days] == [
@@ -191,9 +194,10 @@ async def write_archive(conn: asyncpg.Connection, call: Call, event: ArchiveSave
     ended = event.started_at + timedelta(seconds=call.handle)
     await conn.execute(
         """insert into calls(id, supervisor_id, agent_id, agent_name, channel, caller, dialled_number, status,
-                             queued_at, started_at, ended_at)
-           values ($1, $2, $3, $4, 'chat', 'c', '+1-555-0100', 'ended', $5, $5, $6)""",
-        event.call_id, event.supervisor_id, event.agent_id, event.agent_name, event.started_at, ended)
+                             queued_at, started_at, ended_at, takeovers)
+           values ($1, $2, $3, $4, 'chat', 'c', '+1-555-0100', 'ended', $5, $5, $6, $7)""",
+        event.call_id, event.supervisor_id, event.agent_id, event.agent_name, event.started_at, ended,
+        int(call.taken_over))
     await conn.execute(
         """insert into archives(call_id, supervisor_id, agent_id, agent_name, channel, caller, started_at, ended_at,
                                 handle_seconds, summary, csat, fcr, resolved, sentiment_label, summary_source)

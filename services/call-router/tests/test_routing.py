@@ -153,7 +153,8 @@ def test_queue_positions_count_only_who_is_served_first() -> None:
     queued = [CallRow(id=uuid.uuid4(), supervisor_id=uuid.uuid4(), agent_id=agent, agent_name="x", channel="chat",
                       caller="c", dialled_number="+1-555-0100", status="queued", brain=None, livekit_room=None,
                       queued_at=now, started_at=None, ended_at=None, end_reason=None, ended_by=None,
-                      queue_position=None, customer_seen_at=None, long_wait_offered_at=None)
+                      queue_position=None, customer_seen_at=None, long_wait_offered_at=None,
+                      taken_over_by=None, taken_over_at=None, takeovers=0)
               for agent in (a, b, a, b)]
     assert list(routing.queue_positions(queued, busy_agents={a}).values()) == [1, 1, 2, 2]
 

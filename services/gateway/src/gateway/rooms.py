@@ -7,7 +7,7 @@ from uuid import UUID
 
 from livekit import api as livekit_api
 
-from contracts.calls import customer_identity, livekit_room_name
+from contracts.calls import customer_identity, livekit_room_name, supervisor_identity
 from gateway.config import Settings
 from gateway.schemas import LiveKitJoin
 
@@ -37,3 +37,10 @@ def listener_join(settings: Settings, call_id: UUID, supervisor_id: UUID, name: 
     agent knows, or hears, the listener."""
     return call_room_token(settings, call_id, f"supervisor-{supervisor_id}-{call_id}", name, LISTEN_TOKEN_LIFETIME,
                            can_publish=False, can_subscribe=True, can_publish_data=False, hidden=True)
+
+
+def takeover_join(settings: Settings, call_id: UUID, name: str) -> LiveKitJoin:
+    """The token of a supervisor who took a voice call over: seen and heard by the customer, whom they
+    hear, under the one identity the agent transcribes as the supervisor's."""
+    return call_room_token(settings, call_id, supervisor_identity(call_id), name, LISTEN_TOKEN_LIFETIME,
+                           can_publish=True, can_subscribe=True, can_publish_data=True)

@@ -299,6 +299,18 @@ class InjectIn(Body):
     instructions: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
 
+class HandbackIn(Body):
+    instructions: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)] | None = \
+        Field(None, description="For the agent, from now on (the customer never sees them).")
+
+
+class TakenOver(BaseModel):
+    call_id: UUID
+    taken_over_by: UUID
+    name: str = Field(description="How the customer is told who they are talking to now.")
+    livekit: LiveKitJoin | None = Field(None, description="Voice calls: a token to speak in the call's room.")
+
+
 class LiveCall(BaseModel):
     id: UUID
     supervisor_id: UUID
@@ -313,6 +325,7 @@ class LiveCall(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     end_reason: str | None
+    taken_over_by: UUID | None = Field(description="The person handling the call now; None while the agent does.")
 
 
 class LiveCallDetail(LiveCall):

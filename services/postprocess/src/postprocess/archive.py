@@ -108,7 +108,7 @@ async def archive_call(conn: asyncpg.Connection, ended: CallEnded, embedder: Emb
                          fcr=outcome.resolved, resolved=outcome.resolved, handle_seconds=round(handle, 1),
                          sentiment_label=timeline[-1]["label"] if timeline else None,
                          tool_requests=len(tools), tools_denied=sum(t["status"] in REFUSED_STATUSES for t in tools),
-                         summary_source=outcome.source),
+                         taken_over=call["takeovers"] > 0, summary_source=outcome.source),
             NotificationCreated(**ids, notification_id=notification_id, kind="call_ended", title=title,
                                 body=outcome.summary[:2000]),
             *revisions]

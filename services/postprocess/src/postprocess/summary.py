@@ -466,7 +466,9 @@ def summarise(embedder: Embedder, lines: list[Line], taxonomy: list[str], uses: 
     """The summary of a finished call (``uses``: its tool requests in the order they were made)."""
     reading = read_call(embedder, lines, uses)
     resolved, reason = resolution(reading, lines, uses, end_reason)
+    stepped_in = any(line.speaker == "supervisor" for line in lines)
     parts = [request_sentence(reading), agent_sentence(reading, uses),
+             "A supervisor stepped in and spoke to the customer." if stepped_in else "",
              f"Outcome: {'resolved' if resolved else 'not resolved'}, as {reason}."]
     topic = np.mean([r.vector for r in reading.requests], axis=0) if reading.requests else np.zeros(0)
     tags = list(dict.fromkeys(topic_tags(embedder, topic, taxonomy) + tool_tags(uses)))  # each once

@@ -1,23 +1,35 @@
-"""The supervisor's side of calls: the live calls, one call as it stands, whispers, listening, and
-ending a call (which the customer can do too, with their call token)."""
+"""The supervisor's side of calls: the live calls, one call as it stands, whispers, listening, taking a
+call over from its agent (writing or speaking to the customer) and handing it back, and ending a call
+(which the customer can do too, with their call token)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Request
 
-from contracts.calls import CallRef
-from contracts.envelope import utc_now
+from contracts import outbox
+from contracts.calls import CallHandedBack, CallRef, CallTakenOver, SupervisorMessage
+from contracts.envelope import Envelope, utc_now
 from contracts.whisper import WhisperInject, WhisperPause
 from gateway import audit
 from gateway.deps import AuthDep, BusDep, CurrentUser, Db, ServicePool, SettingsDep, bearer_token
 from gateway.errors import ApiError, not_found
 from gateway.queries import calls as queries
-from gateway.rooms import listener_join
+from gateway.rooms import listener_join, takeover_join
 from gateway.routes.dialer import customer_call, publish_hangup
-from gateway.schemas import Accepted, InjectIn, LiveCall, LiveCallDetail, LiveKitJoin
+from gateway.schemas import (
+    Accepted,
+    HandbackIn,
+    InjectIn,
+    LiveCall,
+    LiveCallDetail,
+    LiveKitJoin,
+    MessageIn,
+    TakenOver,
+)
 from gateway.tokens import InvalidToken, Principal, verify_call_token
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
@@ -106,3 +118,79 @@ async def listen(call_id: UUID, principal: CurrentUser, db: Db, settings: Settin
     async with db.as_user(principal) as conn:
         await audit.record(conn, principal, "call.listen", "call", call_id, call["supervisor_id"])
     return listener_join(settings, call_id, principal.user_id, principal.email)
+
+
+def live_ids(call: asyncpg.Record, verb: str) -> CallRef:
+    """The call's ids, once it is live (a queued or ended call cannot be taken over, written to or handed back)."""
+    if call["status"] != "active":
+        raise ApiError(409, "call_not_active", f"the call is {call['status']}; only a live call can be {verb}")
+    return CallRef(supervisor_id=call["supervisor_id"], agent_id=call["agent_id"], call_id=call["id"])
+
+
+async def change_handler(db: Db, bus: BusDep, principal: Principal, call_id: UUID, action: str, update: str,
+                         events: Callable[[asyncpg.Record], list[Envelope]], *args: object) -> asyncpg.Record:
+    """Who handles the call changes (``update``, guarded so it happens once; $1 is the call): on the calls
+    row and, in the same transaction, the events that announce it; 409 when someone changed it first."""
+    async with db.as_user(principal) as conn:
+        row = await conn.fetchrow(f"update calls set {update} returning id, supervisor_id, agent_id, agent_name,"
+                                  " channel", call_id, *args)
+        if row is None:
+            raise ApiError(409, "already_handled", "the call is already taken over" if action == "call.takeover"
+                           else "the call is not taken over: the agent has it")
+        await audit.record(conn, principal, action, "call", call_id, row["supervisor_id"])
+        await outbox.stage_after_user_change(conn, events(row))
+    await outbox.flush(db.pool, bus)
+    return row
+
+
+@router.post("/{call_id}/takeover", response_model=TakenOver,
+             summary="Take the call over: the agent tells the customer a person is joining and stays silent until "
+                     "handed back; a voice call's answer has a room token to speak in")
+async def take_over(call_id: UUID, principal: CurrentUser, db: Db, bus: BusDep, settings: SettingsDep) -> TakenOver:
+    ids = live_ids(await own_call(db, principal, call_id), "taken over")
+    async with db.as_user(principal) as conn:
+        name = await conn.fetchval("select coalesce(nullif(full_name, ''), email) from users where id = $1",
+                                   principal.user_id) or principal.email
+    row = await change_handler(
+        db, bus, principal, call_id, "call.takeover",
+        "taken_over_by = $2, taken_over_at = now(), takeovers = takeovers + 1"
+        " where id = $1 and status = 'active' and taken_over_by is null",
+        lambda _row: [CallTakenOver(**ids.fields(), by=principal.user_id, by_name=name)], principal.user_id)
+    voice = row["channel"] == "voice" and settings.voice_enabled
+    return TakenOver(call_id=call_id, taken_over_by=principal.user_id, name=name,
+                     livekit=takeover_join(settings, call_id, name) if voice else None)
+
+
+@router.post("/{call_id}/supervisor-messages", response_model=Accepted, status_code=202,
+             summary="Write to the customer of a call you took over; it reaches the transcript as the supervisor's")
+async def supervisor_message(call_id: UUID, body: MessageIn, principal: CurrentUser, db: Db,
+                             bus: BusDep) -> Accepted:
+    call = await own_call(db, principal, call_id)
+    ids = live_ids(call, "written to")
+    if call["taken_over_by"] is None:
+        raise ApiError(409, "not_taken_over", "take the call over first: the agent is answering this customer")
+    message = SupervisorMessage(**ids.fields(), by=principal.user_id, text=body.text)
+    await bus.publish(message)
+    return Accepted(event_id=message.event_id)
+
+
+@router.post("/{call_id}/handback", response_model=Accepted, status_code=202,
+             summary="Hand the call back to the agent, with optional instructions: it answers what the customer "
+                     "said since, knowing the whole conversation")
+async def hand_back(call_id: UUID, principal: CurrentUser, db: Db, bus: BusDep,
+                    body: HandbackIn | None = None) -> Accepted:
+    ids = live_ids(await own_call(db, principal, call_id), "handed back")
+    instructions = body.instructions if body is not None else None
+    back: list[CallHandedBack] = []
+
+    def events(row: asyncpg.Record) -> list[Envelope]:
+        # The instructions go first, as a whisper the customer never sees; then the customer's news.
+        back.append(CallHandedBack(**ids.fields(), by=principal.user_id, agent_name=row["agent_name"]))
+        whisper = [WhisperInject(**ids.fields(), requested_by=principal.user_id, instructions=instructions)] \
+            if instructions else []
+        return [*whisper, *back]
+
+    await change_handler(db, bus, principal, call_id, "call.handback",
+                         "taken_over_by = null, taken_over_at = null where id = $1 and taken_over_by is not null",
+                         events)
+    return Accepted(event_id=back[0].event_id)

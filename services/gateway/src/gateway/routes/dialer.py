@@ -23,6 +23,7 @@ from contracts.calls import (
     CallRef,
     CallRequested,
     CallStarted,
+    CallTakenOver,
     CustomerMessage,
     CustomerPresence,
     Party,
@@ -42,8 +43,9 @@ from gateway.tokens import InvalidToken, issue_call_token, verify_call_token
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 directory_router = APIRouter(prefix="/api/directory", tags=["calls"])
 
-# What the customer sees of their call: never tool requests, whispers or scores.
-CUSTOMER_TOPICS = (CallQueued.topic, CallStarted.topic, CallEnded.topic, TranscriptChunk.topic)
+# What the customer sees of their call: never tool requests, whispers or scores; who handles it (the
+# agent, or a person who took it over).
+CUSTOMER_TOPICS = (CallQueued.topic, CallStarted.topic, CallEnded.topic, TranscriptChunk.topic, CallTakenOver.topic)
 CUSTOMER_STREAMS_PER_CALL = 3
 # The router's first word on a dial, which the dialling customer waits for.
 DIAL_ANSWERS = (CallStarted, CallQueued, CallEnded)

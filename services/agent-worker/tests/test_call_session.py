@@ -1,0 +1,199 @@
+"""A call's session in parts and whole, on a real database and bus, with a scripted brain
+(tests/fakes/scripted_llm.py: a livekit-agents LLM) in place of a model."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+
+from agent_worker.agent import AgentConfig, ToolConfig
+from agent_worker.approval import APPROVAL_LINE, ToolApproval
+from agent_worker.dispatch import perform
+from agent_worker.session import CallSession
+from agent_worker.transcript import TranscriptWriter
+from contracts.bus import Bus
+from contracts.calls import CallHangup, CallRef
+from contracts.envelope import Envelope
+from contracts.subjects import call_filter
+from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
+from contracts.transcripts import TranscriptChunk
+from embedded_stack.demo import seed_shop
+from tests.factories import make_agent, make_user
+from tests.fakes.scripted_llm import ScriptedLLM, ToolCall
+from tests.waiting import eventually
+
+LOOKUP = ToolConfig("order_lookup", "", False, "builtin", None)
+REFUND = ToolConfig("refund_order", "", True, "builtin", None)
+
+
+@pytest.fixture
+async def call(pool: asyncpg.Pool) -> CallRef:
+    async with pool.acquire() as conn:
+        await seed_shop(conn)
+        supervisor = await make_user(conn, "supervisor")
+        agent = await make_agent(conn, supervisor)
+        call_id = await conn.fetchval(
+            """insert into calls(id, supervisor_id, agent_id, agent_name, channel, dialled_number, status)
+               values (gen_random_uuid(), $1, $2, 'A', 'chat', '+1-555-0000', 'active') returning id""",
+            supervisor, agent)
+    return CallRef(supervisor_id=supervisor, agent_id=agent, call_id=call_id)
+
+
+@contextlib.asynccontextmanager
+async def heard(bus: Bus, call: CallRef) -> AsyncIterator[list[Envelope]]:
+    """The call's events published while the block lasts, gathered as they come."""
+    got: list[Envelope] = []
+    async with bus.listen(call_filter(call.supervisor_id, call.agent_id, call.call_id)) as events:
+        async def gather() -> None:
+            async for event in events:
+                got.append(event)
+        task = asyncio.create_task(gather())
+        try:
+            yield got
+        finally:
+            task.cancel()
+
+
+async def lines(pool: asyncpg.Pool, call: CallRef) -> list[tuple[str, str]]:
+    rows = await pool.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq", call.call_id)
+    return [(r["speaker"], r["text"]) for r in rows]
+
+
+async def test_the_transcript_writer_numbers_stores_and_announces_each_line(pool: asyncpg.Pool, bus: Bus,
+                                                                            call: CallRef) -> None:
+    writer = TranscriptWriter(call, pool, bus, brain="scripted", next_seq=3)
+    async with heard(bus, call) as events:
+        await writer.write("customer", "Hello")
+        await writer.write("agent", "Hi there")
+        chunks = await eventually(lambda: [e for e in events if isinstance(e, TranscriptChunk)][:2] if sum(
+            isinstance(e, TranscriptChunk) for e in events) >= 2 else None)
+    assert [(c.seq, c.speaker, c.brain) for c in chunks] == [(3, "customer", None), (4, "agent", "scripted")]
+    assert await lines(pool, call) == [("customer", "Hello"), ("agent", "Hi there")]
+
+
+async def test_built_in_tools_are_dispatched_by_their_specs(pool: asyncpg.Pool, call: CallRef) -> None:
+    async with pool.acquire() as conn:
+        found = await perform(conn, "order_lookup", {"order_id": "ORD-3003"}, call)
+        missing = await perform(conn, "order_lookup", {}, call)
+        unknown = await perform(conn, "launch_rocket", {}, call)
+        not_a_shop_tool = await perform(conn, "end_call", {}, call)
+    assert found["ok"] and "ORD-3003" in found["message"]
+    assert missing == {"ok": False, "message": "I still need the order id."}
+    assert not unknown["ok"] and "not available" in unknown["message"]
+    assert not not_a_shop_tool["ok"]
+
+
+async def test_approval_waits_for_the_decision_then_runs_and_records_the_tool(pool: asyncpg.Pool, bus: Bus,
+                                                                              call: CallRef) -> None:
+    said: list[str] = []
+
+    async def announce(text: str) -> None:
+        said.append(text)
+
+    approval = ToolApproval(call, pool, bus, timedelta(seconds=10), announce)
+    ran: list[bool] = []
+
+    async def execute() -> dict[str, Any]:
+        ran.append(True)
+        return {"ok": True, "message": "done"}
+
+    async with heard(bus, call) as events:
+        running = asyncio.create_task(approval.run(REFUND, {"order_id": "ORD-1"}, execute))
+        request = await eventually(lambda: next((e for e in events if isinstance(e, ToolPermissionRequest)), None))
+        assert await eventually(lambda: said) == [APPROVAL_LINE] and not ran
+        approval.decided(ToolPermissionDecision(**call.fields(), request_id=request.request_id, allowed=True,
+                                                decided_by="supervisor"))
+        assert await running == {"ok": True, "message": "done"}
+        executed = await eventually(lambda: next((e for e in events if isinstance(e, ToolExecuted)), None))
+    assert executed.request_id == request.request_id and executed.ok
+    assert await pool.fetchval("select status from tool_requests where id = $1", request.request_id) == "executed"
+
+
+async def test_no_decision_in_time_is_a_refusal_and_the_tool_never_runs(pool: asyncpg.Pool, bus: Bus,
+                                                                        call: CallRef) -> None:
+    async def nothing(_text: str) -> None:
+        return None
+
+    async def execute() -> dict[str, Any]:
+        raise AssertionError("a refused tool must not run")
+
+    approval = ToolApproval(call, pool, bus, timedelta(seconds=0.3), nothing)
+    result = await approval.run(REFUND, {"order_id": "ORD-1"}, execute)
+    assert not result["ok"] and "not able to do that" in result["message"]
+    assert await pool.fetchval("select status from tool_requests where call_id = $1", call.call_id) == "timed_out"
+
+
+def session_for(pool: asyncpg.Pool, bus: Bus, call: CallRef, brain: ScriptedLLM, **options: Any) -> CallSession:
+    config = AgentConfig(id=call.agent_id, supervisor_id=call.supervisor_id, name="Orders", instructions="",
+                         greeting="Hi, Orders here.", tools=[LOOKUP, REFUND], knowledge=[])
+    return CallSession(ids=call, config=config, caller="jo@example.com", pool=pool, bus=bus, brain="scripted",
+                       model=brain, engine=None, approval_timeout=timedelta(seconds=10), **options)
+
+
+async def test_a_session_greets_answers_in_order_and_runs_a_tool(pool: asyncpg.Pool, bus: Bus,
+                                                                 call: CallRef) -> None:
+    brain = ScriptedLLM("Hello Jo.", ToolCall("order_lookup", {"order_id": "ORD-3003"}), "It was delivered.")
+    session = session_for(pool, bus, call, brain)
+    await session.start()
+    try:
+        await session.receive("Hi")
+        await session.receive("Where is ORD-3003?")
+        assert await eventually(lambda: _has(lines(pool, call), 5), within=10) == [
+            ("agent", "Hi, Orders here."), ("customer", "Hi"), ("customer", "Where is ORD-3003?"),
+            ("agent", "Hello Jo."), ("agent", "It was delivered.")]
+        assert await pool.fetchval("select status from tool_requests where call_id = $1", call.call_id) == "executed"
+        # The tool's output was in the brain's context for its reply.
+        outputs = [item for item in brain.seen[-1].items if item.type == "function_call_output"]
+        assert "Camping stove" in outputs[-1].output
+    finally:
+        await session.close()
+
+
+async def test_end_call_is_carried_out_by_the_session(pool: asyncpg.Pool, bus: Bus, call: CallRef) -> None:
+    session = session_for(pool, bus, call, ScriptedLLM(ToolCall("end_call"), "Goodbye!"))
+    async with heard(bus, call) as events:
+        await session.start(greet=False)
+        try:
+            await session.receive("That's all, bye")
+            hangup = await eventually(lambda: next((e for e in events if isinstance(e, CallHangup)), None))
+        finally:
+            await session.close()
+    assert hangup.by == "agent" and hangup.reason == "resolved"
+    assert await pool.fetchval("select count(*) from tool_requests where call_id = $1", call.call_id) == 0
+
+
+async def _has(rows: Any, count: int) -> list[tuple[str, str]] | None:
+    got = await rows
+    return got if len(got) >= count else None
+
+
+async def test_a_taken_over_session_stays_silent_and_hands_back_with_the_whole_conversation(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef) -> None:
+    brain = ScriptedLLM("It was delivered yesterday.")
+    session = session_for(pool, bus, call, brain)
+    await session.start(greet=False)
+    try:
+        await session.take_over("Dana")
+        await session.supervisor_said("Hi, I'm Dana. Let me check.")
+        await session.receive("Thanks. And where is ORD-3003?")
+        await asyncio.sleep(1.0)
+        assert brain.seen == []  # the brain was never asked while Dana had the call
+        refused = await session.use_tool(LOOKUP, {"order_id": "ORD-3003"})
+        assert not refused["ok"] and "taken this call over" in refused["message"]
+        await session.hand_back()
+        got = await eventually(lambda: _has(lines(pool, call), 4))
+        assert got == [("agent", "Dana from our team is joining the conversation now and will take it from here."),
+                       ("supervisor", "Hi, I'm Dana. Let me check."), ("customer", "Thanks. And where is ORD-3003?"),
+                       ("agent", "It was delivered yesterday.")]
+        context = [(item.role, item.text_content) for item in brain.seen[0].items if item.type == "message"
+                   and item.role in ("user", "assistant")]
+        assert ("assistant", "[Supervisor] Hi, I'm Dana. Let me check.") in context
+        assert context[-1] == ("user", "Thanks. And where is ORD-3003?")
+    finally:
+        await session.close()
