@@ -12,6 +12,22 @@ def provider_state(api_key: str | None, offline_name: str) -> str:
     return "configured" if api_key else f"offline default ({offline_name})"
 
 
+# `make run`'s launcher beats the embedded room server's state (it speaks no NATS) under this name.
+ROOM_SERVER = "room-server"
+
+
+def livekit_state(livekit_url: str | None, beats: dict[str, dict[str, Any]], now: datetime) -> tuple[str, bool]:
+    """What /health says of LiveKit, and whether that is well: an embedded room server's state when the
+    launcher reports one; a LiveKit server or Cloud is not probed."""
+    if not livekit_url:
+        return "not configured (chat only)", True
+    beat = beats.get(ROOM_SERVER)
+    if beat is None:
+        return "configured", True
+    state = str(beat.get("details", {}).get("state", "up")) if is_fresh(beat, now) else "not reported"
+    return f"configured (embedded room server: {state})", state == "up"
+
+
 def health_report(
     *,
     database_ok: bool,
@@ -32,12 +48,13 @@ def health_report(
         else:
             services[name] = {"status": "up" if is_fresh(beat, now) else "stale",
                               "last_seen": beat["at"], **beat.get("details", {})}
-    healthy = database_ok and nats_ok and all(s["status"] == "up" for s in services.values())
+    livekit, livekit_ok = livekit_state(livekit_url, beats, now)
+    healthy = database_ok and nats_ok and livekit_ok and all(s["status"] == "up" for s in services.values())
     body = {
         "status": "healthy" if healthy else "degraded",
         "database": "connected" if database_ok else "unreachable",
         "nats": "connected" if nats_ok else "unreachable",
-        "livekit": "configured" if livekit_url else "not configured (chat only)",
+        "livekit": livekit,
         "ai_services": {
             "gemini": provider_state(gemini_api_key, "local dialogue engine"),
             "groq": provider_state(groq_api_key, "local summariser"),
