@@ -226,6 +226,8 @@ class Supervisor:
             if child.log_path:
                 output.close()  # type: ignore[union-attr]
         self.processes[child.name] = process
+        if self.stopping.is_set():  # stop_all came while it was being started: it stops too
+            process.send_signal(child.stop_signal)
         if child.ready:
             try:
                 await asyncio.wait_for(child.ready(process), READY_SECONDS)
@@ -290,7 +292,7 @@ def room_server_secret(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def print_banner(options: Options, nats_monitoring: str | None, livekit_url: str) -> None:
+def print_banner(options: Options, nats_monitoring: str | None, livekit_url: str, log: LauncherLog) -> None:
     logins = [ADMIN_EMAIL, *(email for email, _, _ in SUPERVISORS)]
     embedded = livekit_url == f"ws://127.0.0.1:{options.room_server_port}"
     lines = [
@@ -306,7 +308,10 @@ def print_banner(options: Options, nats_monitoring: str | None, livekit_url: str
         " stops with it. Data stays in " + str(options.data_dir),
         "",
     ]
-    print("\n".join(lines), flush=True)
+    if log.json_logs:
+        log.info("platform started", banner="\n".join(lines).strip())
+    else:
+        print("\n".join(lines), flush=True)
 
 
 def nats_child(options: Options) -> Child:
@@ -376,8 +381,8 @@ async def _run_holding_lock(options: Options, log: LauncherLog) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    bus: list[Bus] = []
-    startup = asyncio.create_task(start_everything(options, supervisor, env, log, bus))
+    reporting: list[tuple[Bus, asyncio.Task[None]]] = []
+    startup = asyncio.create_task(start_everything(options, supervisor, env, log, reporting))
     stopped = asyncio.create_task(stop.wait())
     code = 0
     try:
@@ -395,16 +400,19 @@ async def _run_holding_lock(options: Options, log: LauncherLog) -> int:
         with contextlib.suppress(BaseException):
             await startup
         log.info("stopping…")
-        for connected in bus:
+        for bus, beat in reporting:
+            beat.cancel()
+            with contextlib.suppress(BaseException):
+                await beat
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(connected.nc.close(), 5)
+                await asyncio.wait_for(bus.nc.close(), 5)
         await supervisor.stop_all()
         log.info("stopped")
     return code
 
 
 async def start_everything(options: Options, supervisor: Supervisor, env: dict[str, str], log: LauncherLog,
-                           bus: list[Bus]) -> None:
+                           reporting: list[tuple[Bus, asyncio.Task[None]]]) -> None:
     """Infrastructure first (each ready before the next), the database migrated, then every service."""
     nats_url, database_url = os.environ.get("NATS_URL"), os.environ.get("DATABASE_URL")
     nats_monitoring = None
@@ -431,9 +439,9 @@ async def start_everything(options: Options, supervisor: Supervisor, env: dict[s
         children.insert(0, Child(name, [sys.executable, "-m", module, "--port", str(options.room_server_port)],
                                  infrastructure=True))
         # The room server speaks no NATS: its state goes to /health through the launcher's beat.
-        bus.append(await connect_bus(nats_url, "launcher"))
-        asyncio.create_task(beat_forever(bus[0].js, name, HEARTBEAT_SECONDS,  # noqa: RUF006 (ends with the bus)
-                                         lambda: {"state": supervisor.states.get(name, "starting")}))
+        bus = await connect_bus(nats_url, "launcher")
+        reporting.append((bus, asyncio.create_task(beat_forever(
+            bus.js, name, HEARTBEAT_SECONDS, lambda: {"state": supervisor.states.get(name, "starting")}))))
     for child in children:
         await supervisor.start(child)
-    print_banner(options, nats_monitoring, env["LIVEKIT_URL"])
+    print_banner(options, nats_monitoring, env["LIVEKIT_URL"], log)
