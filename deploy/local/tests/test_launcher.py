@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import json
 import os
 import signal
@@ -253,3 +254,26 @@ async def test_a_child_that_dies_is_restarted_with_back_off_and_announced(capsys
     assert {"ts", "level", "service", "msg"} <= set(lines[0]) and lines[0]["msg"] == "up"
     exited = next(line for line in lines if line["msg"] == "brief exited with 0; restarting in 1s")
     assert exited["service"] == "launcher" and exited["exit_code"] == 0 and exited["restart_in_s"] == 1.0
+
+
+async def test_a_process_left_by_a_dead_child_holds_up_neither_its_restart_nor_the_stop(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Its grandchild still holds the output pipe, so the pipe does not end when the child does."""
+    supervisor = Supervisor(dict(os.environ), LauncherLog(colour=False, json_logs=True))
+    starts_a_sleeper = "import subprocess; print(subprocess.Popen(['sleep', '60']).pid, flush=True)"
+    await supervisor.start(Child("parent", [sys.executable, "-c", starts_a_sleeper]))
+    loop = asyncio.get_running_loop()
+    deadline, out = loop.time() + 20, ""
+    try:
+        while "parent is back" not in out:  # 1 s back-off, at most 2 s for its last lines
+            assert loop.time() < deadline, out
+            await asyncio.sleep(0.1)
+            out += capsys.readouterr().out
+        began = loop.time()
+        await supervisor.stop_all()
+        assert loop.time() - began < 5
+    finally:
+        for line in (out + capsys.readouterr().out).splitlines():
+            if (msg := json.loads(line)["msg"]).isdigit():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(msg), signal.SIGKILL)

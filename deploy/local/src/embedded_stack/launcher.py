@@ -54,6 +54,7 @@ RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
 STABLE_SECONDS = 60.0  # a child that ran this long before dying starts the back-off anew
 READY_SECONDS = 90.0  # for a restarted PostgreSQL's crash recovery, on a busy machine
 STOP_GRACE_SECONDS = 10.0
+DRAIN_SECONDS = 2.0  # for the last lines of a child that has exited
 INFRASTRUCTURE_STOP_GRACE_SECONDS = 30.0
 HEARTBEAT_SECONDS = 2.0  # the room server's state on /health (the gateway reads the health bucket)
 LINE_LIMIT = 4 * 1024 * 1024  # a child's longest log line (a long traceback)
@@ -156,6 +157,14 @@ class Child:
     ready: Callable[[asyncio.subprocess.Process], Awaitable[None]] | None = None
 
 
+async def exited(process: asyncio.subprocess.Process) -> int:
+    """Its exit status once it has exited. Not process.wait(), which (Python 3.11) also waits for its
+    output pipe to close, which a process it started and that outlives it may hold open for long."""
+    while process.returncode is None:  # noqa: ASYNC110 (no event says it, short of asyncio internals)
+        await asyncio.sleep(0.1)
+    return process.returncode
+
+
 class Supervisor:
     """Runs each child process, restarts one that dies (with back-off), stops them all on request:
     the services and the infrastructure alike, through the same code."""
@@ -234,15 +243,26 @@ class Supervisor:
             except BaseException:
                 if process.returncode is None:
                     process.kill()
-                await process.wait()
+                await exited(process)
                 raise
         return process
 
     async def _follow(self, child: Child, process: asyncio.subprocess.Process) -> int:
-        if process.stdout is not None:
-            async for raw in process.stdout:
-                self.log.child_line(child.name, raw.decode(errors="replace").rstrip())
-        return await process.wait()
+        """Its output until it exits, then what is left of it: the pipe's end comes only when every
+        process holding it has closed it, and one it started (a job process of the agent-worker) may
+        outlive it, which must not hold up its restart or the launcher's stop."""
+        if process.stdout is None:
+            return await process.wait()
+        reader = asyncio.create_task(self._forward(child.name, process.stdout))
+        code = await exited(process)
+        _, pending = await asyncio.wait([reader], timeout=DRAIN_SECONDS)
+        for task in pending:
+            task.cancel()
+        return code
+
+    async def _forward(self, name: str, output: asyncio.StreamReader) -> None:
+        async for raw in output:
+            self.log.child_line(name, raw.decode(errors="replace").rstrip())
 
     async def stop_all(self) -> None:
         """Services first (they leave the bus and the database cleanly), then the infrastructure."""
@@ -258,11 +278,11 @@ class Supervisor:
             return
         process.send_signal(child.stop_signal)
         try:
-            await asyncio.wait_for(process.wait(), child.stop_grace)
+            await asyncio.wait_for(exited(process), child.stop_grace)
         except TimeoutError:
             self.log.warning(f"{child.name} did not stop in time; killing it", child=child.name)
             process.kill()
-            await process.wait()
+            await exited(process)
 
 
 async def prepare_database(database_url: str, options: Options, log: LauncherLog) -> None:
