@@ -170,9 +170,12 @@ def test_killed_infrastructure_comes_back_and_a_killed_launcher_leaves_nothing(
     descendants = psutil.Process(first.process.pid).children(recursive=True)
     assert {Path(p.cmdline()[0]).name for p in descendants} >= {"nats-server", "postgres"}
     first.process.kill()
+    killed = time.monotonic()
     first.process.wait(10)
     _, alive = psutil.wait_procs(descendants, timeout=GONE_SECONDS)
     assert not alive, [p.cmdline() for p in alive]
+    print(f"kill -9 of the launcher to none of its {len(descendants)} processes left: "
+          f"{time.monotonic() - killed:.1f} s")
     assert leftovers(data) == []
 
     log = first.text()

@@ -145,8 +145,12 @@ class Child:
     name: str
     argv: list[str]
     infrastructure: bool = False
-    # How it stops cleanly: sent on Ctrl-C, and by the kernel when the launcher dies (die_with_parent).
-    stop_signal: int = signal.SIGTERM
+    stop_signal: int = signal.SIGTERM  # how it stops cleanly: sent on Ctrl-C
+    # Sent by the kernel when the launcher dies (die_with_parent). A service's clean stop leans on the
+    # infrastructure, which is going away at the same moment (a NATS drain then waits out its 30 s), and
+    # nobody is left to kill it after a grace: a service is killed, and JetStream redelivers what it had
+    # not acknowledged. The servers get their clean stop, for their data.
+    death_signal: int = signal.SIGKILL
     stop_grace: float = STOP_GRACE_SECONDS
     user: str | None = None
     log_path: Path | None = None  # its output goes to this file; None: rendered into the launcher's
@@ -163,6 +167,13 @@ async def exited(process: asyncio.subprocess.Process) -> int:
     while process.returncode is None:  # noqa: ASYNC110 (no event says it, short of asyncio internals)
         await asyncio.sleep(0.1)
     return process.returncode
+
+
+def end_group(process: asyncio.subprocess.Process) -> None:
+    """Kill what an exited child started and left behind (an agent-worker's job processes): its process
+    group, which is its own (start_new_session). They would end by themselves, seconds later."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 class Supervisor:
@@ -230,7 +241,7 @@ class Supervisor:
                 *child.argv, env=self.env, user=child.user, stdout=output, stderr=asyncio.subprocess.STDOUT,
                 # Own session: a terminal's Ctrl-C reaches only the launcher, which stops the children
                 # itself, services first; otherwise a child could die first and be "restarted".
-                start_new_session=True, preexec_fn=die_with_parent(child.stop_signal), limit=LINE_LIMIT)
+                start_new_session=True, preexec_fn=die_with_parent(child.death_signal), limit=LINE_LIMIT)
         finally:
             if child.log_path:
                 output.close()  # type: ignore[union-attr]
@@ -244,17 +255,20 @@ class Supervisor:
                 if process.returncode is None:
                     process.kill()
                 await exited(process)
+                end_group(process)
                 raise
         return process
 
     async def _follow(self, child: Child, process: asyncio.subprocess.Process) -> int:
-        """Its output until it exits, then what is left of it: the pipe's end comes only when every
-        process holding it has closed it, and one it started (a job process of the agent-worker) may
-        outlive it, which must not hold up its restart or the launcher's stop."""
+        """Its output until it exits, then what is left of it (the pipe ends only when every process
+        holding it has closed it), and the processes it started and left behind end with it."""
         if process.stdout is None:
-            return await process.wait()
+            code = await process.wait()
+            end_group(process)
+            return code
         reader = asyncio.create_task(self._forward(child.name, process.stdout))
         code = await exited(process)
+        end_group(process)
         _, pending = await asyncio.wait([reader], timeout=DRAIN_SECONDS)
         for task in pending:
             task.cancel()
@@ -345,7 +359,7 @@ def nats_child(options: Options) -> Child:
 
     return Child("nats-server", nats_command(data_dir, port=options.nats_port, host=HOST,
                                              monitoring_port=options.nats_monitoring_port),
-                 infrastructure=True, stop_grace=INFRASTRUCTURE_STOP_GRACE_SECONDS,
+                 infrastructure=True, death_signal=signal.SIGTERM, stop_grace=INFRASTRUCTURE_STOP_GRACE_SECONDS,
                  log_path=data_dir / "nats-server.log", prepare=partial(clear_ports, data_dir), ready=ready)
 
 
@@ -368,7 +382,8 @@ async def postgres_child(options: Options, log: LauncherLog) -> tuple[Child, Pos
                                 READY_SECONDS)
 
     child = Child("postgres", postgres_command(data_dir, host=HOST, port=port), infrastructure=True,
-                  stop_signal=POSTGRES_STOP_SIGNAL, stop_grace=INFRASTRUCTURE_STOP_GRACE_SECONDS, user=user,
+                  stop_signal=POSTGRES_STOP_SIGNAL, death_signal=POSTGRES_STOP_SIGNAL, user=user,
+                  stop_grace=INFRASTRUCTURE_STOP_GRACE_SECONDS,
                   log_path=server.log_path, prepare=partial(clear_leftover, data_dir), ready=ready)
     return child, server
 
