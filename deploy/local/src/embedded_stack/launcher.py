@@ -363,6 +363,13 @@ def nats_child(options: Options) -> Child:
                  log_path=data_dir / "nats-server.log", prepare=partial(clear_ports, data_dir), ready=ready)
 
 
+def prepare_postgres(data_dir: Path) -> str | None:
+    """Before each start: the data directory (and the system user's way to it: a parent directory's
+    permissions may have been narrowed since), then what an earlier server left there."""
+    prepare_data_dir(data_dir)
+    return clear_leftover(data_dir)
+
+
 async def postgres_child(options: Options, log: LauncherLog) -> tuple[Child, PostgresServer]:
     data_dir = options.data_dir / "postgres"
     user = await asyncio.to_thread(prepare_data_dir, data_dir)
@@ -384,7 +391,7 @@ async def postgres_child(options: Options, log: LauncherLog) -> tuple[Child, Pos
     child = Child("postgres", postgres_command(data_dir, host=HOST, port=port), infrastructure=True,
                   stop_signal=POSTGRES_STOP_SIGNAL, death_signal=POSTGRES_STOP_SIGNAL, user=user,
                   stop_grace=INFRASTRUCTURE_STOP_GRACE_SECONDS,
-                  log_path=server.log_path, prepare=partial(clear_leftover, data_dir), ready=ready)
+                  log_path=server.log_path, prepare=partial(prepare_postgres, data_dir), ready=ready)
     return child, server
 
 
