@@ -25,7 +25,7 @@ import psutil
 import pytest
 
 from embedded_stack.launcher import DEMO_PROCESSES, SERVICES, Child, LauncherLog, Supervisor
-from embedded_stack.lifetime import LEFTOVER_MARK, AlreadyRunning, hold_lock, leftovers
+from embedded_stack.lifetime import LEFTOVER_MARK, AlreadyRunning, hold_lock, leftovers, watch
 from embedded_stack.postgres_server import clear_leftover, free_port, prepare_data_dir
 from tests.e2e.test_make_run import archived_calls, wait_healthy
 
@@ -232,6 +232,24 @@ def test_a_launcher_clears_what_an_earlier_run_left(tmp_path: Path, data: Path, 
     assert stray.returncode == -signal.SIGTERM
     assert f"stopped the PostgreSQL an earlier run left running on {pgdata}" in log
     assert f"embedded PostgreSQL on postgresql://postgres@127.0.0.1:{ports['postgres']}/platform" in log
+
+
+def test_the_watchdog_ends_what_carries_the_mark_once_its_launcher_is_gone(tmp_path: Path) -> None:
+    """What a child started (an agent-worker's job process) gets no parent-death signal: the watchdog."""
+    watchdog = watch(tmp_path)
+    marked = subprocess.Popen(["sleep", "600"], env={**os.environ, LEFTOVER_MARK: str(tmp_path)})
+    other = subprocess.Popen(["sleep", "600"], env={**os.environ, LEFTOVER_MARK: str(tmp_path / "another")})
+    try:
+        time.sleep(0.5)
+        assert marked.poll() is None
+        assert watchdog.stdin is not None
+        watchdog.stdin.close()  # as the kernel does when the launcher dies
+        assert marked.wait(15) == -signal.SIGTERM and watchdog.wait(15) == 0
+        assert other.poll() is None
+    finally:
+        for process in (marked, other, watchdog):
+            process.kill()
+            process.wait()
 
 
 def test_a_second_lock_on_a_data_directory_is_refused(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import signal
+import subprocess
 import sys
 import threading
 import zlib
@@ -22,7 +23,15 @@ from contracts.bus import Bus, connect_bus
 from contracts.db import create_pool, migrate
 from contracts.health import beat_forever
 from embedded_stack.demo import ADMIN_EMAIL, SUPERVISORS, seed_demo
-from embedded_stack.lifetime import LEFTOVER_MARK, AlreadyRunning, die_with_parent, end_leftovers, hold_lock, port_taken
+from embedded_stack.lifetime import (
+    LEFTOVER_MARK,
+    AlreadyRunning,
+    die_with_parent,
+    end_leftovers,
+    hold_lock,
+    port_taken,
+    watch,
+)
 from embedded_stack.nats_server import clear_ports, nats_command, read_ports
 from embedded_stack.postgres_server import (
     STOP_SIGNAL as POSTGRES_STOP_SIGNAL,
@@ -415,6 +424,18 @@ async def _run_holding_lock(options: Options, log: LauncherLog) -> int:
     if ended := await asyncio.to_thread(end_leftovers, options.data_dir):
         log.warning(f"ended {len(ended)} processes an earlier launcher on {options.data_dir} left running: "
                     + ", ".join(map(str, ended)), ended=len(ended))
+    # The children die with the launcher (die_with_parent); what they started, with its watchdog.
+    watchdog = watch(options.data_dir)
+    try:
+        return await _run_platform(options, log)
+    finally:
+        assert watchdog.stdin is not None
+        watchdog.stdin.close()  # everything stopped: it ends what may linger, and exits
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            await asyncio.to_thread(watchdog.wait, STOP_GRACE_SECONDS + 5)
+
+
+async def _run_platform(options: Options, log: LauncherLog) -> int:
     env = {**os.environ, LEFTOVER_MARK: str(options.data_dir), "PYTHONUNBUFFERED": "1",
            # before any service imports onnxruntime, which would otherwise send usage telemetry
            "ORT_DISABLE_TELEMETRY": os.environ.get("ORT_DISABLE_TELEMETRY", "1")}

@@ -4,8 +4,12 @@
   killed with kill -9, or by a closed terminal, takes every process it started with it.
 - A lock file in the data directory (flock, holding the launcher's pid) keeps a second launcher off a
   data directory in use; the kernel releases it whatever way its holder dies.
-- Each child carries the data directory in its environment (LEFTOVER_MARK), so a launcher can find and
-  end what an earlier one on the same directory left behind (a child still shutting down, say).
+- Each child carries the data directory in its environment (LEFTOVER_MARK), and so does whatever it
+  starts: a launcher finds and ends what an earlier one on the same directory left behind, and a
+  watchdog process (``watch``) does it as soon as its launcher is gone. The parent-death signal reaches
+  the launcher's children only, not what they started (the agent-worker's job processes).
+
+``python -m embedded_stack.lifetime DATA_DIR`` is the watchdog.
 """
 
 from __future__ import annotations
@@ -13,13 +17,17 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -165,3 +173,25 @@ def port_taken(host: str, port: int) -> bool:
         except OSError:
             return True
     return False
+
+
+def watch(data_dir: Path) -> subprocess.Popen[bytes]:
+    """Start the launcher's watchdog: once the launcher has closed the pipe to it, or has died however
+    (the kernel closes it then), it ends every process still carrying ``data_dir``'s mark."""
+    env = {k: v for k, v in os.environ.items() if k != LEFTOVER_MARK}
+    return subprocess.Popen([sys.executable, "-m", "embedded_stack.lifetime", str(data_dir)], env=env,
+                            stdin=subprocess.PIPE, start_new_session=True)  # Ctrl-C is for the launcher
+
+
+def main() -> None:
+    data_dir = Path(sys.argv[1])
+    sys.stdin.buffer.read()  # until the launcher closes it, or is gone
+    if ended := end_leftovers(data_dir):
+        with contextlib.suppress(OSError):  # the launcher's terminal may be gone with it
+            print(json.dumps({"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "level": "warning",
+                              "service": "launcher-watchdog", "msg": "the launcher is gone: ended what it left",
+                              "ended": ", ".join(map(str, ended))}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
