@@ -179,8 +179,8 @@ async def exited(process: asyncio.subprocess.Process) -> int:
 
 
 def end_group(process: asyncio.subprocess.Process) -> None:
-    """Kill what an exited child started and left behind (an agent-worker's job processes): its process
-    group, which is its own (start_new_session). They would end by themselves, seconds later."""
+    """Kill what an exited child started and left behind (an agent-worker's forkserver and job processes,
+    which can outlive it for good): its process group, which is its own (start_new_session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
 
