@@ -45,3 +45,17 @@ def test_degraded_with_503_when_a_service_is_missing_or_stale() -> None:
 def test_degraded_when_database_or_bus_is_unreachable() -> None:
     assert report(database_ok=False)[1]["database"] == "unreachable"
     assert report(nats_ok=False)[0] == 503
+
+
+def test_the_embedded_room_server_state_the_launcher_reports() -> None:
+    def room_server(state: str, age: float = 1) -> dict[str, object]:
+        return {"at": (NOW - timedelta(seconds=age)).isoformat(), "details": {"state": state}}
+
+    beats = {"gateway": beat(1), "call-router": beat(2, livekit="configured")}
+    assert report(beats=beats)[1]["livekit"] == "configured"  # a LiveKit server or Cloud: not probed
+    status, body = report(beats=beats | {"room-server": room_server("up")})
+    assert status == 200 and body["livekit"] == "configured (embedded room server: up)"
+    down = "down (exited with -9); restarting in 1s"
+    status, body = report(beats=beats | {"room-server": room_server(down)})
+    assert status == 503 and body["livekit"] == f"configured (embedded room server: {down})"
+    assert report(beats=beats | {"room-server": room_server("up", 60)})[0] == 503

@@ -25,12 +25,16 @@ def main() -> None:
     parser.add_argument("--room-server-port", type=int, default=7880,
                         help="port of the embedded room server for voice calls (when LIVEKIT_URL is not set)")
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    parser.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("PLATFORM_LOG_FORMAT", "text"),
+                        help="text: every line rendered readable (default); json: one JSON object a line, as the "
+                             "services write them (PLATFORM_LOG_FORMAT)")
     args = parser.parse_args()
     options = Options(
         data_dir=args.data_dir.resolve(), gateway_port=args.port, nats_port=args.nats_port,
         nats_monitoring_port=args.nats_monitoring_port, postgres_port=args.postgres_port,
         demo_mcp_port=args.demo_mcp_port, room_server_port=args.room_server_port,
-        demo_password=os.environ.get("DEMO_PASSWORD", "demo-password"), seed=not args.no_demo)
+        demo_password=os.environ.get("DEMO_PASSWORD", "demo-password"), seed=not args.no_demo,
+        json_logs=args.log_format == "json")
     sys.exit(asyncio.run(run(options)))
 
 

@@ -31,6 +31,22 @@ def detail(beats: dict[str, dict[str, Any]], service: str, name: str) -> str:
     return str(beat.get("details", {}).get(name, "not reported"))
 
 
+# `make run`'s launcher beats the embedded room server's state (it speaks no NATS) under this name.
+ROOM_SERVER = "room-server"
+
+
+def livekit_state(beats: dict[str, dict[str, Any]], now: datetime) -> tuple[str, bool]:
+    """What /health says of LiveKit (as the call-router, which opens the rooms, reports it), and whether
+    that is well: with an embedded room server's state when the launcher reports one; a LiveKit server
+    or Cloud is not probed."""
+    configured = detail(beats, *ROOMS_DETAIL)
+    beat = beats.get(ROOM_SERVER)
+    if beat is None:
+        return configured, True
+    state = str(beat.get("details", {}).get("state", "up")) if is_fresh(beat, now) else "not reported"
+    return f"{configured} (embedded room server: {state})", state == "up"
+
+
 def health_report(
     *,
     database_ok: bool,
@@ -48,12 +64,13 @@ def health_report(
         else:
             services[name] = {"status": "up" if is_fresh(beat, now) else "stale",
                               "last_seen": beat["at"], **beat.get("details", {})}
-    healthy = database_ok and nats_ok and all(s["status"] == "up" for s in services.values())
+    livekit, livekit_ok = livekit_state(beats, now)
+    healthy = database_ok and nats_ok and livekit_ok and all(s["status"] == "up" for s in services.values())
     body = {
         "status": "healthy" if healthy else "degraded",
         "database": "connected" if database_ok else "unreachable",
         "nats": "connected" if nats_ok else "unreachable",
-        "livekit": detail(beats, *ROOMS_DETAIL),
+        "livekit": livekit,
         "ai_services": {label: detail(beats, service, name) for service, name, label in AI_DETAILS},
         "services": services,
     }
