@@ -167,6 +167,7 @@ export type SchemaVersion7 = 1;
  */
 export type SupervisorId7 = string;
 export type Type7 = "call.handed_back";
+export type Abandoned = boolean;
 export type AgentId8 = string;
 export type By3 = "customer" | "agent" | "supervisor";
 export type CallId8 = string;
@@ -642,6 +643,7 @@ export interface CallHandedBack {
  * Someone asked to end the call (or leave the queue); the router ends it.
  */
 export interface CallHangup {
+  abandoned?: Abandoned;
   agent_id: AgentId8;
   by: By3;
   call_id: CallId8;

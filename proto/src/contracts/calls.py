@@ -141,6 +141,8 @@ class CallHangup(CallScoped):
     # The platform failed the call (a room that would not open, an agent that could not join): it ends
     # as an error, not as the party's choice.
     failed: bool = False
+    # The customer stopped answering (the agent asked whether they were still there): it ends as abandoned.
+    abandoned: bool = False
 
 
 # abandoned_in_queue: the caller left (or vanished) before an agent answered; abandoned: after, by

@@ -15,7 +15,7 @@ import pytest
 from agent_worker.agent import AgentConfig, ToolConfig
 from agent_worker.approval import APPROVAL_LINE, ToolApproval
 from agent_worker.dispatch import perform
-from agent_worker.session import CallSession
+from agent_worker.session import STILL_THERE_LINE, CallSession
 from agent_worker.transcript import TranscriptWriter
 from contracts.bus import Bus
 from contracts.calls import CallHangup, CallRef
@@ -197,3 +197,21 @@ async def test_a_taken_over_session_stays_silent_and_hands_back_with_the_whole_c
         assert context[-1] == ("user", "Thanks. And where is ORD-3003?")
     finally:
         await session.close()
+
+
+async def test_a_silent_customer_is_asked_once_then_let_go_as_abandoned(pool: asyncpg.Pool, bus: Bus,
+                                                                        call: CallRef) -> None:
+    session = session_for(pool, bus, call, ScriptedLLM("Sure."), silence=timedelta(seconds=0.6))
+    async with heard(bus, call) as events:
+        await session.start(greet=False)
+        try:
+            await asyncio.sleep(0.4)
+            await session.receive("Hello?")  # speaking puts the clock back
+            await eventually(lambda: _has(lines(pool, call), 2))
+            await asyncio.sleep(0.4)
+            assert not any(isinstance(e, CallHangup) for e in events)
+            hangup = await eventually(lambda: next((e for e in events if isinstance(e, CallHangup)), None), within=5)
+        finally:
+            await session.close()
+    assert hangup.abandoned and hangup.by == "agent"
+    assert [text for speaker, text in await lines(pool, call) if speaker == "agent"] == ["Sure.", STILL_THERE_LINE]

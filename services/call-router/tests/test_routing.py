@@ -147,6 +147,18 @@ async def test_a_call_to_a_deactivated_agent_ends_at_once(isolated_pool: asyncpg
     assert isinstance(end, CallEnded) and end.reason == "error"
 
 
+async def test_why_a_call_ends_is_a_field_not_words(isolated_pool: asyncpg.Pool) -> None:
+    async with isolated_pool.acquire() as conn:
+        [(supervisor, agent)] = await agents(conn, 1)
+    reasons = []
+    for n, flags in enumerate(({}, {"failed": True}, {"abandoned": True})):
+        call = dial(supervisor, agent, n)
+        await decide(isolated_pool, call)
+        ended = await decide(isolated_pool, hang(call, "agent").model_copy(update=flags))
+        reasons.append(of(ended, CallEnded)[0].reason)
+    assert reasons == ["agent_resolved", "error", "abandoned"]
+
+
 def test_queue_positions_count_only_who_is_served_first() -> None:
     a, b = uuid.uuid4(), uuid.uuid4()
     now = utc_now()

@@ -78,6 +78,7 @@ async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id
                           approval_timeout=timedelta(seconds=settings.tool_approval_timeout_seconds), room=room,
                           voice=voice, next_seq=(lines[-1]["seq"] + 1) if lines else 0,
                           human_wait=timedelta(seconds=settings.human_request_timeout_seconds),
+                          silence=timedelta(seconds=settings.silence_check_seconds),
                           taken_over=call["taken_over"])
     await pool.execute("update calls set brain = $2 where id = $1", call_id, settings.brain)
     await session.start(history=history_of(lines) if lines else None, greet=greet and not lines)

@@ -25,6 +25,9 @@ class Settings(LiveKitSettings):
     livekit_idle_processes: int = Field(
         1, ge=0, description="Job processes kept warm for voice rooms (each holds the models in memory).")
     tool_approval_timeout_seconds: float = Field(60.0, gt=0, description="No decision by then counts as deny.")
+    silence_check_seconds: float = Field(
+        180.0, gt=0, description="A connected customer silent this long is asked once whether they are still there; "
+        "silent as long again, the call ends as abandoned.")
     human_request_timeout_seconds: float = Field(
         60.0, gt=0, description="A customer who asked for a person and was not taken over by then is told so, "
         "and the agent carries on.")

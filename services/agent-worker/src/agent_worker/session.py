@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -51,6 +52,7 @@ HUMAN_ALREADY_REQUESTED = "I've already asked my supervisor to join; they'll be 
 NOBODY_CAME = "I'm sorry, nobody from the team is free to join right now, so I'll carry on helping you myself."
 TAKEN_OVER_REFUSAL = "A colleague has taken this call over, so I can't do that now."
 BACK_LINE = "I'm back with you. Is there anything else I can help with?"
+STILL_THERE_LINE = "Are you still there? I'm here whenever you're ready."
 
 
 def takeover_line(name: str) -> str:
@@ -73,6 +75,9 @@ class CallSession:
     engine: DialogueEngine | None  # the local engine, when it is the brain
     approval_timeout: timedelta
     human_wait: timedelta = timedelta(seconds=60)  # how long a customer who asked for a person waits for one
+    # A connected customer silent this long is asked once whether they are still there; silent as long
+    # again, the call ends as abandoned.
+    silence: timedelta = timedelta(minutes=3)
     taken_over: bool = False  # a person handles the call: the agent answers nothing until handed back
     room: rtc.Room | None = None  # the call's LiveKit room, when the customer is in one
     voice: VoiceIO | None = None  # how the session hears and speaks in that room
@@ -86,6 +91,9 @@ class CallSession:
     conversation: Conversation = field(init=False)
     _task: asyncio.Task[None] | None = None
     _waiting_for_human: asyncio.Task[None] | None = None
+    _silence_watch: asyncio.Task[None] | None = None
+    _last_heard: float = field(default_factory=time.monotonic)
+    _asked_if_there: bool = False
 
     def __post_init__(self) -> None:
         self.transcript = TranscriptWriter(self.ids, self.pool, self.bus, self.brain, self.next_seq)
@@ -108,6 +116,7 @@ class CallSession:
             greeting = self.config.greeting or f"Hello, you're through to {self.config.name}. How can I help you today?"
             await self.say(greeting, add_to_history=True)
         self._task = asyncio.create_task(self._serve(), name=f"call-{self.ids.call_id}")
+        self._silence_watch = asyncio.create_task(self._watch_silence(), name=f"silence-{self.ids.call_id}")
 
     async def say(self, text: str, add_to_history: bool = False) -> None:
         """Something the agent says outside a turn (greeting, pause, approval wait). On the transcript
@@ -122,9 +131,32 @@ class CallSession:
         """A customer message (typed, or ``spoken``: its timings as livekit-agents measured them): on the
         transcript at once; answered in order, after any pause; while a person has the call, left for
         them (and answered on hand-back if they did not)."""
+        self._last_heard, self._asked_if_there = time.monotonic(), False
         await self.transcript.write("customer", text)
         if not self.taken_over:
             self.inbox.put_nowait((text, spoken))
+
+    async def _watch_silence(self) -> None:
+        """A customer silent for ``silence`` is asked once whether they are still there; silent as long
+        again, they have left: the call ends as abandoned. Silence is not the customer's while a person
+        has the call, a whisper pause holds the agent or a tool waits for the supervisor."""
+        limit = self.silence.total_seconds()
+        while True:
+            await asyncio.sleep(max(0.05, limit - (time.monotonic() - self._last_heard)))
+            if time.monotonic() - self._last_heard < limit:
+                continue  # they spoke meanwhile
+            if self.taken_over or not self.resumed.is_set() or self.approval.decisions:
+                self._last_heard = time.monotonic()
+                continue
+            if not self._asked_if_there:
+                self._asked_if_there, self._last_heard = True, time.monotonic()
+                await self.say(STILL_THERE_LINE, add_to_history=True)
+                continue
+            log.info("the customer stopped answering; ending the call as abandoned",
+                     extra={"call_id": str(self.ids.call_id)})
+            await self.bus.publish(CallHangup(**self.ids.fields(), by="agent", reason="the customer stopped answering",
+                                              abandoned=True))
+            return
 
     async def _serve(self) -> None:
         while True:
@@ -256,8 +288,9 @@ class CallSession:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        if self._waiting_for_human is not None:
-            self._waiting_for_human.cancel()
+        for watch in (self._waiting_for_human, self._silence_watch):
+            if watch is not None:
+                watch.cancel()
         self.approval.close()
         await self.conversation.close()
 

@@ -104,6 +104,8 @@ async def hang_up(conn: asyncpg.Connection, hangup: CallHangup, max_concurrent_c
     reason: EndReason = "abandoned_in_queue" if status == "queued" else END_REASONS[hangup.by]
     if hangup.failed:
         reason = "error"
+    elif hangup.abandoned:
+        reason = "abandoned"
     events = await end_call(conn, hangup.call_id, reason, hangup.by, hangup.occurred_at)
     return events + await serve_queue(conn, max_concurrent_calls, voice_rooms)
 
