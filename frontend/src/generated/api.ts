@@ -647,7 +647,7 @@ export interface components {
              * @default true
              * @constant
              */
-            accepted: true;
+            accepted?: true;
             /**
              * Event Id
              * Format: uuid
@@ -660,12 +660,12 @@ export interface components {
              * Greeting
              * @default
              */
-            greeting: string;
+            greeting?: string;
             /**
              * Instructions
              * @default
              */
-            instructions: string;
+            instructions?: string;
             /** Knowledge */
             knowledge?: components["schemas"]["KnowledgeEntry"][];
             /** Name */
@@ -685,7 +685,7 @@ export interface components {
              * Voice
              * @default Puck
              */
-            voice: string;
+            voice?: string;
         };
         /** AgentOut */
         AgentOut: {
@@ -886,7 +886,7 @@ export interface components {
              * @description More calls match than were counted: show 'total+'.
              * @default false
              */
-            total_is_lower_bound: boolean;
+            total_is_lower_bound?: boolean;
         };
         /** Breakdown */
         Breakdown: {
@@ -910,13 +910,13 @@ export interface components {
              * Caller
              * @default anonymous
              */
-            caller: string;
+            caller?: string;
             /**
              * Channel
              * @default chat
              * @enum {string}
              */
-            channel: "chat" | "voice";
+            channel?: "chat" | "voice";
             /**
              * Number
              * @description The agent's mock number the customer dials.
@@ -1011,7 +1011,7 @@ export interface components {
              * Note
              * @default
              */
-            note: string;
+            note?: string;
         };
         /** DirectoryEntry */
         DirectoryEntry: {
@@ -1515,7 +1515,7 @@ export interface components {
              * @default bearer
              * @constant
              */
-            token_type: "bearer";
+            token_type?: "bearer";
             user: components["schemas"]["UserOut"];
         };
         /** ToolConfig */
@@ -1524,7 +1524,7 @@ export interface components {
              * Description
              * @default
              */
-            description: string;
+            description?: string;
             /** Mcp Server Url */
             mcp_server_url?: string | null;
             /** Name */
@@ -1533,13 +1533,13 @@ export interface components {
              * Requires Approval
              * @default false
              */
-            requires_approval: boolean;
+            requires_approval?: boolean;
             /**
              * Source
              * @default builtin
              * @enum {string}
              */
-            source: "builtin" | "mcp";
+            source?: "builtin" | "mcp";
         };
         /** ToolDecision */
         ToolDecision: {
