@@ -7,8 +7,8 @@ import { AuthProvider } from "./auth/AuthProvider";
 /** Answers fetch by path: a JSON body (status 200) or [status, body]; anything else is 404. */
 export function stubFetch(routes: Record<string, unknown>) {
   const calls: string[] = [];
-  vi.stubGlobal("fetch", vi.fn(async (input: string | URL) => {
-    const path = new URL(String(input), "http://localhost").pathname;
+  vi.stubGlobal("fetch", vi.fn(async (input: string | URL | Request) => {
+    const path = new URL(input instanceof Request ? input.url : String(input), "http://localhost").pathname;
     calls.push(path);
     const answer = routes[path];
     const [status, body] = Array.isArray(answer) && typeof answer[0] === "number" ? answer : [answer === undefined ? 404 : 200, answer ?? { message: "not found" }];

@@ -105,7 +105,7 @@ describe("the session", () => {
     signedInAs("supervisor", 30_000); // due for refresh at once
     vi.stubGlobal("fetch", vi.fn(async () => { throw new TypeError("Failed to fetch"); }));
     renderAt("/supervisor", <><App /><Routes><Route path="*" element={<Where />} /></Routes></>);
-    const refreshed = () => vi.mocked(fetch).mock.calls.some(([url]) => String(url).includes("/api/auth/refresh"));
+    const refreshed = () => vi.mocked(fetch).mock.calls.some(([request]) => (request instanceof Request ? request.url : String(request)).includes("/api/auth/refresh"));
     await waitFor(() => expect(refreshed()).toBe(true));
     await new Promise((settle) => setTimeout(settle, 50)); // let the failed refresh finish
     expect(localStorage.getItem("cs-agents.session")).not.toBeNull();

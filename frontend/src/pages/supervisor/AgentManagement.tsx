@@ -1,6 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
-import { api } from "../../api/client";
-import type { Agent, CatalogTool, KnowledgeEntry, ToolConfig } from "../../api/types";
+import { api, ok } from "../../api/client";
+import type { Agent, AgentIn, CatalogTool, KnowledgeEntry, ToolConfig } from "../../api/types";
 import { ErrorNote } from "../../components/ErrorNote";
 import { useLoad } from "../../components/useLoad";
 
@@ -29,8 +29,8 @@ function draftOf(agent: Agent): Draft {
 }
 
 export function AgentManagement() {
-  const agents = useLoad(() => api<Agent[]>("/api/agents"), []);
-  const catalog = useLoad(() => api<CatalogTool[]>("/api/tool-catalog"), []);
+  const agents = useLoad(() => ok(api.GET("/api/agents")), []);
+  const catalog = useLoad(() => ok(api.GET("/api/tool-catalog")), []);
   const [editing, setEditing] = useState<Agent | "new" | null>(null);
   const [notice, setNotice] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -38,7 +38,7 @@ export function AgentManagement() {
   const remove = async (agent: Agent) => {
     if (!window.confirm(`Delete ${agent.name}? Its number stops answering.`)) return;
     try {
-      await api(`/api/agents/${agent.id}`, { method: "DELETE" });
+      await ok(api.DELETE("/api/agents/{agent_id}", { params: { path: { agent_id: agent.id } } }));
       setNotice(`Deleted ${agent.name}`);
       await agents.reload();
     } catch (failure) {
@@ -106,13 +106,13 @@ function AgentEditor({ agent, catalog, onDone, onCancel }: {
   const save = async (event: FormEvent) => {
     event.preventDefault();
     setError(null);
-    const body = {
+    const body: AgentIn = {
       ...draft,
       tag_taxonomy: draft.tag_taxonomy.split(",").map((t) => t.trim()).filter(Boolean),
     };
     try {
-      if (agent) await api(`/api/agents/${agent.id}`, { method: "PATCH", body });
-      else await api("/api/agents", { method: "POST", body });
+      if (agent) await ok(api.PATCH("/api/agents/{agent_id}", { params: { path: { agent_id: agent.id } }, body }));
+      else await ok(api.POST("/api/agents", { body }));
       await onDone(agent ? `Saved ${draft.name}` : `Created ${draft.name}`);
     } catch (failure) {
       setError(failure);
