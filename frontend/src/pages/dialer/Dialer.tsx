@@ -86,10 +86,11 @@ export function Dialer() {
   // A voice call joins its room once the agent answers (at once, or when a queued call starts), and
   // leaves it however the call ends.
   const room = call?.livekit;
+  const { join: joinRoom, leave: leaveRoom } = voice; // stable: the same functions on every render
   useEffect(() => {
-    if (phase === "connected" && room) void voice.join(room);
-    if (phase === "ended") void voice.leave();
-  }, [phase, room, voice.join, voice.leave]);
+    if (phase === "connected" && room) void joinRoom(room);
+    if (phase === "ended") void leaveRoom();
+  }, [phase, room, joinRoom, leaveRoom]);
 
   const stream = useEventStream(
     call && phase !== "ended" ? `/api/calls/${call.call_id}/stream` : null,

@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { api, ok } from "../../api/client";
 import type { Agent, AgentIn, CatalogTool, KnowledgeEntry, ToolConfig } from "../../api/types";
 import { ErrorNote } from "../../components/ErrorNote";
@@ -56,6 +56,7 @@ export function AgentManagement() {
       <ErrorNote error={error ?? agents.error} />
       {editing && (
         <AgentEditor
+          key={editing === "new" ? "new" : editing.id}
           agent={editing === "new" ? null : editing}
           catalog={catalog.data ?? []}
           onDone={async (message) => {
@@ -86,11 +87,9 @@ function AgentEditor({ agent, catalog, onDone, onCancel }: {
   onDone: (message: string) => Promise<void>;
   onCancel: () => void;
 }) {
+  // A fresh draft per agent: the editor is keyed by the agent it edits.
   const [draft, setDraft] = useState<Draft>(agent ? draftOf(agent) : BLANK);
   const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
-    setDraft(agent ? draftOf(agent) : BLANK);
-  }, [agent]);
 
   const toolNamed = (name: string) => draft.tools.find((t) => t.name === name);
   const toggleTool = (tool: CatalogTool, on: boolean) =>
