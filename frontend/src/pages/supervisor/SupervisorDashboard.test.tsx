@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Agent, LiveCall } from "../../api/types";
 import { FakeRoom, livekitFake } from "../../live/livekitFake";
-import { renderAt, SilentEventSource, stubFetch } from "../../test-helpers";
+import { FakeEventSource, renderAt, stubFetch } from "../../test-helpers";
 import { AgentCard } from "./AgentCard";
 import { SupervisorDashboard } from "./SupervisorDashboard";
 
@@ -16,7 +16,10 @@ const REQUEST = {
   result: null, error: null,
 };
 
-beforeEach(() => vi.stubGlobal("EventSource", SilentEventSource));
+beforeEach(() => {
+  FakeEventSource.reset();
+  vi.stubGlobal("EventSource", FakeEventSource);
+});
 afterEach(() => vi.unstubAllGlobals());
 
 function dashboardWith(decision: unknown) {
