@@ -23,7 +23,8 @@ export function sentTo(path?: string, method?: string): Sent[] {
 }
 
 /**
- * Answers fetch by path: a JSON body (status 200) or [status, body]; anything else is 404. A stream
+ * Answers fetch by path ("/api/agents"), or by method and path ("POST /api/agents") where one path
+ * answers differently: a JSON body (status 200) or [status, body]; anything else is 404. A stream
  * token is handed out unless the routes say otherwise. Returns the paths asked for, in order.
  */
 export function stubFetch(routes: Record<string, unknown>) {
@@ -37,7 +38,7 @@ export function stubFetch(routes: Record<string, unknown>) {
     calls.push(url.pathname);
     sent.push({ method: request.method, path: url.pathname, query: url.searchParams, body: text ? JSON.parse(text) : undefined,
                 authorization: request.headers.get("Authorization") });
-    const answer = answers[url.pathname];
+    const answer = answers[`${request.method} ${url.pathname}`] ?? answers[url.pathname];
     const [status, body] = Array.isArray(answer) && typeof answer[0] === "number" ? answer : [answer === undefined ? 404 : 200, answer ?? { message: "not found" }];
     return new Response(status === 204 ? null : JSON.stringify(body), { status: status as number, headers: { "content-type": "application/json" } });
   }));
