@@ -74,6 +74,7 @@ check-gen: install
 
 lint: install
 	$(PY) -m ruff check .
+	cd frontend && npm run lint
 
 clean:
 	rm -rf .venv .tools .pytest_cache .ruff_cache frontend/node_modules frontend/dist frontend/test-results test-artifacts

@@ -37,5 +37,10 @@ export default defineConfig({
     environment: "jsdom",
     setupFiles: ["./src/test-setup.ts"],
     include: ["src/**/*.test.{ts,tsx}"],
+    // After-each hooks in the order written: the setup file's cleanup (unmounting, which stops the
+    // pages' streams and timers) runs before a test file's own, which put back the stubbed globals.
+    sequence: { hooks: "list" },
+    // Typing into forms with user-event takes seconds on a busy two-core machine.
+    testTimeout: 15_000,
   },
 });

@@ -1,5 +1,6 @@
 // Names for the generated REST and event types, so components read `Agent`, not the schema path.
 import type { components } from "../generated/api";
+import type { PlatformEvent } from "../generated/events";
 
 type Schemas = components["schemas"];
 export type User = Schemas["UserOut"];
@@ -21,6 +22,7 @@ export type SupervisorCard = Schemas["SupervisorCard"];
 export type LiveCall = Schemas["LiveCall"];
 export type LiveCallDetail = Schemas["LiveCallDetail"];
 export type ToolDecision = Schemas["ToolDecision"];
+export type CallIn = Schemas["CallIn"];
 export type CallOut = Schemas["CallOut"];
 export type DirectoryEntry = Schemas["DirectoryEntry"];
 export type KpiReport = Schemas["KpiReport"];
@@ -33,6 +35,7 @@ export type CatalogTool = Schemas["CatalogTool"];
 export type PlatformHealth = Schemas["HealthReport"];
 export type DeadLetterPage = Schemas["DeadLetterPage"];
 export type Replayed = Schemas["Replayed"];
+export type LiveKitJoin = Schemas["LiveKitJoin"];
 
 export type {
   AgentStatusChanged,
@@ -50,3 +53,15 @@ export type {
   TranscriptChunk,
   WhisperAck,
 } from "../generated/events";
+
+/** The name of a bus event, which is also its name on the live streams (SSE `event:`). */
+export type EventType = NonNullable<PlatformEvent["type"]>;
+
+/**
+ * One event of a live stream, typed by its name: a `switch (event.type)` narrows it to that event's
+ * fields. The generated types leave `type` optional (it has a default in the contract); on a stream
+ * it is always there.
+ */
+export type StreamEvent<T extends EventType = EventType> = {
+  [K in T]: Extract<PlatformEvent, { type?: K }> & { type: K };
+}[T];

@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
-import { api, ApiError, registerSessionSource, type Session } from "../api/client";
+import { anonymous, api, ApiError, ok, registerSessionSource, type Session } from "../api/client";
 import type { Tokens, User } from "../api/types";
 
 // Tokens live in localStorage so a reload keeps the user signed in; the access token is renewed a
@@ -52,11 +52,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const refresh = useCallback(async (): Promise<Stored | null> => {
     const session = current.current;
     if (!session) return null;
-    refreshing.current ??= api<Tokens>("/api/auth/refresh", {
-      method: "POST",
-      body: { refresh_token: session.refreshToken },
-      token: null,
-    })
+    refreshing.current ??= ok(anonymous.POST("/api/auth/refresh", { body: { refresh_token: session.refreshToken } }))
       .then((tokens) => {
         const next = fromTokens(tokens);
         save(next);
@@ -89,13 +85,13 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     () => ({
       user: stored?.user ?? null,
       async login(email, password) {
-        const tokens = await api<Tokens>("/api/auth/login", { method: "POST", body: { email, password }, token: null });
+        const tokens = await ok(anonymous.POST("/api/auth/login", { body: { email, password } }));
         save(fromTokens(tokens));
         return tokens.user;
       },
       async logout() {
         try {
-          await api("/api/auth/logout", { method: "POST" });
+          await ok(api.POST("/api/auth/logout"));
         } finally {
           save(null);
         }

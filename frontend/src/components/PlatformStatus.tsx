@@ -1,6 +1,6 @@
 import { useEffect, useState } from "react";
-import { api } from "../api/client";
-import type { DeadLetterPage, PlatformHealth, Replayed } from "../api/types";
+import { api, ok, readHealth } from "../api/client";
+import type { PlatformHealth } from "../api/types";
 import { ErrorNote } from "./ErrorNote";
 import { when } from "./format";
 import { useLoad } from "./useLoad";
@@ -14,14 +14,14 @@ const DETAILS = ["brain", "speech_to_text", "text_to_speech", "livekit_rooms", "
 export function PlatformStatus() {
   const [health, setHealth] = useState<PlatformHealth | null>(null);
   const [unreachable, setUnreachable] = useState(false);
-  const letters = useLoad(() => api<DeadLetterPage>("/api/admin/dead-letters", { params: { limit: 5 } }), []);
+  const letters = useLoad(() => ok(api.GET("/api/admin/dead-letters", { params: { query: { limit: 5 } } })), []);
   const reloadLetters = letters.reload;
   const [replayNote, setReplayNote] = useState("");
   const [replayError, setReplayError] = useState<unknown>(null);
   const replay = async (sequence: number) => {
     setReplayError(null);
     try {
-      const sent = await api<Replayed>(`/api/admin/dead-letters/${sequence}/replay`, { method: "POST" });
+      const sent = await ok(api.POST("/api/admin/dead-letters/{sequence}/replay", { params: { path: { sequence } } }));
       setReplayNote(`Letter ${sequence} sent again to ${sent.consumer}.`);
     } catch (failure) {
       setReplayNote("");
@@ -33,8 +33,7 @@ export function PlatformStatus() {
     let stopped = false;
     const check = async () => {
       try {
-        const response = await fetch("/health", { headers: { Accept: "application/json" } });
-        const report = (await response.json()) as PlatformHealth; // a 503 carries the report too
+        const report = await readHealth();
         if (!stopped) {
           setHealth(report);
           setUnreachable(false);

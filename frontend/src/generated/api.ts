@@ -731,7 +731,7 @@ export interface components {
              * @default true
              * @constant
              */
-            accepted: true;
+            accepted?: true;
             /**
              * Event Id
              * Format: uuid
@@ -744,12 +744,12 @@ export interface components {
              * Greeting
              * @default
              */
-            greeting: string;
+            greeting?: string;
             /**
              * Instructions
              * @default
              */
-            instructions: string;
+            instructions?: string;
             /** Knowledge */
             knowledge?: components["schemas"]["KnowledgeEntry"][];
             /** Name */
@@ -769,7 +769,7 @@ export interface components {
              * Voice
              * @default Puck
              */
-            voice: string;
+            voice?: string;
         };
         /** AgentOut */
         AgentOut: {
@@ -970,7 +970,7 @@ export interface components {
              * @description More calls match than were counted: show 'total+'.
              * @default false
              */
-            total_is_lower_bound: boolean;
+            total_is_lower_bound?: boolean;
         };
         /** Breakdown */
         Breakdown: {
@@ -994,13 +994,13 @@ export interface components {
              * Caller
              * @default anonymous
              */
-            caller: string;
+            caller?: string;
             /**
              * Channel
              * @default chat
              * @enum {string}
              */
-            channel: "chat" | "voice";
+            channel?: "chat" | "voice";
             /**
              * Number
              * @description The agent's mock number the customer dials.
@@ -1095,7 +1095,7 @@ export interface components {
              * Note
              * @default
              */
-            note: string;
+            note?: string;
         };
         /** DirectoryEntry */
         DirectoryEntry: {
@@ -1655,7 +1655,7 @@ export interface components {
              * @default bearer
              * @constant
              */
-            token_type: "bearer";
+            token_type?: "bearer";
             user: components["schemas"]["UserOut"];
         };
         /** ToolConfig */
@@ -1664,7 +1664,7 @@ export interface components {
              * Description
              * @default
              */
-            description: string;
+            description?: string;
             /** Mcp Server Url */
             mcp_server_url?: string | null;
             /** Name */
@@ -1673,13 +1673,13 @@ export interface components {
              * Requires Approval
              * @default false
              */
-            requires_approval: boolean;
+            requires_approval?: boolean;
             /**
              * Source
              * @default builtin
              * @enum {string}
              */
-            source: "builtin" | "mcp";
+            source?: "builtin" | "mcp";
         };
         /** ToolDecision */
         ToolDecision: {

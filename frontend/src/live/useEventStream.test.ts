@@ -1,5 +1,8 @@
-import { describe, expect, it } from "vitest";
-import { backoffMs } from "./useEventStream";
+import { renderHook, waitFor } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { StreamEvent } from "../api/types";
+import { FakeEventSource, stubFetch } from "../test-helpers";
+import { backoffMs, useEventStream } from "./useEventStream";
 
 describe("reconnect back-off", () => {
   it("doubles from one second and stops at thirty", () => {
@@ -12,5 +15,70 @@ describe("reconnect back-off", () => {
   it("spreads clients by up to 20% either way", () => {
     expect(backoffMs(2, () => 0)).toBe(3200);
     expect(backoffMs(2, () => 1)).toBe(4800);
+  });
+});
+
+describe("useEventStream", () => {
+  const TYPES = ["call.queued", "call.ended"] as const;
+
+  beforeEach(() => {
+    FakeEventSource.reset();
+    vi.stubGlobal("EventSource", FakeEventSource);
+  });
+  afterEach(() => {
+    vi.unstubAllGlobals();
+    vi.restoreAllMocks();
+  });
+
+  it("opens the stream with a fresh token and hands over each event typed by its name", async () => {
+    stubFetch({ "/api/stream-token": { token: "t-1", expires_in: 300 } });
+    const seen: StreamEvent<(typeof TYPES)[number]>[] = [];
+    const { result } = renderHook(() => useEventStream("/api/stream/supervisor", TYPES, (event) => seen.push(event)));
+    const stream = await FakeEventSource.at("/api/stream/supervisor");
+    expect(stream.query.get("token")).toBe("t-1");
+    expect(result.current.state).toBe("connecting");
+    stream.ready();
+    expect(result.current.state).toBe("live");
+    stream.emit("call.queued", { call_id: "c1", agent_id: "a1", supervisor_id: "s1", position: 2, reason: "agent_busy" });
+    expect(seen).toEqual([{ type: "call.queued", call_id: "c1", agent_id: "a1", supervisor_id: "s1", position: 2, reason: "agent_busy" }]);
+  });
+
+  it("calls the latest handler without reconnecting", async () => {
+    stubFetch({});
+    const first = vi.fn();
+    const second = vi.fn();
+    const { rerender } = renderHook(({ onEvent }) => useEventStream("/api/stream/admin", TYPES, onEvent), { initialProps: { onEvent: first } });
+    const stream = await FakeEventSource.at("/api/stream/admin");
+    rerender({ onEvent: second });
+    stream.emit("call.queued", { call_id: "c1", agent_id: "a1", supervisor_id: "s1", position: 1, reason: "agent_busy" });
+    expect(first).not.toHaveBeenCalled();
+    expect(second).toHaveBeenCalledTimes(1);
+    expect(FakeEventSource.opened).toHaveLength(1);
+  });
+
+  it("reconnects after a drop and resumes after the last event it saw", async () => {
+    vi.spyOn(Math, "random").mockReturnValue(0); // the shortest wait: 0.8 s
+    stubFetch({});
+    const { result } = renderHook(() => useEventStream("/api/stream/supervisor", TYPES, () => undefined));
+    const stream = await FakeEventSource.at("/api/stream/supervisor");
+    stream.emit("call.queued", { call_id: "c1", agent_id: "a1", supervisor_id: "s1", position: 1, reason: "agent_busy" }, "41");
+    stream.fail();
+    expect(stream.closed).toBe(true);
+    expect(result.current).toEqual({ state: "reconnecting", retryInSeconds: 1 });
+    await waitFor(() => expect(FakeEventSource.opened).toHaveLength(2), { timeout: 3000 });
+    expect(FakeEventSource.opened[1].query.get("last_event_id")).toBe("41");
+  });
+
+  it("stays closed without a path, and closes on unmount", async () => {
+    stubFetch({});
+    const { rerender, unmount } = renderHook(({ path }) => useEventStream(path, TYPES, () => undefined), {
+      initialProps: { path: null as string | null },
+    });
+    await new Promise((settle) => setTimeout(settle, 20));
+    expect(FakeEventSource.opened).toHaveLength(0);
+    rerender({ path: "/api/calls/c1/stream" });
+    const stream = await FakeEventSource.at("/api/calls/c1/stream");
+    unmount();
+    expect(stream.closed).toBe(true);
   });
 });

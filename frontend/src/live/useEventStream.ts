@@ -1,5 +1,6 @@
-import { useEffect, useRef, useState } from "react";
-import { api } from "../api/client";
+import { useEffect, useEffectEvent, useState } from "react";
+import { api, ok } from "../api/client";
+import type { EventType, StreamEvent } from "../api/types";
 
 export type StreamState = "connecting" | "live" | "reconnecting";
 
@@ -22,20 +23,22 @@ interface Options {
 }
 
 /**
- * Follows one SSE stream of the gateway: each bus event arrives as ``onEvent(type, data)``. On a drop it
+ * Follows one SSE stream of the gateway: each bus event of the ``types`` asked for arrives as
+ * ``onEvent(event)``, typed by the generated event union (``event.type`` says which). On a drop it
  * reconnects with exponential back-off and resumes after the last event it saw (the gateway replays
  * what was missed), fetching a fresh stream token each time. ``path`` null: not connected.
+ * ``onEvent`` always sees the latest render's state, and a new one does not reconnect.
  */
-export function useEventStream(
+export function useEventStream<T extends EventType>(
   path: string | null,
-  types: readonly string[],
-  onEvent: (type: string, data: any) => void,
+  types: readonly T[],
+  onEvent: (event: StreamEvent<T>) => void,
   options: Options = {},
 ): StreamStatus {
   const [status, setStatus] = useState<StreamStatus>({ state: "connecting", retryInSeconds: null });
-  const handler = useRef(onEvent);
-  handler.current = onEvent;
+  const deliver = useEffectEvent(onEvent);
   const typeKey = types.join(",");
+  const callToken = options.callToken;
 
   useEffect(() => {
     if (!path) return;
@@ -47,9 +50,9 @@ export function useEventStream(
 
     const connect = async () => {
       setStatus((s) => ({ state: s.state === "live" ? "reconnecting" : s.state, retryInSeconds: null }));
-      let token = options.callToken;
+      let token = callToken;
       try {
-        token ??= (await api<{ token: string }>("/api/stream-token", { method: "POST" })).token;
+        token ??= (await ok(api.POST("/api/stream-token"))).token;
       } catch {
         return retry();
       }
@@ -64,10 +67,11 @@ export function useEventStream(
         setStatus({ state: "live", retryInSeconds: null });
       };
       source.addEventListener("ready", seen as EventListener);
-      for (const type of typeKey.split(",")) {
-        source.addEventListener(type, ((event: MessageEvent) => {
+      for (const type of typeKey.split(",") as T[]) {
+        source.addEventListener(type, ((event: MessageEvent<string>) => {
           seen(event);
-          handler.current(type, JSON.parse(event.data));
+          // The gateway sends the event as its contract serialises it; the stream's event name is its type.
+          deliver({ ...JSON.parse(event.data), type } as StreamEvent<T>);
         }) as EventListener);
       }
       source.onerror = () => {
@@ -89,7 +93,7 @@ export function useEventStream(
       clearTimeout(timer);
       source?.close();
     };
-  }, [path, typeKey, options.callToken]);
+  }, [path, typeKey, callToken]);
 
   return status;
 }

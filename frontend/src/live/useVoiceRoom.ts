@@ -9,10 +9,7 @@ import {
   type RemoteParticipant,
   type RemoteTrack,
 } from "livekit-client";
-import type { CallOut } from "../api/types";
-
-/** Where and how to join a call's room: the dialer's call answer carries one, as does Listen's. */
-export type LiveKitJoin = NonNullable<CallOut["livekit"]>;
+import type { LiveKitJoin } from "../api/types";
 
 export type VoiceState = "idle" | "connecting" | "connected" | "reconnecting" | "disconnected";
 export type Speaker = "agent" | "customer";

@@ -3,22 +3,18 @@ import userEvent from "@testing-library/user-event";
 import { Route, Routes, useLocation } from "react-router-dom";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../App";
-import { renderAt, SilentEventSource, stubFetch } from "../test-helpers";
+import { FakeEventSource, renderAt, signedInAs, stubFetch } from "../test-helpers";
 import { Conversation, Dialer, SLOW_ANSWER_MS, endedMessage } from "./dialer/Dialer";
 import { Login } from "./Login";
 
-beforeEach(() => vi.stubGlobal("EventSource", SilentEventSource));
+beforeEach(() => {
+  FakeEventSource.reset();
+  vi.stubGlobal("EventSource", FakeEventSource);
+});
 afterEach(() => {
   vi.unstubAllGlobals();
   localStorage.clear();
 });
-
-function signedInAs(role: "admin" | "supervisor", expiresInMs = 3_600_000) {
-  localStorage.setItem("cs-agents.session", JSON.stringify({
-    accessToken: "a", refreshToken: "r", expiresAt: Date.now() + expiresInMs,
-    user: { id: "u1", email: `${role}@test.local`, role },
-  }));
-}
 
 function Where() {
   return <output data-testid="where">{useLocation().pathname}</output>;
@@ -105,7 +101,7 @@ describe("the session", () => {
     signedInAs("supervisor", 30_000); // due for refresh at once
     vi.stubGlobal("fetch", vi.fn(async () => { throw new TypeError("Failed to fetch"); }));
     renderAt("/supervisor", <><App /><Routes><Route path="*" element={<Where />} /></Routes></>);
-    const refreshed = () => vi.mocked(fetch).mock.calls.some(([url]) => String(url).includes("/api/auth/refresh"));
+    const refreshed = () => vi.mocked(fetch).mock.calls.some(([request]) => (request instanceof Request ? request.url : String(request)).includes("/api/auth/refresh"));
     await waitFor(() => expect(refreshed()).toBe(true));
     await new Promise((settle) => setTimeout(settle, 50)); // let the failed refresh finish
     expect(localStorage.getItem("cs-agents.session")).not.toBeNull();

@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useRef, useState } from "react";
-import { api } from "../../api/client";
-import type { FloorCounters, KpiReport, Leaderboard, LiveCounters, Overview, SentimentScore, TimeSeries } from "../../api/types";
+import { useEffect, useRef, useState } from "react";
+import { api, ok } from "../../api/client";
+import type { FloorCounters, LiveCounters } from "../../api/types";
 import { PageHead } from "../../components/PageHead";
 import { PlatformStatus } from "../../components/PlatformStatus";
 import { DateRange, type Range } from "../../components/DateRange";
@@ -12,13 +12,20 @@ import { useEventStream } from "../../live/useEventStream";
 
 const STREAM_TYPES = ["analytics.counters", "sentiment.score", "call.ended", "archive.saved"] as const;
 
+/** A supervisor's floor as /api/analytics/live gives it, from the stream's counters event. */
+function floorOf(event: LiveCounters): FloorCounters {
+  const { supervisor_id, active_calls, queued_calls, agents_total, agents_busy, longest_wait_seconds } = event;
+  return { supervisor_id, active_calls, queued_calls, agents_total, agents_busy, longest_wait_seconds };
+}
+
 export function AdminDashboard() {
   const [range, setRange] = useState<Range>({ from: daysAgo(29), to: isoDay(new Date()) });
-  const overview = useLoad(() => api<Overview>("/api/admin/overview"), []);
-  const live = useLoad(() => api<{ supervisors: FloorCounters[] }>("/api/analytics/live"), []);
-  const kpis = useLoad(() => api<KpiReport>("/api/analytics/kpis", { params: { ...range } }), [range.from, range.to]);
-  const board = useLoad(() => api<Leaderboard>("/api/analytics/leaderboard", { params: { ...range } }), [range.from, range.to]);
-  const series = useLoad(() => api<TimeSeries>("/api/analytics/timeseries", { params: { ...range } }), [range.from, range.to]);
+  const { from, to } = range;
+  const overview = useLoad(() => ok(api.GET("/api/admin/overview")), []);
+  const live = useLoad(() => ok(api.GET("/api/analytics/live")), []);
+  const kpis = useLoad(() => ok(api.GET("/api/analytics/kpis", { params: { query: { from, to } } })), [from, to]);
+  const board = useLoad(() => ok(api.GET("/api/analytics/leaderboard", { params: { query: { from, to } } })), [from, to]);
+  const series = useLoad(() => ok(api.GET("/api/analytics/timeseries", { params: { query: { from, to } } })), [from, to]);
   const [counters, setCounters] = useState<Record<string, FloorCounters>>({});
   // The latest sentiment of each live call, per supervisor: the cards' "sentiment at a glance".
   const [moods, setMoods] = useState<Record<string, Record<string, number>>>({});
@@ -28,28 +35,29 @@ export function AdminDashboard() {
     if (live.data) setCounters(Object.fromEntries(live.data.supervisors.map((c) => [c.supervisor_id, c])));
   }, [live.data]);
 
-  const onEvent = useCallback(
-    (type: string, data: any) => {
-      if (type === "analytics.counters") {
-        const event = data as LiveCounters;
-        setCounters((all) => ({ ...all, [event.supervisor_id]: { ...event } as FloorCounters }));
-      } else if (type === "sentiment.score") {
-        const event = data as SentimentScore;
+  useEffect(() => () => clearTimeout(refreshSoon.current), []);
+
+  const status = useEventStream("/api/stream/admin", STREAM_TYPES, (event) => {
+    switch (event.type) {
+      case "analytics.counters":
+        setCounters((all) => ({ ...all, [event.supervisor_id]: floorOf(event) }));
+        break;
+      case "sentiment.score":
         setMoods((all) => ({ ...all, [event.supervisor_id]: { ...all[event.supervisor_id], [event.call_id]: event.score } }));
-      } else if (type === "call.ended") {
+        break;
+      case "call.ended":
         setMoods((all) => {
-          const mine = { ...all[data.supervisor_id] };
-          delete mine[data.call_id];
-          return { ...all, [data.supervisor_id]: mine };
+          const mine = { ...all[event.supervisor_id] };
+          delete mine[event.call_id];
+          return { ...all, [event.supervisor_id]: mine };
         });
-      } else if (type === "archive.saved") {
+        break;
+      case "archive.saved":
         clearTimeout(refreshSoon.current); // today's KPIs moved: refresh once the burst settles
         refreshSoon.current = setTimeout(() => void overview.reload(), 1500);
-      }
-    },
-    [overview.reload],
-  );
-  const status = useEventStream("/api/stream/admin", STREAM_TYPES, onEvent);
+        break;
+    }
+  });
   const totals = Object.values(counters).reduce(
     (sum, c) => ({ active: sum.active + c.active_calls, queued: sum.queued + c.queued_calls, busy: sum.busy + c.agents_busy }),
     { active: 0, queued: 0, busy: 0 },

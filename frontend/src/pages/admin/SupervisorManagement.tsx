@@ -1,11 +1,11 @@
 import { useState, type FormEvent } from "react";
-import { api } from "../../api/client";
-import type { Supervisor, SupervisorPatch } from "../../api/types";
+import { api, ok } from "../../api/client";
+import type { SupervisorIn, SupervisorPatch } from "../../api/types";
 import { ErrorNote } from "../../components/ErrorNote";
 import { useLoad } from "../../components/useLoad";
 
 export function SupervisorManagement() {
-  const supervisors = useLoad(() => api<Supervisor[]>("/api/supervisors"), []);
+  const supervisors = useLoad(() => ok(api.GET("/api/supervisors")), []);
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState("");
   const [confirming, setConfirming] = useState<string | null>(null);
@@ -21,12 +21,12 @@ export function SupervisorManagement() {
     }
   };
   const patch = (id: string, body: SupervisorPatch, done: string) =>
-    act(() => api(`/api/supervisors/${id}`, { method: "PATCH", body }), done);
+    act(() => ok(api.PATCH("/api/supervisors/{supervisor_id}", { params: { path: { supervisor_id: id } }, body })), done);
 
   return (
     <div className="page">
       <h1>Supervisors</h1>
-      <CreateSupervisor onCreate={(body) => act(() => api("/api/supervisors", { method: "POST", body }), `Created ${body.email}`)} />
+      <CreateSupervisor onCreate={(body) => act(() => ok(api.POST("/api/supervisors", { body })), `Created ${body.email}`)} />
       <ErrorNote error={error ?? supervisors.error} />
       {notice && <p role="status" className="notice">{notice}</p>}
       <table className="table">
@@ -63,7 +63,7 @@ export function SupervisorManagement() {
                 {confirming === s.id ? (
                   <span role="group" aria-label={`Confirm deleting ${s.email}`}>
                     Delete {s.email} and their agents?{" "}
-                    <button type="button" className="danger" onClick={() => { setConfirming(null); void act(() => api(`/api/supervisors/${s.id}`, { method: "DELETE" }), `Deleted ${s.email}`); }}>
+                    <button type="button" className="danger" onClick={() => { setConfirming(null); void act(() => ok(api.DELETE("/api/supervisors/{supervisor_id}", { params: { path: { supervisor_id: s.id } } })), `Deleted ${s.email}`); }}>
                       Yes, delete
                     </button>
                     <button type="button" className="secondary" onClick={() => setConfirming(null)}>Cancel</button>
@@ -80,7 +80,7 @@ export function SupervisorManagement() {
   );
 }
 
-function CreateSupervisor({ onCreate }: { onCreate: (body: { email: string; full_name: string; password: string }) => Promise<void> }) {
+function CreateSupervisor({ onCreate }: { onCreate: (body: SupervisorIn) => Promise<void> }) {
   const [form, setForm] = useState({ email: "", full_name: "", password: "" });
   const submit = async (event: FormEvent) => {
     event.preventDefault();

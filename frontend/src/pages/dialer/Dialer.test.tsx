@@ -3,37 +3,24 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { FakeRoom, fakeMicrophone, livekitFake } from "../../live/livekitFake";
 import { MICROPHONE_REFUSED, ROOM_DISCONNECTED, ROOM_UNREACHABLE } from "../../live/useVoiceRoom";
-import { renderAt, stubFetch } from "../../test-helpers";
+import { FakeEventSource, renderAt, stubFetch } from "../../test-helpers";
 import { Dialer, VOICE_NOT_CONFIGURED } from "./Dialer";
 
 vi.mock("livekit-client", async (original) => ({ ...(await original<object>()), ...(await import("../../live/livekitFake")).livekitFake }));
 
+const CALL_STARTED = {
+  call_id: "c1", agent_id: "a1", supervisor_id: "s1", agent_name: "Orders", caller: "anonymous", channel: "voice" as const,
+};
 const JOIN = { url: "ws://rooms.test", room: "call-c1", token: "room-token" };
 const VOICE_CALL = {
   call_id: "c1", call_token: "call-token", expires_in: 14_400, status: "connected", queue_position: null,
   agent: { name: "Orders" }, stream_url: "/api/calls/c1/stream?token=call-token", livekit: JOIN,
 };
 
-/** An EventSource the test speaks through: send(type, data) delivers one event of the call's stream. */
-class ScriptedEventSource {
-  static latest: ScriptedEventSource | null = null;
-  onerror: (() => void) | null = null;
-  private readonly listeners = new Map<string, ((event: MessageEvent) => void)[]>();
-  constructor(readonly url: string) {
-    ScriptedEventSource.latest = this;
-  }
-  addEventListener(type: string, listener: (event: MessageEvent) => void) {
-    this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
-  }
-  close() {}
-  static send(type: string, data: unknown) {
-    for (const listener of ScriptedEventSource.latest?.listeners.get(type) ?? []) listener(new MessageEvent(type, { data: JSON.stringify(data) }));
-  }
-}
-
 beforeEach(() => {
   FakeRoom.reset();
-  vi.stubGlobal("EventSource", ScriptedEventSource);
+  FakeEventSource.reset();
+  vi.stubGlobal("EventSource", FakeEventSource);
 });
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -119,8 +106,9 @@ describe("a voice call from the dialer", () => {
     await placeVoiceCall({ "/api/calls": [201, { ...VOICE_CALL, status: "queued", queue_position: 2 }] });
     expect(await screen.findByTestId("call-status")).toHaveTextContent("You are number 2 in the queue.");
     expect(FakeRoom.last().connect).not.toHaveBeenCalled();
-    await waitFor(() => expect(ScriptedEventSource.latest).not.toBeNull());
-    act(() => ScriptedEventSource.send("call.started", { call_id: "c1" }));
+    const stream = await FakeEventSource.at("/api/calls/c1/stream");
+    expect(stream.query.get("token")).toBe("call-token");
+    stream.emit("call.started", CALL_STARTED);
     await waitFor(() => expect(FakeRoom.last().connect).toHaveBeenCalledWith(JOIN.url, JOIN.token));
   });
 });

@@ -1,6 +1,6 @@
-import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
-import { api, ApiError } from "../../api/client";
-import type { CallEnded, CallOut, DirectoryEntry, PlatformHealth } from "../../api/types";
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { anonymous, api, ApiError, asCaller, ok, readHealth } from "../../api/client";
+import type { CallEnded, CallIn, CallOut } from "../../api/types";
 import { ConnectionBadge } from "../../components/ConnectionBadge";
 import { ErrorNote } from "../../components/ErrorNote";
 import { mergeLines, type Line } from "../../components/transcript";
@@ -15,7 +15,7 @@ const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "+", "0", "-"];
 const STREAM_TYPES = ["call.queued", "call.started", "transcript.chunk", "call.ended"] as const;
 
 type Phase = "idle" | "dialling" | "queued" | "connected" | "ended";
-type Channel = "chat" | "voice";
+type Channel = NonNullable<CallIn["channel"]>;
 
 export const VOICE_NOT_CONFIGURED = "Voice calls are not available on this server (LiveKit is not configured); call by chat.";
 
@@ -29,14 +29,13 @@ export function endedMessage(ended: Pick<CallEnded, "reason" | "ended_by">): str
 
 /**
  * Why voice calls cannot be made here, or null while they can (or nobody knows yet). /health says
- * whether LiveKit is configured; it answers 503 with the same body while a service is down, which
- * api() would turn into an error, hence plain fetch. A 422 voice_unavailable later says so too.
+ * whether LiveKit is configured (with 503 and the same report while a service is down). A 422
+ * voice_unavailable later says so too.
  */
 function useVoiceUnavailable(): [string | null, (reason: string) => void] {
   const [reason, setReason] = useState<string | null>(null);
   useEffect(() => {
-    fetch("/health")
-      .then((response) => response.json() as Promise<Partial<PlatformHealth>>)
+    readHealth()
       .then((health) => {
         if (health.livekit?.startsWith("not configured")) setReason(VOICE_NOT_CONFIGURED);
       })
@@ -47,7 +46,7 @@ function useVoiceUnavailable(): [string | null, (reason: string) => void] {
 
 /** The customer's phone: dial a demo number, chat or talk with the agent, see the queue, hang up. */
 export function Dialer() {
-  const directory = useLoad(() => api<DirectoryEntry[]>("/api/directory"), []);
+  const directory = useLoad(() => ok(api.GET("/api/directory")), []);
   const voice = useVoiceRoom();
   const [voiceUnavailable, setVoiceUnavailable] = useVoiceUnavailable();
   const [number, setNumber] = useState("");
@@ -72,7 +71,7 @@ export function Dialer() {
       return;
     }
     try {
-      const placed = await api<CallOut>("/api/calls", { method: "POST", body: { number: dialled, caller: caller || "anonymous", channel }, token: null });
+      const placed = await ok(anonymous.POST("/api/calls", { body: { number: dialled, caller: caller || "anonymous", channel } }));
       setCall(placed);
       setPosition(placed.queue_position ?? null);
       setPhase(placed.status === "connected" ? "connected" : placed.status === "queued" ? "queued" : "ended");
@@ -87,33 +86,41 @@ export function Dialer() {
   // A voice call joins its room once the agent answers (at once, or when a queued call starts), and
   // leaves it however the call ends.
   const room = call?.livekit;
+  const { join: joinRoom, leave: leaveRoom } = voice; // stable: the same functions on every render
   useEffect(() => {
-    if (phase === "connected" && room) void voice.join(room);
-    if (phase === "ended") void voice.leave();
-  }, [phase, room, voice.join, voice.leave]);
+    if (phase === "connected" && room) void joinRoom(room);
+    if (phase === "ended") void leaveRoom();
+  }, [phase, room, joinRoom, leaveRoom]);
 
-  const onEvent = useCallback((type: string, data: any) => {
-    if (type === "call.queued") {
-      setPhase("queued");
-      setPosition(data.position);
-    } else if (type === "call.started") {
-      setPhase("connected");
-      setPosition(null);
-    } else if (type === "transcript.chunk") {
-      setLines((all) => mergeLines(all, [data]));
-    } else if (type === "call.ended") {
-      setPhase("ended");
-      setEndNote(endedMessage(data as CallEnded));
-    }
-  }, []);
-  const stream = useEventStream(call && phase !== "ended" ? `/api/calls/${call.call_id}/stream` : null, STREAM_TYPES, onEvent, {
-    callToken: call?.call_token,
-  });
+  const stream = useEventStream(
+    call && phase !== "ended" ? `/api/calls/${call.call_id}/stream` : null,
+    STREAM_TYPES,
+    (event) => {
+      switch (event.type) {
+        case "call.queued":
+          setPhase("queued");
+          setPosition(event.position);
+          break;
+        case "call.started":
+          setPhase("connected");
+          setPosition(null);
+          break;
+        case "transcript.chunk":
+          setLines((all) => mergeLines(all, [event]));
+          break;
+        case "call.ended":
+          setPhase("ended");
+          setEndNote(endedMessage(event));
+          break;
+      }
+    },
+    { callToken: call?.call_token },
+  );
 
   const hangUp = async () => {
     if (!call) return;
     try {
-      await api(`/api/calls/${call.call_id}/end`, { method: "POST", token: call.call_token });
+      await ok(asCaller(call.call_token).POST("/api/calls/{call_id}/end", { params: { path: { call_id: call.call_id } } }));
     } catch (failure) {
       setError(failure);
     }
@@ -218,7 +225,7 @@ export function Conversation(props: {
   const send = async (event: FormEvent) => {
     event.preventDefault();
     try {
-      await api(`/api/calls/${props.callId}/messages`, { method: "POST", body: { text }, token: props.callToken });
+      await ok(asCaller(props.callToken).POST("/api/calls/{call_id}/messages", { params: { path: { call_id: props.callId } }, body: { text } }));
       setText("");
     } catch (failure) {
       props.onError(failure);

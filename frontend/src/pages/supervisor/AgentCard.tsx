@@ -1,13 +1,13 @@
-import { useCallback, useEffect, useRef, useState } from "react";
-import { api } from "../../api/client";
-import type { Agent, LiveCall, LiveCallDetail, SatisfactionScore, SentimentScore, TranscriptChunk, WhisperAck } from "../../api/types";
+import { useEffect, useRef, useState } from "react";
+import { api, ok } from "../../api/client";
+import type { Agent, AgentStatusChanged, LiveCall, SatisfactionScore, SentimentScore, StreamEvent } from "../../api/types";
 import { ConnectionBadge } from "../../components/ConnectionBadge";
 import { ErrorNote } from "../../components/ErrorNote";
 import { brainName, decimal } from "../../components/format";
 import { mergeLines, type Line } from "../../components/transcript";
 import { VoiceStatus } from "../../components/VoiceStatus";
 import { useEventStream } from "../../live/useEventStream";
-import { useVoiceRoom, type LiveKitJoin } from "../../live/useVoiceRoom";
+import { useVoiceRoom } from "../../live/useVoiceRoom";
 
 const STREAM_TYPES = [
   "call.started",
@@ -18,6 +18,9 @@ const STREAM_TYPES = [
   "whisper.ack",
   "agent.status",
 ] as const;
+
+/** An event of the agent's stream. */
+export type CardEvent = StreamEvent<(typeof STREAM_TYPES)[number]>;
 
 type WhisperStage = "none" | "pausing" | "paused" | "received" | "resumed";
 
@@ -38,6 +41,29 @@ function newCall(id: string, caller: string, channel: string, brain: string | nu
   return { id, caller, channel, brain, lines: [], sentiment: null, satisfaction: null, satisfactionTrend: 0, whisper: "none", ended: false };
 }
 
+/**
+ * The card's call after one event of the agent's stream: a call that starts replaces the last one;
+ * the rest apply to the call shown, and events of any other call are ignored.
+ */
+export function reduceCall(view: CallView | null, event: CardEvent): CallView | null {
+  if (event.type === "call.started") return newCall(event.call_id, event.caller, event.channel);
+  if (event.type === "agent.status" || !view || view.id !== event.call_id) return view;
+  switch (event.type) {
+    case "transcript.chunk":
+      return { ...view, lines: mergeLines(view.lines, [event]), brain: view.brain ?? event.brain ?? null };
+    case "sentiment.score":
+      return { ...view, sentiment: event };
+    case "satisfaction.score": {
+      const trend = view.satisfaction ? event.score - view.satisfaction.score : 0;
+      return { ...view, satisfaction: event, satisfactionTrend: trend === 0 ? view.satisfactionTrend : trend };
+    }
+    case "whisper.ack":
+      return { ...view, whisper: event.stage };
+    case "call.ended":
+      return { ...view, ended: true };
+  }
+}
+
 function trendArrow(trend: number) {
   return trend > 0.05 ? "↑" : trend < -0.05 ? "↓" : "→";
 }
@@ -45,14 +71,24 @@ function trendArrow(trend: number) {
 /** One agent, live: status, the current call's transcript, sentiment and satisfaction, and the whisper panel. */
 export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: LiveCall | undefined }) {
   const [call, setCall] = useState<CallView | null>(null);
-  const [status, setStatus] = useState<string>(agent.status);
+  const [status, setStatus] = useState<Agent["status"] | AgentStatusChanged["status"]>(agent.status);
   const transcriptEnd = useRef<HTMLDivElement>(null);
 
+  // The floor's list of live calls names the agent's call (a dashboard opened mid-call, or a call the
+  // stream announced before this card was there): show it, unless the stream already did.
+  const activeId = activeCall?.id;
+  const activeCaller = activeCall?.caller ?? "";
+  const activeChannel = activeCall?.channel ?? "";
+  const activeBrain = activeCall?.brain ?? null;
   useEffect(() => {
-    if (!activeCall) return;
-    setCall((current) => (current?.id === activeCall.id ? current : newCall(activeCall.id, activeCall.caller, activeCall.channel, activeCall.brain)));
-    // A dashboard opened mid-call starts from the transcript so far.
-    api<LiveCallDetail>(`/api/calls/${activeCall.id}`)
+    if (!activeId) return;
+    setCall((current) => (current?.id === activeId ? current : newCall(activeId, activeCaller, activeChannel, activeBrain)));
+  }, [activeId, activeCaller, activeChannel, activeBrain]);
+
+  // ... starting from the transcript so far, once per call.
+  useEffect(() => {
+    if (!activeId) return;
+    ok(api.GET("/api/calls/{call_id}", { params: { path: { call_id: activeId } } }))
       .then((detail) =>
         setCall((current) =>
           current && current.id === detail.id
@@ -61,37 +97,13 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
         ),
       )
       .catch(() => undefined);
-  }, [activeCall?.id]);
+  }, [activeId]);
 
-  const onEvent = useCallback((type: string, data: any) => {
-    if (type === "agent.status") return setStatus(data.status);
-    if (type === "call.started") {
-      setStatus("busy");
-      return setCall(newCall(data.call_id, data.caller, data.channel));
-    }
-    setCall((current) => {
-      const view = current && current.id === data.call_id ? current : null;
-      if (!view) return current;
-      switch (type) {
-        case "transcript.chunk":
-          return { ...view, lines: mergeLines(view.lines, [data as TranscriptChunk]), brain: view.brain ?? data.brain ?? null };
-        case "sentiment.score":
-          return { ...view, sentiment: data as SentimentScore };
-        case "satisfaction.score": {
-          const next = data as SatisfactionScore;
-          const trend = view.satisfaction ? next.score - view.satisfaction.score : 0;
-          return { ...view, satisfaction: next, satisfactionTrend: trend === 0 ? view.satisfactionTrend : trend };
-        }
-        case "whisper.ack":
-          return { ...view, whisper: (data as WhisperAck).stage };
-        case "call.ended":
-          return { ...view, ended: true };
-        default:
-          return view;
-      }
-    });
-  }, []);
-  const stream = useEventStream(`/api/stream/agents/${agent.id}`, STREAM_TYPES, onEvent);
+  const stream = useEventStream(`/api/stream/agents/${agent.id}`, STREAM_TYPES, (event) => {
+    if (event.type === "agent.status") setStatus(event.status);
+    else if (event.type === "call.started") setStatus("busy");
+    setCall((current) => reduceCall(current, event));
+  });
 
   useEffect(() => {
     transcriptEnd.current?.scrollIntoView?.({ block: "nearest" });
@@ -152,7 +164,7 @@ function ListenPanel({ callId }: { callId: string }) {
     setError(null);
     await voice.prepare({ microphone: false });
     try {
-      await voice.join(await api<LiveKitJoin>(`/api/calls/${callId}/listen`, { method: "POST" }));
+      await voice.join(await ok(api.POST("/api/calls/{call_id}/listen", { params: { path: { call_id: callId } } })));
     } catch (failure) {
       setError(failure);
       await voice.leave();
@@ -178,7 +190,7 @@ function WhisperPanel({ callId, stage, onStage }: { callId: string; stage: Whisp
     setError(null);
     onStage("pausing");
     try {
-      await api(`/api/calls/${callId}/whisper`, { method: "POST" });
+      await ok(api.POST("/api/calls/{call_id}/whisper", { params: { path: { call_id: callId } } }));
     } catch (failure) {
       onStage("none");
       setError(failure);
@@ -187,7 +199,7 @@ function WhisperPanel({ callId, stage, onStage }: { callId: string; stage: Whisp
   const inject = async () => {
     setError(null);
     try {
-      await api(`/api/calls/${callId}/inject`, { method: "POST", body: { instructions: text } });
+      await ok(api.POST("/api/calls/{call_id}/inject", { params: { path: { call_id: callId } }, body: { instructions: text } }));
       setText("");
     } catch (failure) {
       setError(failure);

@@ -1,6 +1,6 @@
-import { useEffect, useState, type FormEvent } from "react";
-import { api } from "../../api/client";
-import type { Agent, CatalogTool, KnowledgeEntry, ToolConfig } from "../../api/types";
+import { useState, type FormEvent } from "react";
+import { api, ok } from "../../api/client";
+import type { Agent, AgentIn, CatalogTool, KnowledgeEntry, ToolConfig } from "../../api/types";
 import { ErrorNote } from "../../components/ErrorNote";
 import { useLoad } from "../../components/useLoad";
 
@@ -29,8 +29,8 @@ function draftOf(agent: Agent): Draft {
 }
 
 export function AgentManagement() {
-  const agents = useLoad(() => api<Agent[]>("/api/agents"), []);
-  const catalog = useLoad(() => api<CatalogTool[]>("/api/tool-catalog"), []);
+  const agents = useLoad(() => ok(api.GET("/api/agents")), []);
+  const catalog = useLoad(() => ok(api.GET("/api/tool-catalog")), []);
   const [editing, setEditing] = useState<Agent | "new" | null>(null);
   const [notice, setNotice] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -38,7 +38,7 @@ export function AgentManagement() {
   const remove = async (agent: Agent) => {
     if (!window.confirm(`Delete ${agent.name}? Its number stops answering.`)) return;
     try {
-      await api(`/api/agents/${agent.id}`, { method: "DELETE" });
+      await ok(api.DELETE("/api/agents/{agent_id}", { params: { path: { agent_id: agent.id } } }));
       setNotice(`Deleted ${agent.name}`);
       await agents.reload();
     } catch (failure) {
@@ -56,6 +56,7 @@ export function AgentManagement() {
       <ErrorNote error={error ?? agents.error} />
       {editing && (
         <AgentEditor
+          key={editing === "new" ? "new" : editing.id}
           agent={editing === "new" ? null : editing}
           catalog={catalog.data ?? []}
           onDone={async (message) => {
@@ -86,11 +87,9 @@ function AgentEditor({ agent, catalog, onDone, onCancel }: {
   onDone: (message: string) => Promise<void>;
   onCancel: () => void;
 }) {
+  // A fresh draft per agent: the editor is keyed by the agent it edits.
   const [draft, setDraft] = useState<Draft>(agent ? draftOf(agent) : BLANK);
   const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
-    setDraft(agent ? draftOf(agent) : BLANK);
-  }, [agent]);
 
   const toolNamed = (name: string) => draft.tools.find((t) => t.name === name);
   const toggleTool = (tool: CatalogTool, on: boolean) =>
@@ -106,13 +105,13 @@ function AgentEditor({ agent, catalog, onDone, onCancel }: {
   const save = async (event: FormEvent) => {
     event.preventDefault();
     setError(null);
-    const body = {
+    const body: AgentIn = {
       ...draft,
       tag_taxonomy: draft.tag_taxonomy.split(",").map((t) => t.trim()).filter(Boolean),
     };
     try {
-      if (agent) await api(`/api/agents/${agent.id}`, { method: "PATCH", body });
-      else await api("/api/agents", { method: "POST", body });
+      if (agent) await ok(api.PATCH("/api/agents/{agent_id}", { params: { path: { agent_id: agent.id } }, body }));
+      else await ok(api.POST("/api/agents", { body }));
       await onDone(agent ? `Saved ${draft.name}` : `Created ${draft.name}`);
     } catch (failure) {
       setError(failure);

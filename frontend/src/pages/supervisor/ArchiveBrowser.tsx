@@ -1,7 +1,7 @@
-import { useCallback, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { Link } from "react-router-dom";
-import { api } from "../../api/client";
-import type { Agent, ArchivePage } from "../../api/types";
+import { api, ok } from "../../api/client";
+import type { paths } from "../../generated/api";
 import { ErrorNote } from "../../components/ErrorNote";
 import { decimal, duration, when } from "../../components/format";
 import { useLoad } from "../../components/useLoad";
@@ -11,14 +11,16 @@ import { useEventStream } from "../../live/useEventStream";
 
 // A newly archived call shows up without a reload: the admin's stream carries archive.saved; a
 // supervisor's carries the "call ended" notification that follows their call's archiving.
-const ADMIN_FEED = { path: "/api/stream/admin", types: ["archive.saved"] } as const;
-const SUPERVISOR_FEED = { path: "/api/stream/supervisor", types: ["notification.created"] } as const;
+const ADMIN_FEED = { path: "/api/stream/admin", types: ["archive.saved"] as const };
+const SUPERVISOR_FEED = { path: "/api/stream/supervisor", types: ["notification.created"] as const };
+
+type Sentiment = NonNullable<NonNullable<paths["/api/archive"]["get"]["parameters"]["query"]>["sentiment"]>;
 
 interface Filters {
   q: string;
   agent_id: string;
   tag: string;
-  sentiment: string;
+  sentiment: Sentiment | "";
   from: string;
   to: string;
 }
@@ -29,23 +31,30 @@ export function ArchiveBrowser() {
   const [draft, setDraft] = useState<Filters>(EMPTY);
   const [filters, setFilters] = useState<Filters>(EMPTY);
   const [page, setPage] = useState(1);
-  const agents = useLoad(() => api<Agent[]>("/api/agents"), []);
+  const agents = useLoad(() => ok(api.GET("/api/agents")), []);
   const results = useLoad(
     () =>
-      api<ArchivePage>("/api/archive", {
-        params: { ...filters, from: filters.from && `${filters.from}T00:00:00Z`, to: filters.to && `${filters.to}T23:59:59Z`, page, page_size: 20 },
-      }),
+      ok(
+        api.GET("/api/archive", {
+          params: {
+            query: {
+              ...filters,
+              sentiment: filters.sentiment || undefined, // "any"
+              from: filters.from && `${filters.from}T00:00:00Z`,
+              to: filters.to && `${filters.to}T23:59:59Z`,
+              page,
+              page_size: 20,
+            },
+          },
+        }),
+      ),
     [filters, page],
   );
   const { user } = useAuth();
   const feed = user?.role === "admin" ? ADMIN_FEED : SUPERVISOR_FEED;
-  const onEvent = useCallback(
-    (type: string, data: any) => {
-      if (type === "archive.saved" || data.kind === "call_ended") void results.reload();
-    },
-    [results.reload],
-  );
-  const live = useEventStream(feed.path, feed.types, onEvent);
+  const live = useEventStream(feed.path, feed.types, (event) => {
+    if (event.type === "archive.saved" || event.kind === "call_ended") void results.reload();
+  });
   const search = (event: FormEvent) => {
     event.preventDefault();
     setPage(1);
@@ -67,7 +76,7 @@ export function ArchiveBrowser() {
         <label>Tag<input value={draft.tag} onChange={(e) => setDraft({ ...draft, tag: e.target.value })} /></label>
         <label>
           Sentiment
-          <select value={draft.sentiment} onChange={(e) => setDraft({ ...draft, sentiment: e.target.value })}>
+          <select value={draft.sentiment} onChange={(e) => setDraft({ ...draft, sentiment: e.target.value as Filters["sentiment"] })}>
             <option value="">Any</option><option>negative</option><option>neutral</option><option>positive</option>
           </select>
         </label>

@@ -1,16 +1,19 @@
 import { Link, useParams } from "react-router-dom";
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { api } from "../../api/client";
-import type { ArchiveDetail } from "../../api/types";
+import { api, ok } from "../../api/client";
 import { ErrorNote } from "../../components/ErrorNote";
 import { brainName, decimal, duration, when } from "../../components/format";
 import { useLoad } from "../../components/useLoad";
 
 export function ArchiveCall() {
-  const { callId } = useParams();
-  const call = useLoad(() => api<ArchiveDetail>(`/api/archive/${callId}`), [callId]);
+  const { callId = "" } = useParams();
+  const call = useLoad(() => ok(api.GET("/api/archive/{call_id}", { params: { path: { call_id: callId } } })), [callId]);
   const detail = call.data;
-  const timeline = ((detail?.sentiment_timeline ?? []) as { score: number }[]).map((point, index) => ({ n: index + 1, score: point.score }));
+  // The document types the timeline's points as free-form objects; each carries a numeric score.
+  const timeline = (detail?.sentiment_timeline ?? [])
+    .map((point) => point.score)
+    .filter((score): score is number => typeof score === "number")
+    .map((score, index) => ({ n: index + 1, score }));
   return (
     <div className="page">
       <p><Link to="/supervisor/archive">← Archive</Link></p>

@@ -1,9 +1,9 @@
-import { render, screen, within } from "@testing-library/react";
+import { render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Agent, LiveCall } from "../../api/types";
 import { FakeRoom, livekitFake } from "../../live/livekitFake";
-import { renderAt, SilentEventSource, stubFetch } from "../../test-helpers";
+import { FakeEventSource, renderAt, stubFetch } from "../../test-helpers";
 import { AgentCard } from "./AgentCard";
 import { SupervisorDashboard } from "./SupervisorDashboard";
 
@@ -16,7 +16,10 @@ const REQUEST = {
   result: null, error: null,
 };
 
-beforeEach(() => vi.stubGlobal("EventSource", SilentEventSource));
+beforeEach(() => {
+  FakeEventSource.reset();
+  vi.stubGlobal("EventSource", FakeEventSource);
+});
 afterEach(() => vi.unstubAllGlobals());
 
 function dashboardWith(decision: unknown) {
@@ -48,6 +51,53 @@ describe("tool requests on the supervisor dashboard", () => {
     await userEvent.click(await screen.findByRole("button", { name: "Allow" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("try again");
     expect(screen.getByRole("group", { name: "Tool request refund_order" })).toBeInTheDocument();
+  });
+});
+
+describe("the supervisor dashboard's stream", () => {
+  const ON_CALL = { call_id: "c1", agent_id: "a1", supervisor_id: "s1" };
+
+  async function dashboardOnItsStream() {
+    const requests = stubFetch({ "/api/agents": [], "/api/calls": [], "/api/notifications": [], "/api/tool-requests": [] });
+    renderAt("/supervisor", <SupervisorDashboard />);
+    return { requests, stream: await FakeEventSource.at("/api/stream/supervisor") };
+  }
+
+  it("adds a tool request as it arrives, and drops it once decided elsewhere", async () => {
+    const { stream } = await dashboardOnItsStream();
+    stream.emit("tool.permission.request", {
+      ...ON_CALL, request_id: "r2", tool_name: "cancel_order", arguments: { order_id: "ORD-7" }, reason: "changed mind",
+      expires_at: new Date(Date.now() + 30_000).toISOString(),
+    });
+    const request = screen.getByRole("group", { name: "Tool request cancel_order" });
+    expect(request).toHaveTextContent('{"order_id":"ORD-7"}');
+    expect(request).toHaveTextContent("changed mind");
+    stream.emit("tool.permission.decision", { ...ON_CALL, request_id: "r2", allowed: false, decided_by: "timeout" });
+    expect(screen.queryByRole("group", { name: "Tool request cancel_order" })).toBeNull();
+  });
+
+  it("shows a notification once, newest first", async () => {
+    const { stream } = await dashboardOnItsStream();
+    const note = { supervisor_id: "s1", notification_id: "n1", kind: "queue_building" as const, title: "Queue building", body: "3 waiting" };
+    stream.emit("notification.created", note);
+    stream.emit("notification.created", note); // replayed after a reconnect
+    stream.emit("notification.created", { ...note, notification_id: "n2", kind: "call_ended", title: "Call ended", body: "" });
+    const notes = screen.getAllByRole("listitem").map((item) => item.querySelector("strong")?.textContent);
+    expect(notes).toEqual(["Call ended", "Queue building"]);
+  });
+
+  it("shows the floor's counters, and reloads the calls when one starts", async () => {
+    const { requests, stream } = await dashboardOnItsStream();
+    stream.emit("analytics.counters", {
+      supervisor_id: "s1", active_calls: 4, queued_calls: 2, agents_total: 5, agents_busy: 4, longest_wait_seconds: 41.6,
+    });
+    const floor = screen.getByRole("region", { name: "Floor now" });
+    expect(floor).toHaveTextContent("Live calls4");
+    expect(floor).toHaveTextContent("Queued2");
+    expect(floor).toHaveTextContent("Longest wait42 s");
+    const before = requests.filter((path) => path === "/api/calls").length;
+    stream.emit("call.started", { ...ON_CALL, agent_name: "Orders", caller: "jo@example.com", channel: "chat" });
+    await waitFor(() => expect(requests.filter((path) => path === "/api/calls").length).toBe(before + 1));
   });
 });
 

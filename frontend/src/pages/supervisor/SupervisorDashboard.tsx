@@ -1,16 +1,6 @@
-import { useCallback, useEffect, useState } from "react";
-import { api, ApiError } from "../../api/client";
-import type {
-  Agent,
-  FloorCounters,
-  LiveCall,
-  LiveCounters,
-  LiveFloor,
-  Notification,
-  NotificationCreated,
-  ToolDecision,
-  ToolPermissionRequest,
-} from "../../api/types";
+import { useEffect, useState } from "react";
+import { api, ApiError, ok } from "../../api/client";
+import type { FloorCounters, Notification, NotificationCreated, ToolDecision, ToolPermissionRequest } from "../../api/types";
 import { PageHead } from "../../components/PageHead";
 import { Countdown } from "../../components/Countdown";
 import { ErrorNote } from "../../components/ErrorNote";
@@ -29,60 +19,57 @@ const STREAM_TYPES = [
   "analytics.counters",
 ] as const;
 
-interface Pending {
-  id: string;
-  tool_name: string;
-  arguments: Record<string, unknown>;
-  reason: string;
-  expires_at: string | null | undefined;
+/** A tool request awaiting a decision: what /api/tool-requests lists, and what the stream announces. */
+export type PendingRequest = Pick<ToolDecision, "id" | "tool_name" | "arguments" | "reason" | "expires_at">;
+
+export function pendingFrom(event: ToolPermissionRequest): PendingRequest {
+  return { id: event.request_id, tool_name: event.tool_name, arguments: event.arguments, reason: event.reason ?? "", expires_at: event.expires_at };
+}
+
+export function notificationFrom(event: NotificationCreated): Notification {
+  return {
+    id: event.notification_id, supervisor_id: event.supervisor_id, call_id: event.call_id ?? null, kind: event.kind,
+    title: event.title, body: event.body ?? "", data: event.data ?? {}, created_at: event.occurred_at ?? new Date().toISOString(), read_at: null,
+  };
 }
 
 export function SupervisorDashboard() {
-  const agents = useLoad(() => api<Agent[]>("/api/agents"), []);
-  const calls = useLoad(() => api<LiveCall[]>("/api/calls"), []);
-  const notifications = useLoad(() => api<Notification[]>("/api/notifications"), []);
-  const pending = useLoad(
-    () => api<ToolDecision[]>("/api/tool-requests", { params: { status: "pending" } }).then((rows) => rows as Pending[]),
-    [],
-  );
-  const [counters, setCounters] = useState<LiveCounters | FloorCounters | null>(null);
+  const agents = useLoad(() => ok(api.GET("/api/agents")), []);
+  const calls = useLoad(() => ok(api.GET("/api/calls")), []);
+  const notifications = useLoad(() => ok(api.GET("/api/notifications")), []);
+  const pending = useLoad<PendingRequest[]>(() => ok(api.GET("/api/tool-requests", { params: { query: { status: "pending" } } })), []);
+  const [counters, setCounters] = useState<FloorCounters | null>(null);
   useEffect(() => {
-    api<LiveFloor>("/api/analytics/live")
+    ok(api.GET("/api/analytics/live"))
       .then((floor) => setCounters((current) => current ?? floor.supervisors[0] ?? null))
       .catch(() => undefined); // the stream brings the next update anyway
   }, []);
 
-  const onEvent = useCallback(
-    (type: string, data: any) => {
-      switch (type) {
-        case "notification.created": {
-          const event = data as NotificationCreated;
-          const note: Notification = {
-            id: event.notification_id, supervisor_id: event.supervisor_id, call_id: event.call_id ?? null, kind: event.kind,
-            title: event.title, body: event.body ?? "", data: event.data ?? {}, created_at: event.occurred_at ?? new Date().toISOString(), read_at: null,
-          };
-          notifications.setData((all) => [note, ...(all ?? []).filter((n) => n.id !== note.id)]);
-          break;
-        }
-        case "tool.permission.request": {
-          const event = data as ToolPermissionRequest;
-          const request: Pending = { id: event.request_id, tool_name: event.tool_name, arguments: event.arguments, reason: event.reason ?? "", expires_at: event.expires_at };
-          pending.setData((all) => [request, ...(all ?? []).filter((p) => p.id !== request.id)]);
-          break;
-        }
-        case "tool.permission.decision":
-          pending.setData((all) => (all ?? []).filter((p) => p.id !== data.request_id));
-          break;
-        case "analytics.counters":
-          setCounters(data as LiveCounters);
-          break;
-        default: // a call queued, started or ended
-          void calls.reload();
+  const status = useEventStream("/api/stream/supervisor", STREAM_TYPES, (event) => {
+    switch (event.type) {
+      case "notification.created": {
+        const note = notificationFrom(event);
+        notifications.setData((all) => [note, ...(all ?? []).filter((n) => n.id !== note.id)]);
+        break;
       }
-    },
-    [calls.reload, notifications.setData, pending.setData],
-  );
-  const status = useEventStream("/api/stream/supervisor", STREAM_TYPES, onEvent);
+      case "tool.permission.request": {
+        const request = pendingFrom(event);
+        pending.setData((all) => [request, ...(all ?? []).filter((p) => p.id !== request.id)]);
+        break;
+      }
+      case "tool.permission.decision":
+        pending.setData((all) => (all ?? []).filter((p) => p.id !== event.request_id));
+        break;
+      case "analytics.counters":
+        setCounters(event);
+        break;
+      case "call.queued":
+      case "call.started":
+      case "call.ended":
+        void calls.reload();
+        break;
+    }
+  });
   const activeByAgent = new Map((calls.data ?? []).filter((c) => c.status === "active").map((c) => [c.agent_id, c]));
   const queued = (calls.data ?? []).filter((c) => c.status === "queued").length;
 
@@ -122,12 +109,12 @@ export function SupervisorDashboard() {
   );
 }
 
-function ToolRequests({ requests, onDecided }: { requests: Pending[]; onDecided: (id: string) => void }) {
+function ToolRequests({ requests, onDecided }: { requests: PendingRequest[]; onDecided: (id: string) => void }) {
   const [error, setError] = useState<unknown>(null);
   const decide = async (id: string, allow: boolean) => {
     setError(null);
     try {
-      await api(`/api/tool-requests/${id}/decision`, { method: "POST", body: { allow, note: "" } });
+      await ok(api.POST("/api/tool-requests/{request_id}/decision", { params: { path: { request_id: id } }, body: { allow, note: "" } }));
       onDecided(id);
     } catch (failure) {
       setError(failure);

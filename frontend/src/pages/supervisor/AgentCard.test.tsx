@@ -1,0 +1,124 @@
+import { render, screen, within } from "@testing-library/react";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FakeEventSource, stubFetch } from "../../test-helpers";
+import { agent, IDS, liveCall } from "../../test-fixtures";
+import { AgentCard, reduceCall, type CardEvent } from "./AgentCard";
+
+vi.mock("livekit-client", async (original) => ({ ...(await original<object>()), ...(await import("../../live/livekitFake")).livekitFake }));
+
+const ON_CALL = { call_id: IDS.call, agent_id: IDS.agent, supervisor_id: IDS.supervisor };
+const STARTED = { ...ON_CALL, agent_name: "Orders", caller: "jo@example.com", channel: "chat" as const };
+const chunk = (seq: number, speaker: "agent" | "customer", text: string, brain: string | null = null) => ({ ...ON_CALL, seq, speaker, text, brain });
+const sentiment = (score: number, label: "negative" | "neutral" | "positive", trend: number) =>
+  ({ ...ON_CALL, score, label, trend, model: "lexicon", utterances: 2 });
+const satisfaction = (score: number) => ({ ...ON_CALL, score, source: "estimate", reasons: ["waited", "refund promised", "third"] as [string, string, string] });
+const ENDED = {
+  ...ON_CALL, caller: "jo@example.com", channel: "chat" as const, duration_seconds: 60, started_at: "2026-11-25T10:00:00Z",
+  ended_at: "2026-11-25T10:01:00Z", ended_by: "customer" as const, reason: "customer_hangup" as const,
+};
+
+beforeEach(() => {
+  FakeEventSource.reset();
+  vi.stubGlobal("EventSource", FakeEventSource);
+});
+afterEach(() => vi.unstubAllGlobals());
+
+async function cardOnItsStream() {
+  render(<AgentCard agent={agent()} activeCall={undefined} />);
+  return FakeEventSource.at(`/api/stream/agents/${IDS.agent}`);
+}
+
+describe("the agent card, following the agent's stream", () => {
+  it("shows a call from its start: transcript, brain, sentiment, satisfaction and its end", async () => {
+    stubFetch({});
+    const stream = await cardOnItsStream();
+    expect(screen.getByText("Waiting for a call.")).toBeInTheDocument();
+    expect(screen.getByTestId("agent-status")).toHaveTextContent("idle");
+
+    stream.emit("call.started", STARTED);
+    expect(screen.getByTestId("agent-status")).toHaveTextContent("in call");
+    expect(screen.getByTestId("call-line")).toHaveTextContent("Call with jo@example.com · chat · answered by –");
+
+    stream.emit("transcript.chunk", chunk(1, "customer", "My parcel arrived broken."));
+    stream.emit("transcript.chunk", chunk(0, "agent", "Hello, Orders here.", "gemini"));
+    stream.emit("transcript.chunk", chunk(1, "customer", "My parcel arrived broken.")); // a resumed stream repeats one
+    const transcript = screen.getByLabelText("Live transcript, Orders");
+    expect(within(transcript).getAllByText(/:/).map((line) => line.parentElement?.textContent)).toEqual([
+      "agent: Hello, Orders here.",
+      "customer: My parcel arrived broken.",
+    ]);
+    expect(screen.getByTestId("call-line")).toHaveTextContent("answered by Gemini");
+
+    stream.emit("sentiment.score", sentiment(-0.42, "negative", -0.2));
+    expect(screen.getByTestId("sentiment")).toHaveTextContent("negative -0.42 ↓");
+    expect(screen.getByTestId("sentiment")).toHaveClass("neg");
+
+    stream.emit("satisfaction.score", satisfaction(2.5));
+    expect(screen.getByTestId("satisfaction")).toHaveTextContent("2.5 / 5 →");
+    stream.emit("satisfaction.score", satisfaction(3.5));
+    expect(screen.getByTestId("satisfaction")).toHaveTextContent("3.5 / 5 ↑");
+    expect(screen.getByText("waited; refund promised")).toBeInTheDocument();
+
+    stream.emit("call.ended", ENDED);
+    expect(screen.getByTestId("call-line")).toHaveTextContent("— ended");
+    expect(screen.queryByRole("button", { name: "Whisper" })).toBeNull();
+  });
+
+  it("follows the whisper's stages from the agent's acknowledgements", async () => {
+    stubFetch({ [`/api/calls/${IDS.call}/whisper`]: [202, { event_id: "e1" }] });
+    const stream = await cardOnItsStream();
+    stream.emit("call.started", STARTED);
+    stream.emit("whisper.ack", { ...ON_CALL, stage: "paused", message: "paused" });
+    expect(screen.getByTestId("agent-status")).toHaveTextContent("paused");
+    expect(screen.getByText("Agent paused: type your instructions")).toBeInTheDocument();
+    stream.emit("whisper.ack", { ...ON_CALL, stage: "resumed", message: "resumed" });
+    expect(screen.getByText("Received · agent resumed")).toBeInTheDocument();
+    expect(screen.getByTestId("agent-status")).toHaveTextContent("in call");
+  });
+
+  it("ignores another call's events, and shows the agent's status between calls", async () => {
+    stubFetch({});
+    const stream = await cardOnItsStream();
+    stream.emit("call.started", STARTED);
+    stream.emit("transcript.chunk", { ...chunk(0, "customer", "Someone else's words"), call_id: "other-call" });
+    stream.emit("call.ended", { ...ENDED, call_id: "other-call" });
+    expect(screen.queryByText(/Someone else's words/)).toBeNull();
+    expect(screen.getByTestId("call-line")).not.toHaveTextContent("ended");
+    stream.emit("call.ended", ENDED);
+    stream.emit("agent.status", { agent_id: IDS.agent, supervisor_id: IDS.supervisor, status: "idle" });
+    expect(screen.getByTestId("agent-status")).toHaveTextContent("idle");
+  });
+
+  it("starts from the transcript so far when the dashboard opens mid-call", async () => {
+    stubFetch({
+      [`/api/calls/${IDS.call}`]: {
+        ...liveCall(), tool_requests: [], brain: "local-minilm",
+        transcript: [{ seq: 0, speaker: "agent", text: "Hello, Orders here.", brain: "local-minilm", occurred_at: "2026-11-25T10:00:01Z" }],
+      },
+    });
+    render(<AgentCard agent={agent({ status: "busy" })} activeCall={liveCall()} />);
+    expect(await screen.findByText("Hello, Orders here.")).toBeInTheDocument();
+    expect(screen.getByTestId("call-line")).toHaveTextContent("answered by local engine (MiniLM)");
+    const stream = await FakeEventSource.at(`/api/stream/agents/${IDS.agent}`);
+    stream.emit("transcript.chunk", chunk(1, "customer", "Where is my order?"));
+    expect(screen.getByText("Where is my order?")).toBeInTheDocument();
+  });
+});
+
+describe("reduceCall", () => {
+  const started = (callId: string): CardEvent => ({ type: "call.started", ...STARTED, call_id: callId });
+
+  it("replaces the call shown when another starts, and leaves no call alone", () => {
+    const first = reduceCall(null, started("c1"));
+    const second = reduceCall(first, started("c2"));
+    expect(second?.id).toBe("c2");
+    expect(second?.lines).toEqual([]);
+    expect(reduceCall(null, { type: "call.ended", ...ENDED })).toBeNull();
+  });
+
+  it("keeps the last direction of satisfaction when a score repeats", () => {
+    let view = reduceCall(null, started("c1"));
+    for (const score of [2, 4, 4]) view = reduceCall(view, { type: "satisfaction.score", ...satisfaction(score) });
+    expect(view?.satisfactionTrend).toBe(2);
+  });
+});
