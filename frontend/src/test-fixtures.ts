@@ -18,14 +18,16 @@ export function liveCall(fields: Partial<LiveCall> = {}): LiveCall {
   return {
     id: IDS.call, supervisor_id: IDS.supervisor, agent_id: IDS.agent, agent_name: "Orders", channel: "chat", caller: "jo@example.com",
     status: "active", brain: null, queue_position: null, queued_at: "2026-11-25T10:00:00Z", started_at: "2026-11-25T10:00:01Z",
-    ended_at: null, end_reason: null, ...fields,
+    ended_at: null, end_reason: null, taken_over_by: null, ...fields,
   };
 }
 
 export function kpis(fields: Partial<Kpis> = {}): Kpis {
   return {
     calls: 12, fcr: 0.75, csat: 4.2, aht_seconds: 185, performance_score: 81.5, resolved_rate: 0.8,
-    sentiment_mix: { negative: 1, neutral: 6, positive: 5 }, tool_requests: 3, tools_denied: 1, ...fields,
+    sentiment_mix: { negative: 1, neutral: 6, positive: 5 }, tool_requests: 3, tools_denied: 1, taken_over: 1, takeover_rate: 0.0833,
+    abandonment: { ended_calls: 14, before_answer: 1, after_answer: 1, rate: 0.1429, asa_seconds: 12.5, longest_wait_seconds: 40 },
+    ...fields,
   };
 }
 

@@ -1110,7 +1110,7 @@ export interface components {
              * Abandoned Today
              * @default 0
              */
-            abandoned_today: number;
+            abandoned_today?: number;
             /** Active Calls */
             active_calls: number;
             /** Agents Busy */
