@@ -492,6 +492,10 @@ def show(result: dict[str, Any]) -> None:
 
 async def measure_all(platform: Platform, args: argparse.Namespace) -> list[dict[str, Any]]:
     admin = await seed_admin(platform.database_url)
+    # One call first, not recorded: services load their models on first use (the agent-worker's
+    # embedding model, the sentiment classifier), which is no call's cost.
+    print("  warm-up: one call, not recorded", flush=True)
+    await level(platform, admin, 1, args)
     results = []
     for calls in args.calls:
         result = await level(platform, admin, calls, args)
