@@ -26,6 +26,7 @@ import math
 import os
 import platform
 import random
+import resource
 import subprocess
 import sys
 import time
@@ -97,7 +98,7 @@ class Stream:
         try:
             async for seen in sse(response):
                 self.queue.put_nowait(seen)
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError):
             pass
         finally:
             self.queue.put_nowait(None)
@@ -211,7 +212,7 @@ async def watch(session: aiohttp.ClientSession, desk: Desk, run: Run, ready: asy
         raise
     except Failure as failure:
         run.errors[failure.kind] += 1
-    except Exception as exc:  # noqa: BLE001 - counted, the run goes on
+    except Exception as exc:  # counted, the run goes on
         run.errors[f"agent_stream:{type(exc).__name__}"] += 1
     finally:
         ready.set()
@@ -305,7 +306,7 @@ async def customer(session: aiohttp.ClientSession, desk: Desk, index: int, order
         run.errors[f"timeout:{stage}"] += 1
     except EOFError:
         run.errors[f"stream_closed:{stage}"] += 1
-    except aiohttp.ClientError as exc:
+    except (aiohttp.ClientError, KeyError, ValueError) as exc:  # a broken connection or answer: counted
         run.errors[f"{type(exc).__name__}:{stage}"] += 1
     finally:
         if not arrived:
@@ -421,8 +422,14 @@ async def level(platform: Platform, admin_email: str, calls: int, args: argparse
         processes = {**platform.processes(), "bench-client": psutil.Process()}
         with Meter(processes, alone=frozenset({"bench-client"})) as meter:
             load_began = time.perf_counter()
-            await asyncio.gather(*(customer(session, desk, i, orders[i], run, i * args.ramp_per_call)
-                                   for i, desk in enumerate(desks)))
+            customers = [asyncio.create_task(customer(session, desk, i, orders[i], run, i * args.ramp_per_call))
+                         for i, desk in enumerate(desks)]
+            _, late = await asyncio.wait(customers, timeout=args.level_timeout)
+            for task in late:  # a level that runs away is cut short, and says how many calls it cut
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+            if late:
+                run.errors["timeout:level (customers cut short)"] += len(late)
             load_seconds = time.perf_counter() - load_began
         await asyncio.gather(*deciding, return_exceptions=True)
         for watcher in watchers:
@@ -490,7 +497,8 @@ def show(result: dict[str, Any]) -> None:
                                       for name, v in result["per_call"].items()))
 
 
-async def measure_all(platform: Platform, args: argparse.Namespace) -> list[dict[str, Any]]:
+async def measure_all(platform: Platform, args: argparse.Namespace,
+                      done: Callable[[list[dict[str, Any]]], None]) -> list[dict[str, Any]]:
     admin = await seed_admin(platform.database_url)
     # One call first, not recorded: services load their models on first use (the agent-worker's
     # embedding model, the sentiment classifier), which is no call's cost.
@@ -501,6 +509,7 @@ async def measure_all(platform: Platform, args: argparse.Namespace) -> list[dict
         result = await level(platform, admin, calls, args)
         show(result)
         results.append(result)
+        done(results)  # written after each level: a later one that breaks the platform loses nothing
         await asyncio.sleep(args.settle)  # archives, counters and streams of this level settle
     return results
 
@@ -512,6 +521,8 @@ def main() -> None:
                         help="seconds between two customers' dials (0.04: 25 dials a second)")
     parser.add_argument("--think", type=float, default=1.0, help="mean seconds a customer waits before each turn")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds any one step may take")
+    parser.add_argument("--level-timeout", type=float, default=900.0,
+                        help="seconds after which a level's unfinished calls are cut short (and counted)")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds between levels")
     parser.add_argument("--note", default="", help="recorded with the figures (e.g. the machine was busy)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
@@ -520,16 +531,22 @@ def main() -> None:
             "GATEWAY_CALL_ATTEMPTS_PER_MINUTE": "1000000", "GATEWAY_LOGIN_ATTEMPTS_PER_MINUTE": "100000",
             "GATEWAY_REFRESH_ATTEMPTS_PER_MINUTE": "100000"}
     started = machine()
+    commit = git_commit()
+
+    def write(runs: list[dict[str, Any]]) -> None:
+        report = {"machine": started, "git": commit, "taken_at": datetime.now().astimezone().isoformat(),
+                  "note": args.note, "settings": {"ramp_per_call_s": args.ramp_per_call, "think_s": args.think,
+                                                  "step_timeout_s": args.timeout,
+                                                  "open_files_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+                                                  **caps},
+                  "goals": GOALS, "runs": runs}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"written to {args.out}", flush=True)
+
     with running_platform(caps) as platform:
         print(f"platform up at {platform.url} (log: {platform.log_path})", flush=True)
-        runs = asyncio.run(measure_all(platform, args))
-    report = {"machine": started, "git": git_commit(), "taken_at": datetime.now().astimezone().isoformat(),
-              "note": args.note, "settings": {"ramp_per_call_s": args.ramp_per_call, "think_s": args.think,
-                                              "step_timeout_s": args.timeout, **caps},
-              "goals": GOALS, "runs": runs}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwritten to {args.out}")
+        asyncio.run(measure_all(platform, args, write))
 
 
 if __name__ == "__main__":
