@@ -438,7 +438,22 @@ async def level(platform: Platform, admin_email: str, calls: int, args: argparse
         for watcher in watchers:
             watcher.cancel()
         await asyncio.gather(*watchers, return_exceptions=True)
-        for supervisor_id in {desk.supervisor_id for desk in desks}:
+        # Deleting a supervisor deletes their calls: first let every call of the level end and reach the
+        # archive (a call cut short is still being archived), or post-processing would retry on rows gone.
+        supervisors = sorted({desk.supervisor_id for desk in desks})
+        settled = time.perf_counter()
+        while True:
+            async with connection(platform.database_url) as conn:
+                unsettled = await conn.fetchval(
+                    """select count(*) from calls c where c.supervisor_id = any($1::uuid[])
+                       and (c.status <> 'ended' or (c.started_at is not null
+                            and not exists(select 1 from archives a where a.call_id = c.id)))""",
+                    [uuid.UUID(s) for s in supervisors])
+            if not unsettled or time.perf_counter() - settled > args.cleanup_timeout:
+                break
+            await asyncio.sleep(1.0)
+        settle_seconds = time.perf_counter() - settled
+        for supervisor_id in supervisors:
             async with session.delete(f"/api/supervisors/{supervisor_id}", headers=admin) as response:
                 if response.status != 204:
                     print(f"  could not delete supervisor {supervisor_id}: {response.status}", file=sys.stderr)
@@ -456,6 +471,8 @@ async def level(platform: Platform, admin_email: str, calls: int, args: argparse
         "calls_per_second": round(run.completed / span, 2) if span > 0 else None,
         "load_seconds": round(load_seconds, 1),
         **{name: summary(run.figures[name]) for name in FIGURES},
+        "settle_seconds": round(settle_seconds, 1),
+        "unsettled_at_cleanup": unsettled,
         "per_call": {name: {"cpu_s": v["cpu_s"], "rss_mb": v["rss_mb"]} for name, v in services.items()},
         "processes": services,
     }
@@ -523,6 +540,9 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds any one step may take")
     parser.add_argument("--level-timeout", type=float, default=900.0,
                         help="seconds after which a level's unfinished calls are cut short (and counted)")
+    parser.add_argument("--cleanup-timeout", type=float, default=300.0,
+                        help="seconds to wait, after a level, for its calls to end and be archived before deleting "
+                             "its supervisors")
     parser.add_argument("--settle", type=float, default=5.0, help="seconds between levels")
     parser.add_argument("--note", default="", help="recorded with the figures (e.g. the machine was busy)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.json")
