@@ -60,7 +60,8 @@ train-sentiment: install
 # In the sealed namespace too: the voice benchmarks carry WebRTC. Figures also go to bench/results/.
 bench: install sealed-network
 	tests/sealed_network bash -c '$(PY) tests/bench/bench_bus.py && $(PY) -m tests.bench.bench_calls && \
-	  $(PY) -m tests.bench.bench_analytics && $(PY) -m tests.bench.speech_wer && $(PY) -m tests.bench.bench_voice'
+	  $(PY) -m tests.bench.bench_analytics && $(PY) -m tests.bench.speech_wer && $(PY) -m tests.bench.bench_voice && \
+	  $(PY) -m tests.bench.bench_load'
 
 gen: install
 	$(PY) -m contracts.schema_gen
