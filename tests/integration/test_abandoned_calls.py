@@ -58,9 +58,8 @@ async def desk(beating_gateway: RunningGateway, world: World, quick_router: Runt
         supervisor = create_supervisor(sync, world.headers(sync, world.admin_email), "abandon")
         headers = world.headers(sync, supervisor["email"])
         agent = create_agent(sync, headers, name="Orders")
-        stranger = world.headers(sync, world.b["email"])
     async with httpx.AsyncClient(base_url=beating_gateway.url, timeout=httpx.Timeout(10, read=30)) as http:
-        yield Desk(http, {**supervisor, **headers}, agent, stranger)
+        yield Desk(http, {**supervisor, **headers}, agent)
 
 
 def supervisor_auth(desk: Desk) -> dict[str, str]:

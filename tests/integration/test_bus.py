@@ -18,7 +18,15 @@ from contracts.deadletter import DeadLetter
 from contracts.envelope import Envelope
 from contracts.examples import example_events
 from contracts.registry import EVENT_TYPES
-from contracts.subjects import CALLS_STREAM, DEADLETTER_STREAM, deadletter_subject, replay_subject, supervisor_filter
+from contracts.subjects import (
+    CALLS_STREAM,
+    DEADLETTER_STREAM,
+    call_filter,
+    call_token,
+    deadletter_subject,
+    replay_subject,
+    supervisor_filter,
+)
 from embedded_stack.nats_server import start_nats
 from embedded_stack.postgres_server import free_port
 from tests.waiting import eventually
@@ -79,8 +87,35 @@ async def test_every_event_type_round_trips_through_jetstream(bus: Bus) -> None:
         await bus.publish(event)
     async with running(consumer):
         await eventually(lambda: len(recorder.events) == len(sent))
-    assert recorder.events == sent
-    assert [type(e) for e in recorder.events] == [type(e) for e in sent]
+    # Each call's events in the order sent (different calls' may interleave: they are handled side by side).
+    def by_call(events: list[Envelope]) -> dict[str, list[Envelope]]:
+        grouped: dict[str, list[Envelope]] = {}
+        for event in events:
+            grouped.setdefault(call_token(event.subject), []).append(event)
+        return grouped
+
+    assert by_call(recorder.events) == by_call(sent)
+
+
+async def test_one_calls_slow_handler_does_not_hold_up_another_call(bus: Bus) -> None:
+    slow, quick = fresh_ids(), fresh_ids()
+    handled: list[str] = []
+    release = asyncio.Event()
+
+    async def handler(event: Envelope) -> None:
+        if event.call_id == slow["call_id"]:
+            await release.wait()  # an agent's session being built, say
+        handled.append(event.text)
+
+    consumer = EventConsumer(bus, unique_durable("side-by-side"),
+                             [call_filter(**ids) for ids in (slow, quick)], handler, accepts=(CustomerMessage,))
+    for ids, text in ((slow, "slow 1"), (quick, "quick 1"), (slow, "slow 2"), (quick, "quick 2")):
+        await bus.publish(CustomerMessage(**ids, text=text))
+    async with running(consumer):
+        await eventually(lambda: handled == ["quick 1", "quick 2"])
+        release.set()
+        await eventually(lambda: len(handled) == 4)
+    assert handled == ["quick 1", "quick 2", "slow 1", "slow 2"]
 
 
 async def test_durable_consumer_catches_up_after_restart(bus: Bus) -> None:

@@ -9,7 +9,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -53,13 +53,13 @@ def postprocess_service(nats_url: str, database_url: str) -> Iterator[Runtime]:
 
 @dataclass
 class Desk:
-    """A supervisor with one agent configured for the tests, and clients for both sides (and another
-    supervisor's headers, who must see nothing of these calls)."""
+    """A supervisor with one agent configured for the tests, and clients for both sides (and, where a
+    test needs one, another supervisor's headers, who must see nothing of these calls)."""
 
     http: httpx.AsyncClient
     supervisor: dict[str, str]
     agent: dict[str, Any]
-    stranger: dict[str, str]
+    stranger: dict[str, str] = field(default_factory=dict)
 
     async def dial(self, caller: str = "jo@example.com") -> dict[str, Any]:
         response = await self.http.post("/api/calls", json={"number": self.agent["phone_number"], "caller": caller})

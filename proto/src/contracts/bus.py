@@ -35,6 +35,7 @@ from contracts.subjects import (
     DEADLETTER_PREFIX,
     DEADLETTER_STREAM,
     call_filter,
+    call_token,
     deadletter_subject,
     replay_filter,
     replay_subject,
@@ -368,16 +369,26 @@ class EventConsumer:
                     await subscription.unsubscribe()
 
     async def _process_batch(self, messages: list[Msg]) -> None:
-        done = 0
+        """Each call's messages in order, different calls' side by side: one call's slow handler (an
+        agent's session being built, a database round trip) does not hold up every other call."""
+        done: set[int] = set()
+
+        async def in_order(indexes: list[int]) -> None:
+            for index in indexes:
+                await self.process(messages[index])
+                done.add(index)
+
+        by_call: dict[str, list[int]] = {}
+        for index, message in enumerate(messages):
+            by_call.setdefault(call_token(self._original_subject(message.subject)), []).append(index)
         try:
-            for message in messages:
-                await self.process(message)
-                done += 1
+            await asyncio.gather(*(in_order(indexes) for indexes in by_call.values()))
         except asyncio.CancelledError:
             # Stopping mid-batch: hand back what was not finished so a restarted instance gets it at once,
             # not after ack_wait.
             with contextlib.suppress(Exception):
-                await asyncio.shield(asyncio.gather(*(m.nak() for m in messages[done:])))
+                await asyncio.shield(asyncio.gather(
+                    *(m.nak() for index, m in enumerate(messages) if index not in done)))
             raise
 
     async def process(self, message: Msg) -> None:

@@ -28,6 +28,11 @@ def subject_for(topic: str, supervisor_id: UUID, agent_id: UUID | None, call_id:
     return f"{topic}.{supervisor_id}.{_token(agent_id)}.{_token(call_id)}"
 
 
+def call_token(subject: str) -> str:
+    """The call a subject is about (its last token; ``_`` for none)."""
+    return subject.rsplit(".", 1)[-1]
+
+
 def topic_filter(topic: str) -> str:
     return f"{topic}.>"
 

