@@ -47,6 +47,10 @@ DAY = 24 * 3600.0
 CALLS_RETENTION_SECONDS = 7 * DAY
 DEADLETTER_RETENTION_SECONDS = 30 * DAY
 DUPLICATE_WINDOW_SECONDS = 120.0
+# Every browser stream reads the CALLS stream through a consumer of its own. nats-server 2.15 gives a
+# stream 1000 consumers unless it says otherwise (and takes no "unlimited"): 500 watched calls, each
+# with its customer's and its supervisor's view, went past it.
+CALLS_MAX_CONSUMERS = 100_000
 
 Handler = Callable[[Any], Awaitable[None]]
 
@@ -223,6 +227,7 @@ def stream_configs() -> list[StreamConfig]:
             description="Every call event, in one sequence so a client can resume from one id.",
             subjects=[*stream_subjects(), replay_filter("*")],
             storage=StorageType.FILE,
+            max_consumers=CALLS_MAX_CONSUMERS,
             max_age=CALLS_RETENTION_SECONDS,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
         ),

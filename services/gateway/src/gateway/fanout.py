@@ -8,6 +8,8 @@ replayed exactly what it missed, in order, with no duplicates.
 from __future__ import annotations
 
 import contextlib
+import json
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +20,11 @@ from sse_starlette import ServerSentEvent
 from contracts.bus import Bus
 
 READY_EVENT = "ready"
+ERROR_EVENT = "error"
+# How soon a browser whose stream ended on an error tries again.
+RETRY_MS = 2000
+
+log = logging.getLogger("gateway.fanout")
 
 
 @dataclass
@@ -47,13 +54,20 @@ class StreamSlots:
 async def bus_events(bus: Bus, filter_subjects: list[str], last_event_id: int | None,
                      since: datetime | None = None, poll_seconds: float = 5.0) -> AsyncIterator[ServerSentEvent]:
     """Yield the bus events for these subjects as SSE events: from just after ``last_event_id``; else
-    from ``since``; else from now, announced by a ``ready`` event whose id a reconnect can resume from."""
-    async with bus.tail(filter_subjects, after=last_event_id, since=since) as tail:
-        if last_event_id is None and since is None:
-            yield ServerSentEvent(id=str(tail.start_sequence), event=READY_EVENT, data="{}")
-        while True:
-            for sequence, event in await tail.next_batch(poll_seconds):
-                yield ServerSentEvent(id=str(sequence), event=event.type, data=event.model_dump_json())
+    from ``since``; else from now, announced by a ``ready`` event whose id a reconnect can resume from.
+    When the bus cannot serve the stream (it is away, or refuses another reader), a last ``error`` event
+    says so and the stream ends: the browser reconnects from its last event id."""
+    try:
+        async with bus.tail(filter_subjects, after=last_event_id, since=since) as tail:
+            if last_event_id is None and since is None:
+                yield ServerSentEvent(id=str(tail.start_sequence), event=READY_EVENT, data="{}")
+            while True:
+                for sequence, event in await tail.next_batch(poll_seconds):
+                    yield ServerSentEvent(id=str(sequence), event=event.type, data=event.model_dump_json())
+    except Exception as exc:  # whatever the bus says, the viewer gets a reason, not a dead stream
+        log.warning("a live stream ended: the bus could not serve it (%s)", exc)
+        yield ServerSentEvent(event=ERROR_EVENT, retry=RETRY_MS, data=json.dumps({
+            "error": "stream_unavailable", "message": "the live stream was interrupted; reconnecting"}))
 
 
 def parse_last_event_id(header: str | None, query: str | None) -> int | None:
