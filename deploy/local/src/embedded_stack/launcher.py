@@ -468,7 +468,7 @@ async def _run_platform(options: Options, log: LauncherLog) -> int:
             with contextlib.suppress(BaseException):
                 await beat
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(bus.nc.close(), 5)
+                await asyncio.wait_for(bus.close(), 5)
         await supervisor.stop_all()
         log.info("stopped")
     return code
@@ -504,7 +504,7 @@ async def start_everything(options: Options, supervisor: Supervisor, env: dict[s
         # The room server speaks no NATS: its state goes to /health through the launcher's beat.
         bus = await connect_bus(nats_url, "launcher")
         reporting.append((bus, asyncio.create_task(beat_forever(
-            bus.js, name, HEARTBEAT_SECONDS, lambda: {"state": supervisor.states.get(name, "starting")}))))
+            bus, name, HEARTBEAT_SECONDS, lambda: {"state": supervisor.states.get(name, "starting")}))))
     for child in children:
         await supervisor.start(child)
     print_banner(options, nats_monitoring, env["LIVEKIT_URL"], log)
