@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -17,6 +18,7 @@ from contracts.calls import CustomerMessage
 from contracts.deadletter import DeadLetter
 from contracts.envelope import Envelope
 from contracts.examples import example_events
+from contracts.metrics import serve_metrics
 from contracts.registry import EVENT_TYPES
 from contracts.subjects import (
     CALLS_STREAM,
@@ -307,3 +309,21 @@ async def test_a_durable_made_by_an_earlier_release_keeps_working(bus: Bus, earl
         await eventually(lambda: recorder.events == expected)
         await asyncio.sleep(0.2)
     assert recorder.events == expected
+
+
+async def test_a_services_consumers_are_counted_and_timed_on_its_metrics_port(bus: Bus) -> None:
+    port = free_port()
+    serve_metrics(port, "127.0.0.1")
+    ids = fresh_ids()
+    durable = unique_durable("metered")
+    recorder = Recorder()
+    consumer = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], recorder,
+                             accepts=(CustomerMessage,))
+    await bus.publish(CustomerMessage(**ids, text="one"))
+    await bus.publish(CustomerMessage(**ids, text="two"))
+    async with running(consumer):
+        await eventually(lambda: len(recorder.events) == 2)
+    async with httpx.AsyncClient() as http:
+        page = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    assert f'bus_events_total{{consumer="{durable}",outcome="handled",type="call.message"}} 2.0' in page
+    assert f'bus_handler_seconds_count{{consumer="{durable}",type="call.message"}} 2.0' in page

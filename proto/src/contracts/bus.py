@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from pydantic import ValidationError
 from contracts.deadletter import DeadLetter
 from contracts.envelope import Envelope, utc_now
 from contracts.logs import call_context
+from contracts.metrics import EVENTS, HANDLER_SECONDS
 from contracts.registry import decode_event, stream_subjects
 from contracts.subjects import (
     CALLS_STREAM,
@@ -409,9 +411,11 @@ class EventConsumer:
             await self._dead_letter(message, f"{self.durable} does not accept {event.type}")
             return
         if event.event_id in self.seen:
+            EVENTS.labels(self.durable, event.type, "duplicate").inc()
             await message.ack()
             return
         with call_context(event.call_id):
+            started = time.perf_counter()
             try:
                 await self.handler(event)
             except Exception as exc:
@@ -422,8 +426,12 @@ class EventConsumer:
                     return
                 delay = self.retry_delays[min(deliveries - 1, len(self.retry_delays) - 1)]
                 log.warning("handler failed (%s); retry %d in %.1fs", _short(exc), deliveries, delay)
+                EVENTS.labels(self.durable, event.type, "retried").inc()
                 await message.nak(delay=delay)
                 return
+            finally:
+                HANDLER_SECONDS.labels(self.durable, event.type).observe(time.perf_counter() - started)
+        EVENTS.labels(self.durable, event.type, "handled").inc()
         self.seen.add(event.event_id)
         await message.ack()
 
@@ -442,6 +450,7 @@ class EventConsumer:
         )
         log.error("dead-lettered message on %s: %s", message.subject, reason,
                   extra={"consumer": self.durable})
+        EVENTS.labels(self.durable, "unknown", "dead_lettered").inc()
         await self.bus.js.publish(deadletter_subject(self.durable), letter.model_dump_json().encode())
         await message.ack()
 

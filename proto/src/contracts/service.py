@@ -17,7 +17,8 @@ from contracts.bus import Bus, connect_bus, ensure_streams
 from contracts.db import create_pool, migrate
 from contracts.health import beat_forever
 from contracts.logs import configure_logging
-from contracts.settings import ServiceSettings
+from contracts.metrics import serve_metrics
+from contracts.settings import MetricsSettings, ServiceSettings
 
 log = logging.getLogger("contracts.service")
 SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
@@ -52,6 +53,8 @@ async def start(name: str, settings: SettingsT, setup: Setup[SettingsT], *,
         async with pool.acquire() as conn:
             await migrate(conn)
     runtime = Runtime(name=name, settings=settings, bus=bus, pool=pool)
+    if isinstance(settings, MetricsSettings) and settings.metrics_port is not None:
+        serve_metrics(settings.metrics_port, settings.metrics_host)
     await setup(runtime)
     runtime.run_forever(
         beat_forever(bus, name, settings.heartbeat_seconds, lambda: runtime.health_details))

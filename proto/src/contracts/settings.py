@@ -42,6 +42,15 @@ class ServiceSettings(BaseSettings):
         return self
 
 
+class MetricsSettings(ServiceSettings):
+    """The bus services' Prometheus metrics (contracts.metrics); the gateway has /metrics on its own port."""
+
+    metrics_port: int | None = Field(None, ge=1, le=65535,
+                                     description="Serve Prometheus metrics on this port (off when unset).")
+    metrics_host: str = Field("127.0.0.1", validation_alias=shared("METRICS_HOST"),
+                              description="Where the metrics port listens (0.0.0.0 in a container).")
+
+
 class LiveKitSettings(ServiceSettings):
     """LiveKit, read the same way by every service that uses it (gateway, call-router, agent-worker)."""
 

@@ -57,6 +57,9 @@ SERVICES = (
 # Not platform services: the external MCP server the demo agents' loyalty tool talks to.
 DEMO_PROCESSES = (("demo-mcp", "agent_worker.demo_mcp"),)
 ROOM_SERVER = ("room-server", "embedded_stack.room_server")
+# The bus services' Prometheus metrics, on ports from here up in SERVICES order (the gateway's are on
+# its own /metrics).
+METRICS_BASE_PORT = 9191
 ROOM_SERVER_API_KEY = "embedded"
 HOST = "127.0.0.1"
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
@@ -492,6 +495,8 @@ async def start_everything(options: Options, supervisor: Supervisor, env: dict[s
     await prepare_database(database_url, options, log)
     env |= {"NATS_URL": nats_url, "DATABASE_URL": database_url, "GATEWAY_PORT": str(options.gateway_port),
             "DEMO_MCP_PORT": str(options.demo_mcp_port)}
+    env |= {f"{name.upper().replace('-', '_')}_METRICS_PORT": str(METRICS_BASE_PORT + index)
+            for index, (name, _) in enumerate(SERVICES) if name != "gateway"}
     children = [Child(name, [sys.executable, "-m", module]) for name, module in (*SERVICES, *DEMO_PROCESSES)]
     if not os.environ.get("LIVEKIT_URL"):
         # No LiveKit server configured: voice calls go to the embedded room server, which speaks

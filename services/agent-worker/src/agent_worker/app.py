@@ -16,6 +16,7 @@ from contracts import outbox
 from contracts.bus import Bus, EventConsumer
 from contracts.calls import CallEnded, CallStarted
 from contracts.envelope import Envelope
+from contracts.metrics import LIVE_CALLS
 from contracts.service import Runtime
 from contracts.subscribers import Subscriber
 from text_models.embedding import shared_embedder
@@ -44,6 +45,7 @@ class Worker:
         session = await open_session(self.pool, self.bus, self.settings, call_id, greet=greet)
         if session is not None:
             self.sessions[call_id] = session
+            LIVE_CALLS.labels("agent-worker").set(len(self.sessions))
         return session
 
     async def close(self) -> None:
@@ -63,6 +65,7 @@ async def started(worker: Worker, event: CallStarted) -> None:
 @chat_calls.handles(CallEnded)
 async def ended(worker: Worker, event: CallEnded) -> None:
     if (session := worker.sessions.pop(event.call_id, None)) is not None:
+        LIVE_CALLS.labels("agent-worker").set(len(worker.sessions))
         await session.close()
 
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from contracts.settings import ServiceSettings
+from contracts.settings import MetricsSettings
 
 
-class Settings(ServiceSettings):
+class Settings(MetricsSettings):
     model_config = SettingsConfigDict(env_prefix="ANALYTICS_", extra="ignore", populate_by_name=True)
 
     live_counter_heartbeat_seconds: float = Field(

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from contracts.settings import LiveKitSettings
+from contracts.settings import LiveKitSettings, MetricsSettings
 
 
-class Settings(LiveKitSettings):
+class Settings(LiveKitSettings, MetricsSettings):
     model_config = SettingsConfigDict(env_prefix="CALL_ROUTER_", extra="ignore", populate_by_name=True)
 
     max_concurrent_calls: int = Field(10, ge=1,

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from contracts.settings import ServiceSettings, shared
+from contracts.settings import MetricsSettings, shared
 
 
-class Settings(ServiceSettings):
+class Settings(MetricsSettings):
     model_config = SettingsConfigDict(env_prefix="POSTPROCESS_", extra="ignore", populate_by_name=True)
 
     groq_api_key: str | None = Field(None, validation_alias=shared("GROQ_API_KEY"))
