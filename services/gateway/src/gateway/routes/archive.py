@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from gateway.deps import CurrentUser, Db
 from gateway.errors import ApiError, not_found
-from gateway.schemas import ArchiveDetail, ArchiveItem, ArchivePage, ToolDecision, TranscriptLine
+from gateway.schemas import ArchiveDetail, ArchiveItem, ArchivePage, SearchWords, ToolDecision, TranscriptLine
 
 router = APIRouter(prefix="/api/archive", tags=["archive"])
 
@@ -26,8 +26,8 @@ async def search_archive(
     agent_id: UUID | None = None,
     date_from: Annotated[datetime | None, Query(alias="from")] = None,
     date_to: Annotated[datetime | None, Query(alias="to")] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Words in the summary, agent or caller")] = None,
+    tag: Annotated[SearchWords | None, Query(max_length=50)] = None,
+    q: Annotated[SearchWords | None, Query(max_length=200, description="Words in the summary, agent or caller")] = None,
     sentiment: Literal["negative", "neutral", "positive"] | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
