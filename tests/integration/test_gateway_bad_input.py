@@ -130,6 +130,36 @@ def test_archive_search_text_that_cannot_be_text_is_a_422(gateway: RunningGatewa
     refused(response, parameter)
 
 
+@pytest.mark.parametrize(("path", "params"), [
+    ("/api/analytics/kpis", {"to": "0"}), ("/api/analytics/timeseries", {"from": "1700000000"}),
+    ("/api/archive", {"to": "0.5"}), ("/api/archive", {"from": "12"}),
+], ids=repr)
+def test_dates_are_dates_not_seconds_since_1970(gateway: RunningGateway, world: World, path: str,
+                                               params: dict[str, str]) -> None:
+    with httpx.Client(base_url=gateway.url) as client:
+        headers = world.headers(client, world.a["email"])
+        refused(client.get(path, headers=headers, params=params), "from" if "from" in params else "to")
+        iso = {key: "2025-01-31" if "analytics" in path else "2025-01-31T10:00:00Z" for key in params}
+        assert client.get(path, headers=headers, params=iso).status_code == 200
+
+
+@pytest.mark.parametrize(("path", "body", "field"), [
+    ("/api/supervisors", {"max_agents": False}, "max_agents"), ("/api/supervisors", {"max_agents": "5"}, "max_agents"),
+    ("/api/supervisors/{a}", {"active": "no"}, "active"), ("/api/supervisors/{a}", {"active": 0}, "active"),
+], ids=repr)
+def test_numbers_and_booleans_are_not_guessed_from_other_types(gateway: RunningGateway, world: World,
+                                                               disposable: dict[str, Any], path: str,
+                                                               body: dict[str, Any], field: str) -> None:
+    with httpx.Client(base_url=gateway.url) as client:
+        admin = world.headers(client, world.admin_email)
+        if path == "/api/supervisors":
+            response = client.post(path, headers=admin,
+                                   json={"email": unique_email(), "password": PASSWORD, "full_name": "Ok", **body})
+        else:
+            response = client.patch(path.format(a=disposable["id"]), headers=admin, json=body)
+    refused(response, field)
+
+
 HOSTILE = ["<script>alert('x')</script>", "'; drop table agents; --", "\" or 1=1 --", "Robert'); DROP TABLE users;--",
            "<img src=x onerror=alert(1)>", "{{7*7}} ${7*7} %s %n", "\\'\\\"\\\\"]
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     model_validator,
 )
@@ -55,6 +59,16 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min
 SearchWords = Annotated[str, OneLine]
 
 
+def _iso_format(value: Any) -> Any:
+    # Lax parsing would read a bare number as seconds since 1970: "to=0" is a mistake, not 1 January 1970.
+    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}", value):
+        raise PydanticCustomError("iso_format", "expected an ISO 8601 date, such as 2025-01-31")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_format)]
+Instant = Annotated[datetime, BeforeValidator(_iso_format)]
+
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -92,13 +106,13 @@ class SupervisorIn(Body):
     email: Email
     password: Password
     full_name: Name
-    max_agents: int | None = Field(None, ge=0, le=100)
+    max_agents: StrictInt | None = Field(None, ge=0, le=100)
 
 
 class SupervisorPatch(Body):
     full_name: Name | None = None
-    active: bool | None = None
-    max_agents: int | None = Field(None, ge=0, le=100)
+    active: StrictBool | None = None
+    max_agents: StrictInt | None = Field(None, ge=0, le=100)
     password: Password | None = None
 
 
@@ -115,7 +129,7 @@ class SupervisorOut(BaseModel):
 class ToolConfig(Body):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
     description: Annotated[str, StringConstraints(max_length=500), Lines] = ""
-    requires_approval: bool = False
+    requires_approval: StrictBool = False
     source: Literal["builtin", "mcp"] = "builtin"
     mcp_server_url: HttpUrl | None = None
 
@@ -175,7 +189,7 @@ class AgentPatch(Body):
     instructions: Instructions | None = None
     greeting: Greeting | None = None
     voice: Voice | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
     tag_taxonomy: list[Tag] | None = Field(None, max_length=50)
     tools: Tools | None = Field(None, description="Replaces the whole list.")
     knowledge: list[KnowledgeEntry] | None = Field(None, max_length=200, description="Replaces the whole list.")
@@ -363,7 +377,7 @@ class LiveCallDetail(LiveCall):
 
 
 class DecisionIn(Body):
-    allow: bool
+    allow: StrictBool
     note: Annotated[str, StringConstraints(max_length=1000), Lines] = ""
 
 
