@@ -19,6 +19,7 @@ from contracts.envelope import utc_now
 from contracts.service import Runtime
 from contracts.subjects import deadletter_subject
 from tests.integration.conftest import PASSWORD, RunningGateway, World, create_agent, create_supervisor
+from tests.pg import connection
 
 # public: anyone; user: any signed-in user; admin: admins only; own: A and the admin (B gets 404: RLS hides
 # other supervisors' rows); own-stream: like own, but B gets 403 for streams (a stream says whose it is);
@@ -206,3 +207,60 @@ def test_unknown_ids_are_404_with_a_message(gateway: RunningGateway, world: Worl
         admin = world.headers(client, world.admin_email)
         response = client.get(f"/api/agents/{uuid.uuid4()}", headers=admin)
     assert response.status_code == 404 and response.json() == {"error": "not_found", "message": "agent not found"}
+
+
+async def _pending_request(database_url: str, supervisor_id: str, agent_id: str, call_id: str) -> str:
+    async with connection(database_url) as conn:
+        return str(await conn.fetchval(
+            """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, requires_approval, status,
+                                         expires_at)
+               values (gen_random_uuid(), $1, $2, $3, 'refund_order', true, 'pending', now() + interval '1 day')
+               returning id""", uuid.UUID(call_id), uuid.UUID(supervisor_id), uuid.UUID(agent_id)))
+
+
+def test_a_supervisor_cannot_reach_anothers_live_call_by_any_route(gateway: RunningGateway, world: World,
+                                                                    call_router: Runtime, database_url: str) -> None:
+    """The matrix above uses A's archived call; this is a live one, reached through ids in paths, query
+    parameters, stream tokens and B's own customer's call token."""
+    with httpx.Client(base_url=gateway.url, timeout=15) as client:
+        a, b = world.headers(client, world.a["email"]), world.headers(client, world.b["email"])
+        agent = create_agent(client, a, name="Live for the matrix")
+        dialled = client.post("/api/calls", json={"number": agent["phone_number"], "caller": "matrix@test.local"})
+        assert dialled.status_code == 201 and dialled.json()["status"] == "connected", dialled.text
+        call_id = dialled.json()["call_id"]
+        other = client.post("/api/calls", json={"number": world.b["phone_number"], "caller": "b@test.local"}).json()
+        request_id = asyncio.run(_pending_request(database_url, world.a["id"], agent["id"], call_id))
+        try:
+            assert call_id not in {c["id"] for c in client.get("/api/calls", headers=b).json()}
+            assert client.get("/api/calls", headers=b, params={"agent_id": agent["id"]}).json() == []
+            assert client.get("/api/agents", headers=b, params={"supervisor_id": world.a["id"]}).json() == []
+            assert client.get("/api/archive", headers=b, params={"agent_id": agent["id"]}).json()["items"] == []
+            for method, path, body in (
+                    ("GET", f"/api/calls/{call_id}", None), ("POST", f"/api/calls/{call_id}/whisper", None),
+                    ("POST", f"/api/calls/{call_id}/inject", {"instructions": "Refund everything."}),
+                    ("POST", f"/api/calls/{call_id}/listen", None), ("POST", f"/api/calls/{call_id}/end", None),
+                    ("POST", f"/api/tool-requests/{request_id}/decision", {"allow": True}),
+                    ("GET", "/api/analytics/kpis?scope=supervisor&id=" + world.a["id"], None),
+                    ("GET", "/api/analytics/timeseries?scope=agent&id=" + agent["id"], None)):
+                response = client.request(method, path, headers=b, json=body)
+                assert response.status_code == 404, f"{method} {path}: {response.status_code} {response.text}"
+            stream_token = client.post("/api/stream-token", headers=b).json()["token"]
+            for path, params in ((f"/api/stream/agents/{agent['id']}", {"token": stream_token}),
+                                 ("/api/stream/supervisor", {"token": stream_token, "supervisor_id": world.a["id"]}),
+                                 ("/api/stream/admin", {"token": stream_token})):
+                with client.stream("GET", path, params=params, timeout=5) as stream:
+                    assert stream.status_code == 403, path
+            # B's customer holds a genuine call token, for another call.
+            theirs = {"Authorization": f"Bearer {other['call_token']}"}
+            assert client.post(f"/api/calls/{call_id}/messages", headers=theirs, json={"text": "hi"}).status_code == 403
+            assert client.post(f"/api/calls/{call_id}/end", headers=theirs).status_code == 403
+            with client.stream("GET", f"/api/calls/{call_id}/stream", params={"token": other["call_token"]},
+                               timeout=5) as stream:
+                assert stream.status_code == 403
+            # Still A's, untouched: live and undecided.
+            assert client.get(f"/api/calls/{call_id}", headers=a).json()["status"] == "active"
+            pending = client.get("/api/tool-requests", headers=a).json()
+            assert request_id in {r["id"] for r in pending}
+        finally:
+            for call, token in ((call_id, dialled.json()["call_token"]), (other["call_id"], other["call_token"])):
+                client.post(f"/api/calls/{call}/end", headers={"Authorization": f"Bearer {token}"})

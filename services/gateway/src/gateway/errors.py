@@ -49,6 +49,9 @@ _DATABASE_CLIENT_ERRORS: dict[type[Exception], tuple[int, str, str]] = {
     asyncpg.CheckViolationError: (422, "invalid_value", "A value is not allowed"),
     asyncpg.NotNullViolationError: (422, "missing_value", "A required value is missing"),
     asyncpg.StringDataRightTruncationError: (422, "value_too_long", "A value is too long"),
+    # NUL in text, or in JSON: the request schemas refuse them first; this is the net under any they miss.
+    asyncpg.CharacterNotInRepertoireError: (422, "invalid_text", "A value holds a character that cannot be stored"),
+    asyncpg.UntranslatableCharacterError: (422, "invalid_text", "A value holds a character that cannot be stored"),
     asyncpg.InsufficientPrivilegeError: (403, "forbidden", "You may not change that record"),
 }
 

@@ -2,22 +2,72 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+import unicodedata
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from contracts.calls import ANONYMOUS_CALLER, CallStatus
 from contracts.deadletter import DeadLetter
 from contracts.tools import BUILTIN_TOOL_NAMES, ToolRequestStatus
 
+
+def _text(value: str, *, lines: bool) -> str:
+    """Text is what a person could type: no control characters (but line breaks and tabs where ``lines``),
+    no lone surrogates and no code points Unicode has not assigned. PostgreSQL refuses NUL outright; the
+    rest would be stored, then break whatever shows, logs or encodes it."""
+    for char in value:
+        category = unicodedata.category(char)
+        if category == "Cc" and not (lines and char in "\n\r\t"):
+            where = "" if lines else " (this field is a single line)"
+            raise PydanticCustomError("text_control_character",
+                                      "holds the control character U+{code}, which is not allowed here" + where,
+                                      {"code": f"{ord(char):04X}"})
+        if category in ("Cs", "Cn"):
+            raise PydanticCustomError("text_unassigned_character",
+                                      "holds U+{code}, which is not an assigned Unicode character",
+                                      {"code": f"{ord(char):04X}"})
+    return value
+
+
+# Every text a request carries goes through one of these two: a single line (names, emails, tags, search
+# words), or text where line breaks make sense (instructions, knowledge, messages, notes).
+OneLine = AfterValidator(lambda value: _text(value, lines=False))
+Lines = AfterValidator(lambda value: _text(value, lines=True))
+
 Email = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=254,
-                                         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=128)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+                                         pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"), OneLine]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=128), OneLine]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), OneLine]
 PhoneNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 -]{2,30}$")]
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50)]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50), OneLine]
+SearchWords = Annotated[str, OneLine]
+
+
+def _iso_format(value: Any) -> Any:
+    # Lax parsing would read a bare number as seconds since 1970: "to=0" is a mistake, not 1 January 1970.
+    if isinstance(value, str) and not re.match(r"\d{4}-\d{2}-\d{2}", value):
+        raise PydanticCustomError("iso_format", "expected an ISO 8601 date, such as 2025-01-31")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_format)]
+Instant = Annotated[datetime, BeforeValidator(_iso_format)]
 
 
 class Body(BaseModel):
@@ -26,11 +76,11 @@ class Body(BaseModel):
 
 class LoginIn(Body):
     email: Email
-    password: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=128), OneLine]
 
 
 class RefreshIn(Body):
-    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=2000), OneLine]
 
 
 class UserOut(BaseModel):
@@ -56,13 +106,13 @@ class SupervisorIn(Body):
     email: Email
     password: Password
     full_name: Name
-    max_agents: int | None = Field(None, ge=0, le=100)
+    max_agents: StrictInt | None = Field(None, ge=0, le=100)
 
 
 class SupervisorPatch(Body):
     full_name: Name | None = None
-    active: bool | None = None
-    max_agents: int | None = Field(None, ge=0, le=100)
+    active: StrictBool | None = None
+    max_agents: StrictInt | None = Field(None, ge=0, le=100)
     password: Password | None = None
 
 
@@ -78,8 +128,8 @@ class SupervisorOut(BaseModel):
 
 class ToolConfig(Body):
     name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
-    description: Annotated[str, StringConstraints(max_length=500)] = ""
-    requires_approval: bool = False
+    description: Annotated[str, StringConstraints(max_length=500), Lines] = ""
+    requires_approval: StrictBool = False
     source: Literal["builtin", "mcp"] = "builtin"
     mcp_server_url: HttpUrl | None = None
 
@@ -109,14 +159,19 @@ class CatalogTool(BaseModel):
 
 
 class KnowledgeEntry(Body):
-    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-    content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+    title: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), OneLine]
+    content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000), Lines]
+
+
+Instructions = Annotated[str, StringConstraints(max_length=20000), Lines]
+Greeting = Annotated[str, StringConstraints(max_length=500), Lines]
+Voice = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), OneLine]
 
 
 class AgentFields(Body):
-    instructions: Annotated[str, StringConstraints(max_length=20000)] = ""
-    greeting: Annotated[str, StringConstraints(max_length=500)] = ""
-    voice: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] = "Puck"
+    instructions: Instructions = ""
+    greeting: Greeting = ""
+    voice: Voice = "Puck"
     tag_taxonomy: list[Tag] = Field(default_factory=list, max_length=50)
     tools: Tools = Field(default_factory=list)
     knowledge: list[KnowledgeEntry] = Field(default_factory=list, max_length=200)
@@ -131,10 +186,10 @@ class AgentIn(AgentFields):
 class AgentPatch(Body):
     name: Name | None = None
     phone_number: PhoneNumber | None = None
-    instructions: Annotated[str, StringConstraints(max_length=20000)] | None = None
-    greeting: Annotated[str, StringConstraints(max_length=500)] | None = None
-    voice: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)] | None = None
-    active: bool | None = None
+    instructions: Instructions | None = None
+    greeting: Greeting | None = None
+    voice: Voice | None = None
+    active: StrictBool | None = None
     tag_taxonomy: list[Tag] | None = Field(None, max_length=50)
     tools: Tools | None = Field(None, description="Replaces the whole list.")
     knowledge: list[KnowledgeEntry] | None = Field(None, max_length=200, description="Replaces the whole list.")
@@ -259,7 +314,8 @@ class DirectoryEntry(BaseModel):
 class CallIn(Body):
     number: PhoneNumber = Field(description="The agent's mock number the customer dials.")
     channel: Literal["chat", "voice"] = "chat"
-    caller: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)] = ANONYMOUS_CALLER
+    caller: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128), OneLine] = \
+        ANONYMOUS_CALLER
 
 
 class CallAgent(BaseModel):
@@ -287,7 +343,7 @@ class CallOut(BaseModel):
 
 
 class MessageIn(Body):
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), Lines]
 
 
 class Accepted(BaseModel):
@@ -296,7 +352,7 @@ class Accepted(BaseModel):
 
 
 class InjectIn(Body):
-    instructions: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+    instructions: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), Lines]
 
 
 class HandbackIn(Body):
@@ -334,8 +390,8 @@ class LiveCallDetail(LiveCall):
 
 
 class DecisionIn(Body):
-    allow: bool
-    note: Annotated[str, StringConstraints(max_length=1000)] = ""
+    allow: StrictBool
+    note: Annotated[str, StringConstraints(max_length=1000), Lines] = ""
 
 
 class ServiceHealth(BaseModel):

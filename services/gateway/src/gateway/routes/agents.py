@@ -6,6 +6,7 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import APIRouter, Response
+from pydantic import HttpUrl
 
 from contracts.locks import LockKey, lock_for_transaction
 from contracts.tools import BUILTIN_TOOLS
@@ -37,9 +38,12 @@ async def agent_out(conn: asyncpg.Connection, row: asyncpg.Record) -> AgentOut:
         "order by name", row["id"])
     knowledge = await conn.fetch(
         "select title, content from knowledge_entries where agent_id = $1 order by created_at, title", row["id"])
+    # Stored rows are shown as stored, not validated again: a rule added later (what text may hold, which
+    # tools are built in) must not make an agent saved before it unreadable.
     return AgentOut(**{k: row[k] for k in AgentOut.model_fields if k in row.keys()},
-                    tools=[ToolConfig(**dict(t)) for t in tools],
-                    knowledge=[KnowledgeEntry(**dict(k)) for k in knowledge])
+                    tools=[ToolConfig.model_construct(**{**dict(t), "mcp_server_url": HttpUrl(t["mcp_server_url"])
+                                                         if t["mcp_server_url"] else None}) for t in tools],
+                    knowledge=[KnowledgeEntry.model_construct(**dict(k)) for k in knowledge])
 
 
 async def fetch_agent(conn: asyncpg.Connection, agent_id: UUID) -> AgentOut:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from contracts.envelope import utc_now
 from gateway.deps import CurrentUser, Db
 from gateway.errors import ApiError, not_found
+from gateway.schemas import Day
 from gateway.tokens import Principal
 from kpis.formula import Kpis, ScoreWeights, Sums, kpis_from
 from kpis.queries import (
@@ -39,8 +40,8 @@ Scope = Literal["overall", "supervisor", "agent"]
 ScopeQuery = Annotated[Scope, Query(description="overall (a supervisor's overall is their own floor), one "
                                                 "supervisor, or one agent")]
 IdQuery = Annotated[UUID | None, Query(description="The supervisor or agent; a supervisor may omit their own id")]
-FromQuery = Annotated[date | None, Query(alias="from", description="First day (UTC), default 29 days before 'to'")]
-ToQuery = Annotated[date | None, Query(alias="to", description="Last day (UTC), inclusive; default today")]
+FromQuery = Annotated[Day | None, Query(alias="from", description="First day (UTC), default 29 days before 'to'")]
+ToQuery = Annotated[Day | None, Query(alias="to", description="Last day (UTC), inclusive; default today")]
 
 
 class Breakdown(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
@@ -10,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from gateway.deps import CurrentUser, Db
 from gateway.errors import ApiError, not_found
-from gateway.schemas import ArchiveDetail, ArchiveItem, ArchivePage, ToolDecision, TranscriptLine
+from gateway.schemas import ArchiveDetail, ArchiveItem, ArchivePage, Instant, SearchWords, ToolDecision, TranscriptLine
 
 router = APIRouter(prefix="/api/archive", tags=["archive"])
 
@@ -24,10 +23,10 @@ COUNT_LIMIT = 1_000
 async def search_archive(
     principal: CurrentUser, db: Db,
     agent_id: UUID | None = None,
-    date_from: Annotated[datetime | None, Query(alias="from")] = None,
-    date_to: Annotated[datetime | None, Query(alias="to")] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Words in the summary, agent or caller")] = None,
+    date_from: Annotated[Instant | None, Query(alias="from")] = None,
+    date_to: Annotated[Instant | None, Query(alias="to")] = None,
+    tag: Annotated[SearchWords | None, Query(max_length=50)] = None,
+    q: Annotated[SearchWords | None, Query(max_length=200, description="Words in the summary, agent or caller")] = None,
     sentiment: Literal["negative", "neutral", "positive"] | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
