@@ -165,12 +165,17 @@ HOSTILE = ["<script>alert('x')</script>", "'; drop table agents; --", "\" or 1=1
 
 
 async def _pending_tool_request(database_url: str, world: World) -> str:
+    """A pending request of A's, on a call of its own (the shared world's call keeps its one request)."""
+    supervisor, agent = uuid.UUID(world.a["id"]), uuid.UUID(world.a["agent"])
     async with connection(database_url) as conn:
+        call = await conn.fetchval(
+            """insert into calls(id, supervisor_id, agent_id, agent_name, channel, dialled_number, status)
+               values (gen_random_uuid(), $1, $2, 'A1', 'chat', '+1-555-1', 'ended') returning id""", supervisor, agent)
         return str(await conn.fetchval(
             """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, requires_approval, status,
                                          expires_at)
                values (gen_random_uuid(), $1, $2, $3, 'refund_order', true, 'pending', now() + interval '1 day')
-               returning id""", uuid.UUID(world.a["call"]), uuid.UUID(world.a["id"]), uuid.UUID(world.a["agent"])))
+               returning id""", call, supervisor, agent))
 
 
 @pytest.fixture(scope="module")
