@@ -14,7 +14,8 @@ help:
 	@echo "make run        install what is needed and run the whole platform on http://localhost:8000"
 	@echo "make test       install what is needed and run every test"
 	@echo "make bench      measure (prints figures)"
-	@echo "make eval-sentiment   the sentiment model's held-out accuracy, macro-F1 and latency"
+	@echo "make eval-sentiment   the sentiment model's figures on held-out customer tweets and TweetEval, and its latency"
+	@echo "make train-sentiment  retrain the sentiment model (installs torch, CPU build, for training only)"
 	@echo "make gen        regenerate proto/schema, the subject table, the gateway's OpenAPI and the app's TypeScript types; make check-gen fails when stale"
 	@echo "make lint       ruff"
 
@@ -52,10 +53,11 @@ test: check-gen lint frontend-build browser sealed-network
 eval-sentiment: install
 	$(PY) -m sentiment.training_eval
 
-# Retrains the shipped head (minutes: it embeds 14k tweets); needs the training dependency group.
+# Fine-tunes and exports the shipped model (~10 min on 2 idle cores) from the data in services/sentiment/training/data;
+# needs the training dependency group (torch's CPU build from this machine's disk; `make install` drops it again).
 train-sentiment: install
 	$(UV) sync --frozen --all-packages --group training --quiet
-	$(PY) services/sentiment/training/train_head.py
+	$(PY) services/sentiment/training/train_sentiment.py
 
 # In the sealed namespace too: the voice benchmarks carry WebRTC. Figures also go to bench/results/.
 bench: install sealed-network

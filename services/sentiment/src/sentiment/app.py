@@ -15,6 +15,7 @@ from contracts.bus import Bus, call_history
 from contracts.calls import CallEnded, CallStarted
 from contracts.envelope import Envelope
 from contracts.logs import call_context
+from contracts.metrics import LIVE_CALLS
 from contracts.service import Runtime
 from contracts.subscribers import Subscriber
 from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
@@ -40,7 +41,7 @@ class Scorer:
     model: SentimentModel
     interval: float
     calls: dict[UUID, CallMood] = field(default_factory=dict)
-    pending: list[tuple[UUID, str]] = field(default_factory=list)
+    pending: list[tuple[UUID, str, str | None]] = field(default_factory=list)  # call, utterance, previous turn
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     hosted: HostedEstimator | None = None
     asking: set[asyncio.Task] = field(default_factory=set)
@@ -73,8 +74,10 @@ class Scorer:
         if isinstance(event, CallStarted):
             self.mood(event)
         elif isinstance(event, TranscriptChunk) and event.speaker == "customer":
-            self.mood(event).conversation.customer_said(event.text)
-            self.pending.append((event.call_id, event.text))
+            mood = self.mood(event)
+            mood.conversation.customer_said(event.text)
+            self.pending.append((event.call_id, event.text, mood.previous_utterance))
+            mood.previous_utterance = event.text
             self.wake.set()
         elif isinstance(event, TranscriptChunk) and event.speaker == "agent":
             self.mood(event).conversation.agent_said(event.text)
@@ -91,11 +94,13 @@ class Scorer:
             await self.publish(mood)
 
     async def score_pending(self) -> None:
-        """One batch for everything waiting, off the event loop (inference is CPU work)."""
+        """One batch for everything waiting, off the event loop (inference is CPU work). Each utterance is
+        read with the customer's previous turn as its context."""
         while self.pending:
             batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
-            scored = await asyncio.to_thread(self.model.score, [text for _, text in batch])
-            for (call_id, _), result in zip(batch, scored, strict=True):
+            scored = await asyncio.to_thread(self.model.score, [text for _, text, _ in batch],
+                                             [context for _, _, context in batch])
+            for (call_id, _, _), result in zip(batch, scored, strict=True):
                 if call_id in self.calls:
                     self.calls[call_id].add(result.score)
 
@@ -158,6 +163,7 @@ class Scorer:
                         del self.calls[mood.call_id]
                     elif mood.due(now, self.interval):
                         await self.publish(mood)
+                LIVE_CALLS.labels("sentiment").set(len(self.calls))
             except Exception:
                 log.exception("scoring round failed; trying again")
 

@@ -5,8 +5,11 @@ over the sentiment trajectory and signals in the conversation.
              + 1.6 x rolling sentiment (-1..1)          how the customer sounds now
              + 0.4 x sentiment trend (-2..2)            getting better or worse
              + 0.5 if the customer signalled resolution ("thanks, that's sorted")
-             - 0.8 x escalation requests (at most 2)    "let me speak to a manager"
+             - 0.8 x escalation requests (at most 2)    "let me speak to a manager", "a real person"
              - 0.4 x repeated questions (at most 3)     saying the same thing again
+             - 0.3 x turns with frustration cues (at most 4)
+                 how customers say they are fed up without saying it: "third time I call", "still not
+                 working", "I already told you", "how many times", "been waiting", "are you still there?"
              + 0.2 x tools that worked (at most 3)
              - 0.4 x tools that failed or were denied (at most 3)
     clipped to 1..5, one decimal.
@@ -23,10 +26,19 @@ import re
 from collections import deque
 from dataclasses import dataclass, field
 
-ESCALATION = re.compile(r"\b(manager|supervisor|human|real person|someone else|complain(t)?|lawyer|"
-                        r"cancel my (account|order|subscription))\b", re.IGNORECASE)
+ESCALATION = re.compile(r"\b(manager|supervisor|human|(real|actual|live) (person|human)|someone else|"
+                        r"(speak|talk) (to|with) (a person|someone|somebody|an agent)|put me through|"
+                        r"complain(t)?|lawyer|cancel my (account|order|subscription|contract))\b", re.IGNORECASE)
 RESOLUTION = re.compile(r"\b(thanks?|thank you|that helps|helpful|perfect|great|solved|sorted|works now|"
                         r"all good|appreciate)\b", re.IGNORECASE)
+NOT_RESOLUTION = re.compile(r"\b(thanks for nothing|no,? thanks?|not (solved|sorted|great|helpful))\b", re.IGNORECASE)
+FRUSTRATION = re.compile(
+    r"\b((second|third|fourth|fifth|2nd|3rd|4th|5th|umpteenth) (time|call)|"
+    r"still (not|no|nothing|waiting|broken|down|the same|\w+n't)|"
+    r"(again|once more)[.!?]|how many (more )?times|"
+    r"already (told|said|explained|called|gave|sent|tried|asked)|(keep|kept) (asking|telling|calling|saying)|"
+    r"repeat(ing)? myself|(been|was) (waiting|on hold)|on hold for|"
+    r"(are|is) (you|anyone|anybody|somebody) (still )?there|hello\?)", re.IGNORECASE)
 WORD = re.compile(r"[a-z0-9']+")
 REPEAT_OVERLAP = 0.7
 RECENT_LINES = 30
@@ -37,6 +49,7 @@ class Conversation:
     customer_turns: list[set[str]] = field(default_factory=list)
     escalations: int = 0
     repeats: int = 0
+    frustrations: int = 0  # customer turns with a frustration cue
     resolved: bool = False
     tools_ok: int = 0
     tools_failed: int = 0
@@ -55,10 +68,13 @@ class Conversation:
         if len(words) >= 3 and any(_overlap(words, earlier) >= REPEAT_OVERLAP for earlier in self.customer_turns):
             self.repeats += 1
         self.customer_turns.append(words)
-        if ESCALATION.search(text):
-            self.escalations += 1
-        if RESOLUTION.search(text):
+        escalating, frustrated = bool(ESCALATION.search(text)), bool(FRUSTRATION.search(text))
+        self.escalations += escalating
+        self.frustrations += frustrated
+        if RESOLUTION.search(text) and not NOT_RESOLUTION.search(text):
             self.resolved = True
+        elif escalating or frustrated:
+            self.resolved = False  # "thanks" earlier, but it is not sorted after all
 
     def tool_finished(self, ok: bool) -> None:
         self.recent_lines.append(("system", f"a tool action {'succeeded' if ok else 'failed or was denied'}"))
@@ -80,6 +96,8 @@ def estimate(sentiment: float, trend: float, conversation: Conversation) -> tupl
         (0.5 if conversation.resolved else 0.0, "customer signalled the issue is resolved"),
         (-0.8 * min(conversation.escalations, 2), f"asked to escalate {conversation.escalations}x"),
         (-0.4 * min(conversation.repeats, 3), f"repeated themselves {conversation.repeats}x"),
+        (-0.3 * min(conversation.frustrations, 4),
+         f"frustration cues (third time, still, waiting) {conversation.frustrations}x"),
         (0.2 * min(conversation.tools_ok, 3), f"{conversation.tools_ok} tool action(s) succeeded"),
         (-0.4 * min(conversation.tools_failed, 3), f"{conversation.tools_failed} tool action(s) failed or denied"),
     ]

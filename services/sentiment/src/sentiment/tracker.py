@@ -1,8 +1,12 @@
 """Per-call sentiment over time: plain state, no I/O.
 
 The rolling score is an exponentially weighted mean of the customer's utterance scores (recent ones
-count most); the trend is how far it moved over the last few utterances. Labels use a dead band, so a
-call does not flip between neutral and positive on every small change.
+count most), except that a clearly negative utterance shows at once: the score drops to it, rather than
+being averaged away by a calm start, so a customer turning annoyed is negative on the supervisor's card
+in the very next publication (the service publishes on every change, and at least every 5 s). Getting
+better is averaged: one polite line does not undo a complaint. The trend is how far the score moved over
+the last few utterances. Labels use a dead band, so a call does not flip between neutral and positive on
+every small change.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class CallMood:
     last_heard_at: float = 0.0
     changed: bool = True
     conversation: Conversation = field(default_factory=Conversation)
+    previous_utterance: str | None = None  # the customer's last turn: the context of their next one
     # The hosted satisfaction estimate, and the conversation version it read (see hosted_satisfaction).
     hosted_estimate: tuple[float, list[str]] | None = None
     hosted_version: int = -1
@@ -50,8 +55,12 @@ class CallMood:
         return now - self.last_heard_at >= after
 
     def add(self, utterance_score: float) -> None:
-        previous = self.history[-1] if self.history else 0.0
-        rolling = utterance_score if not self.history else SMOOTHING * utterance_score + (1 - SMOOTHING) * previous
+        if not self.history:
+            rolling = utterance_score
+        else:
+            rolling = SMOOTHING * utterance_score + (1 - SMOOTHING) * self.history[-1]
+            if utterance_score <= -LABEL_BAND:  # turning negative shows at once
+                rolling = min(rolling, utterance_score)
         self.history.append(max(-1.0, min(1.0, rolling)))
         self.changed = True
 
