@@ -222,7 +222,7 @@ async def connect_bus(url: str, service: str, *, connect_timeout: float = 5.0) -
     return Bus(service=service, nc=nc, js=nc.jetstream())
 
 
-def stream_configs() -> list[StreamConfig]:
+def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     return [
         StreamConfig(
             name=CALLS_STREAM,
@@ -230,6 +230,7 @@ def stream_configs() -> list[StreamConfig]:
             subjects=[*stream_subjects(), replay_filter("*")],
             storage=StorageType.FILE,
             max_consumers=CALLS_MAX_CONSUMERS,
+            num_replicas=replicas,
             max_age=CALLS_RETENTION_SECONDS,
             duplicate_window=DUPLICATE_WINDOW_SECONDS,
         ),
@@ -239,13 +240,15 @@ def stream_configs() -> list[StreamConfig]:
             subjects=[f"{DEADLETTER_PREFIX}.>"],
             storage=StorageType.FILE,
             max_age=DEADLETTER_RETENTION_SECONDS,
+            num_replicas=replicas,
         ),
     ]
 
 
-async def ensure_streams(bus: Bus) -> None:
-    """Create the streams, or bring an existing one's configuration up to date."""
-    for config in stream_configs():
+async def ensure_streams(bus: Bus, replicas: int = 1) -> None:
+    """Create the streams, or bring an existing one's configuration up to date (``replicas``: copies
+    each stream keeps, on a NATS cluster)."""
+    for config in stream_configs(replicas):
         try:
             await bus.js.stream_info(config.name)
         except NotFoundError:

@@ -46,7 +46,7 @@ Setup = Callable[[Runtime[SettingsT]], Awaitable[None]]
 async def start(name: str, settings: SettingsT, setup: Setup[SettingsT], *,
                 needs_database: bool = True) -> Runtime[SettingsT]:
     bus = await connect_bus(settings.nats_url, name)
-    await ensure_streams(bus)
+    await ensure_streams(bus, settings.stream_replicas)
     pool = None
     if needs_database:
         pool = await create_pool(settings.database_url)

@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
         "postgresql://postgres@127.0.0.1:54329/platform", validation_alias=shared("DATABASE_URL"))
     log_level: str = Field("INFO", validation_alias=shared("LOG_LEVEL"))
     heartbeat_seconds: float = Field(5.0, gt=0, validation_alias=shared("HEARTBEAT_SECONDS"))
+    stream_replicas: int = Field(1, ge=1, le=5, validation_alias=shared("NATS_STREAM_REPLICAS"),
+                                 description="Copies of each JetStream stream: 3 on a three-node NATS cluster.")
 
     def secret_fields(self) -> dict[str, str | None]:
         """Secrets this service needs when it runs for real; overridden where there are any."""

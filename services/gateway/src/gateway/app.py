@@ -49,7 +49,7 @@ def build(settings: Settings) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.bus = await connect_bus(settings.nats_url, "gateway")
-        await ensure_streams(app.state.bus)
+        await ensure_streams(app.state.bus, settings.stream_replicas)
         app.state.pool = await create_pool(settings.database_url)
         async with app.state.pool.acquire() as conn:
             await migrate(conn)
