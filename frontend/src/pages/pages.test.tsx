@@ -1,4 +1,4 @@
-import { act, render, screen, waitFor } from "@testing-library/react";
+import { act, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { Route, Routes, useLocation } from "react-router-dom";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -87,6 +87,23 @@ describe("the mock dialer", () => {
     view.rerender(<Conversation {...props} lines={[{ seq: 0, speaker: "agent", text: "Hello!" }, { seq: 1, speaker: "customer", text: "Hi" }]} />);
     expect(screen.getByTestId("agent-answering")).toHaveTextContent("Orders is typing…");
     vi.useRealTimers();
+  });
+
+  it("offers a long waiter to keep waiting or leave, and says who the customer is talking to", () => {
+    const left = vi.fn();
+    const props = { agentName: "Orders", endNote: "", callId: "c", callToken: "t", lines: [],
+                    streamStatus: { state: "live" as const, retryInSeconds: null }, onHangUp: left, onError: () => {} };
+    const view = render(<Conversation {...props} phase="queued" position={1} longWait />);
+    expect(screen.getByTestId("long-wait")).toHaveTextContent("Sorry for the long wait");
+    fireEvent.click(screen.getByRole("button", { name: "Leave the queue" }));
+    expect(left).toHaveBeenCalled();
+    fireEvent.click(screen.getByRole("button", { name: "Keep waiting" }));
+    expect(screen.queryByTestId("long-wait")).toBeNull();
+    view.rerender(<Conversation {...props} phase="connected" position={null} talkingWith="Dana, supervisor" />);
+    expect(screen.getByTestId("call-status")).toHaveTextContent("You are talking with Dana, supervisor");
+    view.rerender(<Conversation {...props} phase="connected" position={null} agentBack />);
+    expect(screen.getByTestId("call-status")).toHaveTextContent("Orders is back with you");
+    expect(endedMessage({ reason: "abandoned", ended_by: "customer" })).toContain("had not heard from you");
   });
 
   it("says why a call ended", () => {

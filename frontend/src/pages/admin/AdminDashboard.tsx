@@ -14,8 +14,8 @@ const STREAM_TYPES = ["analytics.counters", "sentiment.score", "call.ended", "ar
 
 /** A supervisor's floor as /api/analytics/live gives it, from the stream's counters event. */
 function floorOf(event: LiveCounters): FloorCounters {
-  const { supervisor_id, active_calls, queued_calls, agents_total, agents_busy, longest_wait_seconds } = event;
-  return { supervisor_id, active_calls, queued_calls, agents_total, agents_busy, longest_wait_seconds };
+  const { supervisor_id, active_calls, queued_calls, agents_total, agents_busy, longest_wait_seconds, abandoned_today } = event;
+  return { supervisor_id, active_calls, queued_calls, agents_total, agents_busy, longest_wait_seconds, abandoned_today };
 }
 
 export function AdminDashboard() {
@@ -113,6 +113,9 @@ export function AdminDashboard() {
             <div className="stat"><span>CSAT</span><strong>{decimal(kpis.data.kpis.csat, 2)}</strong></div>
             <div className="stat"><span>AHT</span><strong>{duration(kpis.data.kpis.aht_seconds)}</strong></div>
             <div className="stat"><span>Performance</span><strong>{decimal(kpis.data.kpis.performance_score)}</strong></div>
+            <div className="stat"><span>Abandoned</span><strong>{percent(kpis.data.kpis.abandonment.rate)}</strong></div>
+            <div className="stat"><span>ASA</span><strong>{duration(kpis.data.kpis.abandonment.asa_seconds)}</strong></div>
+            <div className="stat"><span>Taken over</span><strong>{percent(kpis.data.kpis.takeover_rate)}</strong></div>
           </div>
         )}
         {series.data && <KpiCharts series={series.data} />}

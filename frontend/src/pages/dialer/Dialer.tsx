@@ -12,7 +12,7 @@ import { useVoiceRoom, type VoiceRoom } from "../../live/useVoiceRoom";
 // How long the customer waits for the agent before being told it is taking longer than usual.
 export const SLOW_ANSWER_MS = 10_000;
 const KEYS = ["1", "2", "3", "4", "5", "6", "7", "8", "9", "+", "0", "-"];
-const STREAM_TYPES = ["call.queued", "call.started", "transcript.chunk", "call.ended"] as const;
+const STREAM_TYPES = ["call.queued", "call.started", "transcript.chunk", "call.ended", "call.taken_over", "call.handed_back"] as const;
 
 type Phase = "idle" | "dialling" | "queued" | "connected" | "ended";
 type Channel = NonNullable<CallIn["channel"]>;
@@ -22,6 +22,7 @@ export const VOICE_NOT_CONFIGURED = "Voice calls are not available on this serve
 /** Why the call ended, in the customer's words. */
 export function endedMessage(ended: Pick<CallEnded, "reason" | "ended_by">): string {
   if (ended.reason === "abandoned_in_queue") return "You left the queue.";
+  if (ended.reason === "abandoned") return "The call ended: we had not heard from you for a while. Call again whenever you like.";
   if (ended.ended_by === "customer") return "You hung up.";
   if (ended.reason === "error") return "The call was cut off by a problem on our side. Please call again.";
   return ended.ended_by === "supervisor" ? "A supervisor ended the call." : "The agent ended the call.";
@@ -54,6 +55,9 @@ export function Dialer() {
   const [call, setCall] = useState<CallOut | null>(null);
   const [phase, setPhase] = useState<Phase>("idle");
   const [position, setPosition] = useState<number | null>(null);
+  const [longWait, setLongWait] = useState(false);
+  const [talkingWith, setTalkingWith] = useState<string | null>(null); // a person who took the call over
+  const [agentBack, setAgentBack] = useState(false);
   const [lines, setLines] = useState<Line[]>([]);
   const [endNote, setEndNote] = useState("");
   const [error, setError] = useState<unknown>(null);
@@ -62,6 +66,9 @@ export function Dialer() {
     setError(null);
     setLines([]);
     setEndNote("");
+    setLongWait(false);
+    setTalkingWith(null);
+    setAgentBack(false);
     setPhase("dialling");
     await voice.leave(); // forget the last voice call's problem, if any
     if (caller) localStorage.setItem("cs-agents.caller", caller);
@@ -100,6 +107,15 @@ export function Dialer() {
         case "call.queued":
           setPhase("queued");
           setPosition(event.position);
+          setLongWait(Boolean(event.long_wait));
+          break;
+        case "call.taken_over":
+          setTalkingWith(`${event.by_name}, supervisor`);
+          setAgentBack(false);
+          break;
+        case "call.handed_back":
+          setTalkingWith(null);
+          setAgentBack(true);
           break;
         case "call.started":
           setPhase("connected");
@@ -176,6 +192,9 @@ export function Dialer() {
           agentName={call.agent.name}
           phase={phase}
           position={position}
+          longWait={longWait}
+          talkingWith={talkingWith}
+          agentBack={agentBack}
           lines={lines}
           endNote={endNote}
           streamStatus={stream}
@@ -206,6 +225,12 @@ export function Conversation(props: {
   agentName: string;
   phase: Phase;
   position: number | null;
+  /** Waited past the platform's bound: offered to keep waiting or leave. */
+  longWait?: boolean;
+  /** A person handling the call instead of the agent. */
+  talkingWith?: string | null;
+  /** The person handed the call back to the agent. */
+  agentBack?: boolean;
   lines: Line[];
   endNote: string;
   streamStatus: ReturnType<typeof useEventStream>;
@@ -217,7 +242,12 @@ export function Conversation(props: {
   voice?: VoiceRoom;
 }) {
   const [text, setText] = useState("");
-  const answer = useAwaitedAnswer(!props.voice && props.phase === "connected" && props.lines.at(-1)?.speaker !== "agent", props.lines.length);
+  const [keepWaiting, setKeepWaiting] = useState(false);
+  // Owed: the greeting, or an answer to the customer's last line (a supervisor's line answers too).
+  const lastSpeaker = props.lines.at(-1)?.speaker;
+  const answer = useAwaitedAnswer(!props.voice && props.phase === "connected" && (lastSpeaker === undefined || lastSpeaker === "customer"),
+                                  props.lines.length);
+  const answerer = props.talkingWith ?? props.agentName;
   const end = useRef<HTMLDivElement>(null);
   useEffect(() => {
     end.current?.scrollIntoView?.({ block: "nearest" });
@@ -240,16 +270,24 @@ export function Conversation(props: {
       <p role="status" className="call-status" data-testid="call-status">
         {props.phase === "dialling" && "Calling…"}
         {props.phase === "queued" && `All agents are busy. You are number ${props.position ?? "?"} in the queue.`}
-        {props.phase === "connected" && "Connected"}
+        {props.phase === "connected" && (props.talkingWith ? `You are talking with ${props.talkingWith}`
+          : props.agentBack ? `Connected · ${props.agentName} is back with you` : "Connected")}
         {props.phase === "ended" && props.endNote}
       </p>
+      {props.phase === "queued" && props.longWait && !keepWaiting && (
+        <div className="notice" role="alert" data-testid="long-wait">
+          <p>Sorry for the long wait. Would you like to keep waiting, or leave and call back later?</p>
+          <button type="button" onClick={() => setKeepWaiting(true)}>Keep waiting</button>{" "}
+          <button type="button" className="danger" onClick={props.onHangUp}>Leave the queue</button>
+        </div>
+      )}
       <div className="transcript" aria-live="polite" aria-label="Conversation">
         {props.lines.map((line) => (
           <p key={line.seq} className={`bubble bubble-${line.speaker}`}>{line.text}</p>
         ))}
         {answer.owed && (
           <p className="muted" data-testid="agent-answering">
-            {answer.slow ? "The agent is taking longer than usual to answer. Please stay on the line." : `${props.agentName} is typing…`}
+            {answer.slow ? `${answerer} is taking longer than usual to answer. Please stay on the line.` : `${answerer} is typing…`}
           </p>
         )}
         <div ref={end} />

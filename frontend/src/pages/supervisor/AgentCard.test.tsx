@@ -1,6 +1,6 @@
-import { render, screen, within } from "@testing-library/react";
+import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeEventSource, stubFetch } from "../../test-helpers";
+import { FakeEventSource, sentTo, stubFetch } from "../../test-helpers";
 import { agent, IDS, liveCall } from "../../test-fixtures";
 import { AgentCard, reduceCall, type CardEvent } from "./AgentCard";
 
@@ -74,6 +74,37 @@ describe("the agent card, following the agent's stream", () => {
     stream.emit("whisper.ack", { ...ON_CALL, stage: "resumed", message: "resumed" });
     expect(screen.getByText("Received · agent resumed")).toBeInTheDocument();
     expect(screen.getByTestId("agent-status")).toHaveTextContent("in call");
+  });
+
+  it("takes a call over, writes to the customer and hands it back with instructions", async () => {
+    stubFetch({
+      [`/api/calls/${IDS.call}/takeover`]: { call_id: IDS.call, taken_over_by: IDS.supervisor, name: "Dana", livekit: null },
+      [`/api/calls/${IDS.call}/supervisor-messages`]: [202, { event_id: "e1" }],
+      [`/api/calls/${IDS.call}/handback`]: [202, { event_id: "e2" }],
+    });
+    const stream = await cardOnItsStream();
+    stream.emit("call.started", STARTED);
+    fireEvent.click(screen.getByRole("button", { name: "Take over" }));
+    expect(await screen.findByText("Dana has this call: the agent is silent until handed back")).toBeInTheDocument();
+    expect(screen.getByTestId("agent-status")).toHaveTextContent("taken over");
+    expect(screen.queryByRole("button", { name: "Whisper" })).toBeNull();
+    fireEvent.change(screen.getByLabelText("Message to the customer"), { target: { value: "Hi, I'm Dana." } });
+    fireEvent.click(screen.getByRole("button", { name: "Send" }));
+    await waitFor(() => expect(sentTo(`/api/calls/${IDS.call}/supervisor-messages`)[0]?.body).toEqual({ text: "Hi, I'm Dana." }));
+    fireEvent.change(screen.getByLabelText("Instructions for the agent (optional)"), { target: { value: "Offer a voucher." } });
+    fireEvent.click(screen.getByRole("button", { name: "Hand back" }));
+    expect(await screen.findByRole("button", { name: "Take over" })).toBeInTheDocument();
+    expect(sentTo(`/api/calls/${IDS.call}/handback`)[0]?.body).toEqual({ instructions: "Offer a voucher." });
+  });
+
+  it("shows a take-over done elsewhere, from the stream", async () => {
+    stubFetch({});
+    const stream = await cardOnItsStream();
+    stream.emit("call.started", STARTED);
+    stream.emit("call.taken_over", { ...ON_CALL, by: IDS.supervisor, by_name: "Sam" });
+    expect(screen.getByText("Sam has this call: the agent is silent until handed back")).toBeInTheDocument();
+    stream.emit("call.handed_back", { ...ON_CALL, by: IDS.supervisor, agent_name: "Orders" });
+    expect(screen.getByRole("button", { name: "Take over" })).toBeInTheDocument();
   });
 
   it("ignores another call's events, and shows the agent's status between calls", async () => {

@@ -17,6 +17,8 @@ const STREAM_TYPES = [
   "satisfaction.score",
   "whisper.ack",
   "agent.status",
+  "call.taken_over",
+  "call.handed_back",
 ] as const;
 
 /** An event of the agent's stream. */
@@ -34,11 +36,12 @@ interface CallView {
   satisfaction: SatisfactionScore | null;
   satisfactionTrend: number;
   whisper: WhisperStage;
+  takenOverBy: string | null; // who handles the call instead of the agent, until handed back
   ended: boolean;
 }
 
-function newCall(id: string, caller: string, channel: string, brain: string | null = null): CallView {
-  return { id, caller, channel, brain, lines: [], sentiment: null, satisfaction: null, satisfactionTrend: 0, whisper: "none", ended: false };
+function newCall(id: string, caller: string, channel: string, brain: string | null = null, takenOverBy: string | null = null): CallView {
+  return { id, caller, channel, brain, lines: [], sentiment: null, satisfaction: null, satisfactionTrend: 0, whisper: "none", takenOverBy, ended: false };
 }
 
 /**
@@ -59,6 +62,10 @@ export function reduceCall(view: CallView | null, event: CardEvent): CallView | 
     }
     case "whisper.ack":
       return { ...view, whisper: event.stage };
+    case "call.taken_over":
+      return { ...view, takenOverBy: event.by_name };
+    case "call.handed_back":
+      return { ...view, takenOverBy: null };
     case "call.ended":
       return { ...view, ended: true };
   }
@@ -80,10 +87,13 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
   const activeCaller = activeCall?.caller ?? "";
   const activeChannel = activeCall?.channel ?? "";
   const activeBrain = activeCall?.brain ?? null;
+  const activeTakenOver = activeCall?.taken_over_by ? "a supervisor" : null;
   useEffect(() => {
     if (!activeId) return;
-    setCall((current) => (current?.id === activeId ? current : newCall(activeId, activeCaller, activeChannel, activeBrain)));
-  }, [activeId, activeCaller, activeChannel, activeBrain]);
+    setCall((current) =>
+      current?.id === activeId ? current : newCall(activeId, activeCaller, activeChannel, activeBrain, activeTakenOver),
+    );
+  }, [activeId, activeCaller, activeChannel, activeBrain, activeTakenOver]);
 
   // ... starting from the transcript so far, once per call.
   useEffect(() => {
@@ -110,7 +120,8 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
   }, [call?.lines.length]);
 
   const paused = call && !call.ended && (call.whisper === "paused" || call.whisper === "pausing" || call.whisper === "received");
-  const shownStatus = paused ? "paused" : call && !call.ended ? "in call" : status === "busy" ? "in call" : "idle";
+  const live = call && !call.ended;
+  const shownStatus = live && call.takenOverBy ? "taken over" : paused ? "paused" : live ? "in call" : status === "busy" ? "in call" : "idle";
   return (
     <article className="card agent-card" aria-label={`Agent ${agent.name}`}>
       <header className="card-head">
@@ -145,8 +156,18 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
             ))}
             <div ref={transcriptEnd} />
           </div>
-          {!call.ended && call.channel === "voice" && <ListenPanel callId={call.id} />}
-          {!call.ended && <WhisperPanel callId={call.id} stage={call.whisper} onStage={(stage) => setCall((v) => (v ? { ...v, whisper: stage } : v))} />}
+          {!call.ended && call.channel === "voice" && !call.takenOverBy && <ListenPanel callId={call.id} />}
+          {!call.ended && !call.takenOverBy && (
+            <WhisperPanel callId={call.id} stage={call.whisper} onStage={(stage) => setCall((v) => (v ? { ...v, whisper: stage } : v))} />
+          )}
+          {!call.ended && (
+            <TakeOverPanel
+              callId={call.id}
+              channel={call.channel}
+              takenOverBy={call.takenOverBy}
+              onChange={(takenOverBy) => setCall((v) => (v ? { ...v, takenOverBy } : v))}
+            />
+          )}
         </>
       ) : (
         <p className="muted">Waiting for a call.</p>
@@ -179,6 +200,79 @@ function ListenPanel({ callId }: { callId: string }) {
       )}
       <VoiceStatus voice={voice} names={{ agent: "Agent", customer: "Customer" }} />
       <ErrorNote error={error ?? voice.problem} />
+    </div>
+  );
+}
+
+/**
+ * Step into the call: the agent tells the customer a person is joining and stays silent; the supervisor
+ * writes to the customer (and, on a voice call, speaks in its room) until handing the call back, with
+ * instructions for the agent if they like.
+ */
+function TakeOverPanel({ callId, channel, takenOverBy, onChange }: {
+  callId: string; channel: string; takenOverBy: string | null; onChange: (takenOverBy: string | null) => void;
+}) {
+  const voice = useVoiceRoom();
+  const [text, setText] = useState("");
+  const [instructions, setInstructions] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const path = { params: { path: { call_id: callId } } };
+  const takeOver = async () => {
+    setError(null);
+    try {
+      const taken = await ok(api.POST("/api/calls/{call_id}/takeover", path));
+      onChange(taken.name);
+      if (channel === "voice" && taken.livekit) {
+        await voice.prepare({ microphone: true });
+        await voice.join(taken.livekit);
+      }
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+  const send = async () => {
+    setError(null);
+    try {
+      await ok(api.POST("/api/calls/{call_id}/supervisor-messages", { ...path, body: { text } }));
+      setText("");
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+  const handBack = async () => {
+    setError(null);
+    try {
+      await ok(api.POST("/api/calls/{call_id}/handback", { ...path, body: { instructions: instructions.trim() || null } }));
+      await voice.leave();
+      setInstructions("");
+      onChange(null);
+    } catch (failure) {
+      setError(failure);
+    }
+  };
+  if (!takenOverBy) {
+    return (
+      <div className="takeover" aria-label="Take over">
+        <button type="button" onClick={() => void takeOver()}>Take over</button>
+        <ErrorNote error={error} />
+      </div>
+    );
+  }
+  return (
+    <div className="takeover" aria-label="Taken over">
+      <span className="notice" role="status">{takenOverBy} has this call: the agent is silent until handed back</span>
+      {channel === "voice" && <VoiceStatus voice={voice} names={{ agent: "Agent", customer: "Customer" }} />}
+      <label>
+        Message to the customer
+        <textarea value={text} onChange={(e) => setText(e.target.value)} rows={2} />
+      </label>
+      <button type="button" onClick={() => void send()} disabled={!text.trim()}>Send</button>
+      <label>
+        Instructions for the agent (optional)
+        <textarea value={instructions} onChange={(e) => setInstructions(e.target.value)} rows={2} />
+      </label>
+      <button type="button" onClick={() => void handBack()}>Hand back</button>
+      <ErrorNote error={error} />
     </div>
   );
 }

@@ -80,6 +80,7 @@ export function SupervisorDashboard() {
         <div className="stat"><span>Live calls</span><strong>{counters?.active_calls ?? activeByAgent.size}</strong></div>
         <div className="stat"><span>Queued</span><strong>{counters?.queued_calls ?? queued}</strong></div>
         <div className="stat"><span>Longest wait</span><strong>{counters ? `${Math.round(counters.longest_wait_seconds)} s` : "–"}</strong></div>
+        <div className="stat"><span>Abandoned today</span><strong>{counters?.abandoned_today ?? "–"}</strong></div>
       </section>
       <div className="two-columns">
         <section aria-labelledby="agents-title">
@@ -99,12 +100,37 @@ export function SupervisorDashboard() {
               <li key={note.id} className={`note note-${note.kind}`}>
                 <strong>{note.title}</strong>
                 {note.body && <p>{note.body}</p>}
+                {note.kind === "human_requested" && note.call_id && <TakeOverButton callId={note.call_id} />}
                 <small className="muted">{when(note.created_at)}</small>
               </li>
             ))}
           </ul>
         </aside>
       </div>
+    </div>
+  );
+}
+
+/** A customer asked for a person: take their call over from here (its agent card then has the composer). */
+function TakeOverButton({ callId }: { callId: string }) {
+  const [state, setState] = useState<"idle" | "taking" | "taken">("idle");
+  const [error, setError] = useState<unknown>(null);
+  const takeOver = async () => {
+    setError(null);
+    setState("taking");
+    try {
+      await ok(api.POST("/api/calls/{call_id}/takeover", { params: { path: { call_id: callId } } }));
+      setState("taken");
+    } catch (failure) {
+      setState("idle");
+      setError(failure);
+    }
+  };
+  return (
+    <div>
+      {state === "taken" ? <span className="notice" role="status">You have this call: write on its agent card</span>
+        : <button type="button" onClick={() => void takeOver()} disabled={state === "taking"}>Take over</button>}
+      <ErrorNote error={error} />
     </div>
   );
 }
