@@ -16,7 +16,7 @@ import pytest
 from contracts.bus import Bus, EventConsumer
 from contracts.calls import CustomerMessage
 from contracts.subjects import supervisor_filter
-from gateway.routes import archive as archive_routes
+from gateway.queries import archive as archive_queries
 from tests.factories import new_number
 from tests.integration.conftest import (
     METRICS_TOKEN,
@@ -202,7 +202,7 @@ def test_archive_search_filters_and_pages(http: httpx.Client, world: World) -> N
 
 def test_a_broad_search_counts_only_up_to_a_limit(http: httpx.Client, world: World,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(archive_routes, "COUNT_LIMIT", 1)  # the admin sees both seeded calls
+    monkeypatch.setattr(archive_queries, "COUNT_LIMIT", 1)  # the admin sees both seeded calls
     page = http.get("/api/archive", headers=world.headers(http, world.admin_email)).json()
     assert (page["total"], page["total_is_lower_bound"]) == (1, True) and len(page["items"]) >= 2
 

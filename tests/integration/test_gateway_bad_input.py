@@ -169,8 +169,9 @@ async def _pending_tool_request(database_url: str, world: World) -> str:
     supervisor, agent = uuid.UUID(world.a["id"]), uuid.UUID(world.a["agent"])
     async with connection(database_url) as conn:
         call = await conn.fetchval(
-            """insert into calls(id, supervisor_id, agent_id, agent_name, channel, dialled_number, status)
-               values (gen_random_uuid(), $1, $2, 'A1', 'chat', '+1-555-1', 'ended') returning id""", supervisor, agent)
+            """insert into calls(id, supervisor_id, agent_id, agent_name, channel, dialled_number, status, ended_at)
+               values (gen_random_uuid(), $1, $2, 'A1', 'chat', '+1-555-1', 'ended', now()) returning id""",
+            supervisor, agent)
         return str(await conn.fetchval(
             """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, requires_approval, status,
                                          expires_at)

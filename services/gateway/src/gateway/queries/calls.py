@@ -7,10 +7,11 @@ from uuid import UUID
 
 import asyncpg
 
+from gateway.queries import Reader
+from gateway.queries.tool_requests import COLUMNS as TOOL_REQUEST_COLUMNS
 from gateway.schemas import DirectoryEntry, LiveCall, ToolDecision, TranscriptLine
 
 LIVE_COLUMNS = ", ".join(LiveCall.model_fields)
-Reader = asyncpg.Pool | asyncpg.Connection
 
 
 async def directory(db: Reader) -> list[DirectoryEntry]:
@@ -42,6 +43,6 @@ async def transcript(db: Reader, call_id: UUID) -> list[TranscriptLine]:
 
 
 async def tool_requests(db: Reader, call_id: UUID) -> list[ToolDecision]:
-    rows = await db.fetch(f"select {', '.join(ToolDecision.model_fields)} from tool_requests"
-                          " where call_id = $1 order by requested_at", call_id)
+    rows = await db.fetch(f"select {TOOL_REQUEST_COLUMNS} from tool_requests where call_id = $1 order by requested_at",
+                          call_id)
     return [ToolDecision(**dict(r)) for r in rows]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from contracts.envelope import utc_now
 from gateway.deps import CurrentUser, Db
 from gateway.errors import ApiError, not_found
+from gateway.queries import agents, supervisors
 from gateway.schemas import Day
 from gateway.tokens import Principal
 from kpis.formula import Kpis, ScoreWeights, Sums, kpis_from
@@ -121,14 +122,13 @@ async def resolve_target(conn: asyncpg.Connection, principal: Principal, scope: 
         target = target or (None if principal.is_admin else principal.user_id)
         if target is None:
             raise ApiError(422, "invalid_request", "scope=supervisor needs id=<supervisor id>")
-        if not await conn.fetchval("select exists(select 1 from supervisors where id = $1)", target):
+        if not await supervisors.exists(conn, target):
             raise not_found("supervisor")
         return Target(scope, target, supervisor_id=target)
     if target is None:
         raise ApiError(422, "invalid_request", "scope=agent needs id=<agent id>")
     # A deleted agent's history remains in the aggregates, so it counts as visible there too.
-    if not await conn.fetchval("""select exists(select 1 from agents where id = $1)
-                                  or exists(select 1 from agent_daily_kpis where agent_id = $1)""", target):
+    if not await agents.exists_or_has_history(conn, target):
         raise not_found("agent")
     return Target(scope, target, agent_id=target)
 

@@ -11,27 +11,23 @@ from gateway import audit
 from gateway.auth import revoke_sessions
 from gateway.deps import AdminUser, AuthDep, Db, SettingsDep
 from gateway.errors import not_found
+from gateway.queries import supervisors as queries
 from gateway.schemas import SupervisorIn, SupervisorOut, SupervisorPatch
 
 router = APIRouter(prefix="/api/supervisors", tags=["supervisors"])
 
-SELECT_SUPERVISORS = """
-    select u.id, u.email, u.full_name, u.active, s.max_agents, s.created_at,
-           (select count(*) from agents a where a.supervisor_id = s.id) as agent_count
-    from supervisors s join users u on u.id = s.id"""
-
 
 async def fetch_supervisor(conn: asyncpg.Connection, supervisor_id: UUID) -> SupervisorOut:
-    row = await conn.fetchrow(SELECT_SUPERVISORS + " where s.id = $1", supervisor_id)
-    if row is None:
+    supervisor = await queries.supervisor(conn, supervisor_id)
+    if supervisor is None:
         raise not_found("supervisor")
-    return SupervisorOut(**dict(row))
+    return supervisor
 
 
 @router.get("", response_model=list[SupervisorOut], summary="All supervisors")
 async def list_supervisors(admin: AdminUser, db: Db) -> list[SupervisorOut]:
     async with db.as_user(admin) as conn:
-        return [SupervisorOut(**dict(r)) for r in await conn.fetch(SELECT_SUPERVISORS + " order by u.full_name")]
+        return await queries.supervisors(conn)
 
 
 @router.post("", response_model=SupervisorOut, status_code=201, summary="Create a supervisor account")
@@ -40,7 +36,7 @@ async def create_supervisor(body: SupervisorIn, admin: AdminUser, db: Db, auth: 
     max_agents = body.max_agents if body.max_agents is not None else settings.max_agents_per_supervisor
     async with db.as_service() as conn:
         user_id = await auth.create_user(conn, body.email, body.password, "supervisor", body.full_name)
-        await conn.execute("insert into supervisors(id, max_agents) values ($1, $2)", user_id, max_agents)
+        await queries.insert(conn, user_id, max_agents)
         await audit.record(conn, admin, "supervisor.create", "supervisor", user_id, user_id, email=body.email)
         return await fetch_supervisor(conn, user_id)
 
@@ -57,13 +53,7 @@ async def update_supervisor(supervisor_id: UUID, body: SupervisorPatch, admin: A
                             auth: AuthDep) -> SupervisorOut:
     async with db.as_service() as conn:
         await fetch_supervisor(conn, supervisor_id)
-        if body.full_name is not None or body.active is not None:
-            await conn.execute(
-                """update users set full_name = coalesce($2, full_name), active = coalesce($3, active),
-                                    updated_at = now() where id = $1""",
-                supervisor_id, body.full_name, body.active)
-        if body.max_agents is not None:
-            await conn.execute("update supervisors set max_agents = $2 where id = $1", supervisor_id, body.max_agents)
+        await queries.update(conn, supervisor_id, body)
         if body.password is not None:
             await auth.set_password(conn, supervisor_id, body.password)
         if body.active is False or body.password is not None:

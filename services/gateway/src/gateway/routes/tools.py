@@ -15,6 +15,7 @@ from contracts.tools import ToolPermissionDecision, ToolRequestStatus
 from gateway import audit
 from gateway.deps import BusDep, CurrentUser, Db
 from gateway.errors import ApiError, not_found
+from gateway.queries import tool_requests as queries
 from gateway.schemas import DecisionIn, ToolDecision
 
 router = APIRouter(prefix="/api/tool-requests", tags=["tools"])
@@ -23,32 +24,25 @@ ALREADY: dict[ToolRequestStatus, str] = {
     "pending": "timed out (denied)", "timed_out": "timed out (denied)", "allowed": "been allowed",
     "denied": "been denied", "withdrawn": "been withdrawn: the call ended", "executed": "been allowed and run",
     "failed": "been allowed and failed"}
-COLUMNS = ", ".join(ToolDecision.model_fields)
 
 
 @router.get("", response_model=list[ToolDecision], summary="Your agents' tool requests, newest first")
 async def list_requests(principal: CurrentUser, db: Db,
                         status: ToolRequestStatus | None = "pending") -> list[ToolDecision]:
     async with db.as_user(principal) as conn:
-        rows = await conn.fetch(f"select {COLUMNS} from tool_requests where ($1::text is null or status = $1)"
-                                " order by requested_at desc limit 200", status)
-    return [ToolDecision(**dict(r)) for r in rows]
+        return await queries.newest(conn, status)
 
 
 @router.post("/{request_id}/decision", response_model=ToolDecision,
              summary="Allow or deny a tool call the agent is waiting on")
 async def decide(request_id: UUID, body: DecisionIn, principal: CurrentUser, db: Db, bus: BusDep) -> ToolDecision:
     async with db.as_user(principal) as conn:
-        row = await conn.fetchrow(
-            f"""update tool_requests set status = $2, decided_at = now(), decided_by = $3, note = $4
-                where id = $1 and status = 'pending' and (expires_at is null or expires_at > now())
-                returning {COLUMNS}, supervisor_id""",
-            request_id, "allowed" if body.allow else "denied", principal.user_id, body.note)
+        row = await queries.decide(conn, request_id, body.allow, principal.user_id, body.note)
         if row is None:
-            current = await conn.fetchrow("select status, expires_at from tool_requests where id = $1", request_id)
-            if current is None:
+            status = await queries.status(conn, request_id)
+            if status is None:
                 raise not_found("tool request")
-            raise ApiError(409, "already_decided", f"too late: this request has already {ALREADY[current['status']]}")
+            raise ApiError(409, "already_decided", f"too late: this request has already {ALREADY[status]}")
         await audit.record(conn, principal, "tool_request.decide", "tool_request", request_id, row["supervisor_id"],
                            allowed=body.allow, note=body.note)
         await outbox.stage_after_user_change(conn, [ToolPermissionDecision(
