@@ -136,7 +136,8 @@ async def rebuild(conn: asyncpg.Connection) -> int:
            group by 1, a.agent_id, a.supervisor_id""", list(REFUSED_STATUSES))
     await conn.execute(
         """insert into processed_events(consumer, event_id)
-           select $1, id from calls where status = 'ended' and agent_id is not null on conflict do nothing""",
+           select $1, id from calls where status = 'ended' and agent_id is not null and ended_at is not null
+           on conflict do nothing""",
         ENDED_CLAIMS)
     await conn.execute(
         """insert into agent_daily_kpis as k (day, agent_id, supervisor_id, agent_name, ended_calls, answered_calls,
@@ -148,7 +149,7 @@ async def rebuild(conn: asyncpg.Connection) -> int:
                   count(*) filter (where end_reason = 'abandoned'),
                   coalesce(sum(round(extract(epoch from started_at - queued_at)::numeric, 1)), 0),
                   coalesce(max(round(extract(epoch from started_at - queued_at)::numeric, 1)), 0)
-           from calls where status = 'ended' and agent_id is not null
+           from calls where status = 'ended' and agent_id is not null and ended_at is not null
            group by 1, agent_id, supervisor_id
            on conflict (supervisor_id, day, agent_id) do update set
                ended_calls = excluded.ended_calls, answered_calls = excluded.answered_calls,
