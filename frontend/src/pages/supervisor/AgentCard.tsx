@@ -38,10 +38,11 @@ interface CallView {
   whisper: WhisperStage;
   takenOverBy: string | null; // who handles the call instead of the agent, until handed back
   ended: boolean;
+  endReason: string | null;
 }
 
 function newCall(id: string, caller: string, channel: string, brain: string | null = null, takenOverBy: string | null = null): CallView {
-  return { id, caller, channel, brain, lines: [], sentiment: null, satisfaction: null, satisfactionTrend: 0, whisper: "none", takenOverBy, ended: false };
+  return { id, caller, channel, brain, lines: [], sentiment: null, satisfaction: null, satisfactionTrend: 0, whisper: "none", takenOverBy, ended: false, endReason: null };
 }
 
 /**
@@ -67,9 +68,16 @@ export function reduceCall(view: CallView | null, event: CardEvent): CallView | 
     case "call.handed_back":
       return { ...view, takenOverBy: null };
     case "call.ended":
-      return { ...view, ended: true };
+      return { ...view, ended: true, endReason: event.reason };
   }
 }
+
+// Why a call ended, as the supervisor reads it.
+const END_REASONS: Record<string, string> = {
+  customer_hangup: "the customer hung up", agent_resolved: "the agent ended it", supervisor_ended: "a supervisor ended it",
+  abandoned_in_queue: "the caller left the queue", abandoned: "abandoned: the customer left without hanging up",
+  error: "a problem on our side",
+};
 
 function trendArrow(trend: number) {
   return trend > 0.05 ? "↑" : trend < -0.05 ? "↓" : "→";
@@ -147,7 +155,7 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
           </div>
           <div className="transcript" aria-label={`Live transcript, ${agent.name}`} aria-live="polite">
             <p className="muted" data-testid="call-line">
-              Call with {call.caller} · {call.channel} · answered by {brainName(call.brain)}{call.ended ? " — ended" : ""}
+              Call with {call.caller} · {call.channel} · answered by {brainName(call.brain)}{call.ended ? ` — ended${call.endReason ? ` (${END_REASONS[call.endReason] ?? call.endReason})` : ""}` : ""}
             </p>
             {call.lines.map((line) => (
               <p key={line.seq} className={`line line-${line.speaker}`}>

@@ -97,6 +97,8 @@ async def archive_call(conn: asyncpg.Connection, ended: CallEnded, embedder: Emb
     revisions = await flip_earlier_fcr(conn, call, outcome.tags, fcr_window)
     notification_id = uuid4()
     title = f"{call['agent_name']}: call {'resolved' if outcome.resolved else 'ended unresolved'}"
+    if ended.reason == "abandoned":  # the supervisor should know nobody hung up: the customer vanished
+        title += " (abandoned: the customer left without hanging up)"
     await conn.execute(
         """insert into notifications(id, supervisor_id, call_id, kind, title, body)
            values ($1, $2, $3, 'call_ended', $4, $5)""",
