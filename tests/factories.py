@@ -6,6 +6,8 @@ import uuid
 
 import asyncpg
 
+from contracts.calls import CallRef
+
 
 async def make_user(conn: asyncpg.Connection, role: str) -> uuid.UUID:
     user_id = uuid.uuid4()
@@ -23,3 +25,14 @@ def new_number() -> str:
 async def make_agent(conn: asyncpg.Connection, supervisor: uuid.UUID, name: str = "A") -> uuid.UUID:
     return await conn.fetchval("insert into agents(supervisor_id, name, phone_number) values ($1, $2, $3) returning id",
                                supervisor, name, new_number())
+
+
+async def make_live_call(conn: asyncpg.Connection) -> CallRef:
+    """A supervisor of its own with one agent, on a chat call that is live."""
+    supervisor = await make_user(conn, "supervisor")
+    agent = await make_agent(conn, supervisor)
+    call_id = await conn.fetchval(
+        """insert into calls(id, supervisor_id, agent_id, agent_name, channel, dialled_number, status)
+           values (gen_random_uuid(), $1, $2, 'A', 'chat', '+1-555-0000', 'active') returning id""",
+        supervisor, agent)
+    return CallRef(supervisor_id=supervisor, agent_id=agent, call_id=call_id)

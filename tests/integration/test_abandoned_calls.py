@@ -14,12 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from analytics.app import setup as analytics_setup
-from analytics.config import Settings as AnalyticsSettings
 from call_router.app import setup as router_setup
 from call_router.config import Settings as RouterSettings
 from contracts.service import Runtime
 from tests.integration.conftest import RunningGateway, World, create_agent, create_supervisor, running_gateway
+from tests.integration.test_analytics import analytics_service  # noqa: F401 (a fixture)
 from tests.integration.test_calls import Desk, customer_stream, of_type, until
 from tests.integration.test_gateway_streams import SseReader
 from tests.services import running_service
@@ -37,13 +36,6 @@ def quick_router(nats_url: str, database_url: str) -> Iterator[Runtime]:
 
 
 @pytest.fixture(scope="module")
-def analytics_service(nats_url: str, database_url: str) -> Iterator[Runtime]:
-    settings = AnalyticsSettings(nats_url=nats_url, database_url=database_url)
-    with running_service("analytics", settings, analytics_setup) as runtime:
-        yield runtime
-
-
-@pytest.fixture(scope="module")
 def beating_gateway(nats_url: str, database_url: str) -> Iterator[RunningGateway]:
     """A gateway that tells the router of an open customer view every half second (15 s by default)."""
     with running_gateway(nats_url, database_url, presence_beat_seconds=0.5, call_attempts_per_minute=100_000,
@@ -53,7 +45,7 @@ def beating_gateway(nats_url: str, database_url: str) -> Iterator[RunningGateway
 
 @pytest.fixture
 async def desk(beating_gateway: RunningGateway, world: World, quick_router: Runtime,
-               analytics_service: Runtime) -> AsyncIterator[Desk]:
+               analytics_service: Runtime) -> AsyncIterator[Desk]:  # noqa: F811
     with httpx.Client(base_url=beating_gateway.url) as sync:
         supervisor = create_supervisor(sync, world.headers(sync, world.admin_email), "abandon")
         headers = world.headers(sync, supervisor["email"])

@@ -14,9 +14,8 @@ from livekit.agents import AgentSession
 from agent_worker.agent import AgentConfig, ToolConfig, build_agent
 from agent_worker.dispatch import perform
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
-from contracts.calls import CallRef
 from embedded_stack.demo import seed_shop
-from tests.factories import make_agent, make_user
+from tests.factories import make_live_call
 from text_models.embedding import shared_embedder
 
 CONFIG = AgentConfig(
@@ -32,13 +31,7 @@ CONFIG = AgentConfig(
 async def session(pool: asyncpg.Pool) -> AsyncIterator[AgentSession]:
     async with pool.acquire() as conn:
         await seed_shop(conn)
-        supervisor = await make_user(conn, "supervisor")
-        agent = await make_agent(conn, supervisor)
-        call = await conn.fetchval(
-            """insert into calls(id, supervisor_id, agent_id, agent_name, channel, dialled_number, status)
-               values (gen_random_uuid(), $1, $2, 'A', 'chat', '+1-555-0000', 'active') returning id""",
-            supervisor, agent)
-    ids = CallRef(supervisor_id=supervisor, agent_id=agent, call_id=call)
+        ids = await make_live_call(conn)
 
     async def run_tool(tool: ToolConfig, arguments: dict[str, Any]) -> dict[str, Any]:
         if tool.name == "end_call":

@@ -24,7 +24,7 @@ from contracts.subjects import call_filter
 from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
 from contracts.transcripts import TranscriptChunk
 from embedded_stack.demo import seed_shop
-from tests.factories import make_agent, make_user
+from tests.factories import make_live_call
 from tests.fakes.scripted_llm import ScriptedLLM, ToolCall
 from tests.waiting import eventually
 
@@ -36,13 +36,7 @@ REFUND = ToolConfig("refund_order", "", True, "builtin", None)
 async def call(pool: asyncpg.Pool) -> CallRef:
     async with pool.acquire() as conn:
         await seed_shop(conn)
-        supervisor = await make_user(conn, "supervisor")
-        agent = await make_agent(conn, supervisor)
-        call_id = await conn.fetchval(
-            """insert into calls(id, supervisor_id, agent_id, agent_name, channel, dialled_number, status)
-               values (gen_random_uuid(), $1, $2, 'A', 'chat', '+1-555-0000', 'active') returning id""",
-            supervisor, agent)
-    return CallRef(supervisor_id=supervisor, agent_id=agent, call_id=call_id)
+        return await make_live_call(conn)
 
 
 @contextlib.asynccontextmanager
