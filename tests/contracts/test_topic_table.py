@@ -33,13 +33,14 @@ def declared_consumers() -> dict[str, set[str]]:
     for module in SUBSCRIBER_MODULES:
         importlib.import_module(module)
     from analytics.counters import TRIGGERS
+    from call_router.app import LISTENED
     from gateway.routes.dialer import DIAL_ANSWERS
 
     consumers: dict[str, set[str]] = defaultdict(set)
     for subscriber in DECLARED:
         for event in subscriber.handled:
             consumers[event.topic].add(subscriber.service)
-    for service, listened in (("gateway", DIAL_ANSWERS), ("analytics", TRIGGERS)):
+    for service, listened in (("gateway", DIAL_ANSWERS), ("analytics", TRIGGERS), ("call-router", LISTENED)):
         for event in listened:
             consumers[event.topic].add(service)
     return consumers

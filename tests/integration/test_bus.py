@@ -19,7 +19,7 @@ from contracts.deadletter import DeadLetter
 from contracts.envelope import Envelope
 from contracts.examples import example_events
 from contracts.metrics import serve_metrics
-from contracts.registry import EVENT_TYPES
+from contracts.registry import EVENT_TYPES, TOPICS
 from contracts.subjects import (
     CALLS_STREAM,
     DEADLETTER_STREAM,
@@ -81,7 +81,8 @@ def test_every_event_type_has_an_example() -> None:
 
 async def test_every_event_type_round_trips_through_jetstream(bus: Bus) -> None:
     ids = fresh_ids()
-    sent = example_events(**ids)
+    stored = {topic.name for topic in TOPICS if topic.stored}  # live signals are not kept in the stream
+    sent = [event for event in example_events(**ids) if event.topic in stored]
     recorder = Recorder()
     consumer = EventConsumer(bus, unique_durable("roundtrip"), [supervisor_filter(ids["supervisor_id"])],
                              recorder, accepts=tuple(EVENT_TYPES.values()))

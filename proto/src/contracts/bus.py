@@ -71,6 +71,11 @@ class Bus:
         )
         return ack.seq
 
+    async def signal(self, event: Envelope) -> None:
+        """Send a live signal (a topic the registry marks not stored): straight to whoever listens now,
+        kept nowhere."""
+        await self.nc.publish(event.subject, event.model_dump_json().encode())
+
     @property
     def connected(self) -> bool:
         return self.nc.is_connected

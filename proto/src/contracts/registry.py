@@ -39,6 +39,9 @@ from contracts.whisper import WhisperAck, WhisperInject, WhisperPause
 
 AT_LEAST_ONCE = "JetStream, at least once; consumers dedupe on event_id"
 BROWSERS = "browsers (the gateway's live streams)"
+# Not stored: a signal that matters only while it is fresh, superseded by the next one (a stored copy
+# of each would fill the stream for a week).
+LIVE_SIGNAL = "core NATS, not stored: the next signal supersedes a lost one"
 
 
 @dataclass(frozen=True)
@@ -51,8 +54,14 @@ class Topic:
     guarantee: str = AT_LEAST_ONCE
 
     @property
+    def stored(self) -> bool:
+        return self.guarantee != LIVE_SIGNAL
+
+    @property
     def readers(self) -> str:
-        return ", ".join([*self.consumers, BROWSERS])
+        """Who takes it: its consumers, and the browsers allowed to see it when it is stored (they read
+        the stream)."""
+        return ", ".join([*self.consumers, BROWSERS] if self.stored else self.consumers)
 
 
 TOPICS: tuple[Topic, ...] = (
@@ -65,7 +74,8 @@ TOPICS: tuple[Topic, ...] = (
     Topic("call.message", (CustomerMessage, SupervisorMessage), ("gateway",), ("call-router", "agent-worker"),
           "A chat message from the customer, or from the supervisor who took the call over."),
     Topic("call.presence", (CustomerPresence,), ("gateway",), ("call-router",),
-          "The customer's live view opened, is still open (every few seconds) or closed."),
+          "The customer's live view opened, is still open (every few seconds) or closed.",
+          guarantee=LIVE_SIGNAL),
     Topic("call.handled", (CallTakenOver, CallHandedBack), ("gateway",), ("agent-worker",),
           "A person took the call over from the agent, or handed it back; the customer sees who they talk to."),
     Topic("call.hangup", (CallHangup,), ("gateway", "call-router", "agent-worker"), ("call-router",),
@@ -118,7 +128,7 @@ def decode_event(raw: bytes | str) -> Envelope:
 
 
 def stream_subjects() -> list[str]:
-    return [topic_filter(topic.name) for topic in TOPICS]
+    return [topic_filter(topic.name) for topic in TOPICS if topic.stored]
 
 
 def topic_table() -> list[dict[str, Any]]:

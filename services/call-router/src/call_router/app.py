@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -27,6 +28,7 @@ from contracts.calls import (
 )
 from contracts.envelope import Envelope
 from contracts.service import Runtime
+from contracts.subjects import topic_filter
 from contracts.subscribers import Subscriber
 
 log = logging.getLogger("call_router")
@@ -58,18 +60,39 @@ async def hung_up(router: Router, event: CallHangup) -> None:
                                                       settings.voice_enabled))
 
 
-@subscriber.handles(CustomerPresence, CustomerMessage)
-async def customer_heard(router: Router, event: CustomerPresence | CustomerMessage) -> None:
+@subscriber.handles(CustomerMessage)
+async def customer_wrote(router: Router, event: CustomerMessage) -> None:
     await routing.customer_seen(router.pool, event.call_id, event.occurred_at)
+
+
+# Live signals the router listens to (not stored, so no durable consumer: contracts.registry).
+LISTENED = (CustomerPresence,)
+
+
+async def customer_views_forever(router: Router) -> None:
+    """Note each customer whose live view says they are there."""
+    async with router.bus.listen(*(topic_filter(event.topic) for event in LISTENED)) as signals:
+        async for signal in signals:
+            if not isinstance(signal, CustomerPresence):
+                continue
+            try:
+                await routing.customer_seen(router.pool, signal.call_id, signal.occurred_at)
+            except Exception as exc:  # the database is away: the next beat says it again
+                log.warning("a customer's presence not noted (%s)", exc)
 
 
 async def let_go_forever(router: Router, stop: asyncio.Event, every_seconds: float = 5.0) -> None:
     """End the calls of customers who left without hanging up, and offer long waiters to leave."""
     settings = router.settings
+    # Presence is not stored: a router that just started has not yet heard from the customers whose
+    # views are open, so it lets nobody go before one window has passed.
+    listening_since = time.monotonic()
     while not stop.is_set():
         try:
-            async with router.pool.acquire() as conn:
-                vanished = await routing.vanished_customers(conn, settings.abandon_after_seconds)
+            vanished = []
+            if time.monotonic() - listening_since >= settings.abandon_after_seconds:
+                async with router.pool.acquire() as conn:
+                    vanished = await routing.vanished_customers(conn, settings.abandon_after_seconds)
             for call_id in vanished:
                 await decide(router, partial(routing.abandon, call_id=call_id,
                                              window_seconds=settings.abandon_after_seconds,
@@ -109,6 +132,7 @@ async def setup(runtime: Runtime[Settings]) -> None:
     router = Router(runtime.pool, runtime.bus, settings, VoiceRooms(runtime.pool, runtime.bus, settings))
     runtime.run_forever(_run_then_stop_watching(subscriber.consumer(runtime.bus, router), router, runtime))
     runtime.run_forever(outbox.flush_forever(runtime.pool, runtime.bus))
+    runtime.run_forever(customer_views_forever(router))
     runtime.run_forever(let_go_forever(router, runtime.stop))
 
 

@@ -158,7 +158,7 @@ async def customer_present(bus: Bus, call: CallRef, every_seconds: float) -> Asy
     async def beat() -> None:
         while True:
             with contextlib.suppress(Exception):  # the bus away: the next beat (or the window) decides
-                await bus.publish(CustomerPresence(**call.fields(), connected=True))
+                await bus.signal(CustomerPresence(**call.fields(), connected=True))
             await asyncio.sleep(every_seconds)
 
     beating = asyncio.create_task(beat())
@@ -167,7 +167,7 @@ async def customer_present(bus: Bus, call: CallRef, every_seconds: float) -> Asy
     finally:
         beating.cancel()
         with contextlib.suppress(Exception):
-            await asyncio.shield(bus.publish(CustomerPresence(**call.fields(), connected=False)))
+            await asyncio.shield(bus.signal(CustomerPresence(**call.fields(), connected=False)))
 
 
 async def publish_hangup(bus: Bus, call: asyncpg.Record, by: Party) -> Accepted:
