@@ -7,6 +7,7 @@ claim or redoes everything.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import statistics
 from dataclasses import replace
@@ -70,8 +71,9 @@ async def archive_call(conn: asyncpg.Connection, ended: CallEnded, embedder: Emb
     tools = await conn.fetch(
         """select tool_name, status, arguments, result, error, note, requires_approval from tool_requests
            where call_id = $1 order by requested_at""", ended.call_id)
-    outcome = summary or summarise(
-        embedder, lines, taxonomy,
+    # CPU work (embeddings): on a thread, so the event loop goes on taking scores and other calls' ends
+    outcome = summary or await asyncio.to_thread(
+        summarise, embedder, lines, taxonomy,
         [ToolUse(t["tool_name"], t["status"], t["arguments"], t["result"], t["error"], t["note"],
                  t["requires_approval"]) for t in tools],
         ended.reason)

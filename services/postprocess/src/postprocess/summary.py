@@ -14,6 +14,10 @@ agent's tool requests with their results and the supervisor's decisions.
   resolution; an action carried out or a question answered is resolved.
 - Tags: the agent's tag taxonomy ranked by similarity to the request; taxonomy tags above a threshold
   are kept, plus free tags for the tools the agent was asked to use (the call's topic, done or not).
+
+Embedding is nearly all of a summary's CPU. What recurs from call to call (the agent's sentences once
+order numbers are masked, the tags, short openings, tool phrasings) is embedded once per process
+(Embedder.embed_known); only the customer's own words are embedded for each call.
 """
 
 from __future__ import annotations
@@ -134,7 +138,7 @@ def without_opening_filler(embedder: Embedder, text: str) -> str:
     head, comma, rest = text.partition(",")
     if not comma or not rest.strip() or len(head.split()) > 3:
         return text
-    if closeness(embedder, embedder.embed([head]), SMALL_TALK)[0] < KIND_THRESHOLD:
+    if closeness(embedder, embedder.embed_known([head]), SMALL_TALK)[0] < KIND_THRESHOLD:
         return text
     rest = rest.strip()
     return without_opening_filler(embedder, rest[0].upper() + rest[1:])
@@ -275,7 +279,7 @@ def read_call(embedder: Embedder, lines: list[Line], uses: list[ToolUse]) -> Rea
     if not content:
         return Reading([], [], False, False, upset, closing, closing_words, [s.text for s in said])
     said, vectors = [said[i] for i in content], vectors[content]
-    actions = embedder.embed([_masked(_acted_on(use)) for use in _unique(uses)])
+    actions = embedder.embed_known([_masked(_acted_on(use)) for use in _unique(uses)])
     spoken = [i for i in range(len(replies.said)) if replies.answering[i]]
     fit = vectors @ np.vstack([actions, replies.vectors[spoken]]).T  # customer sentence x response
     for column, reply in enumerate(spoken, start=len(actions)):  # words answer only what was said before them
@@ -335,7 +339,7 @@ class AgentReplies:
     @classmethod
     def of(cls, embedder: Embedder, lines: list[Line], uses: list[ToolUse]) -> AgentReplies:
         said = sentences(lines, "agent")
-        vectors = embedder.embed([_masked(s.text) for s in said])
+        vectors = embedder.embed_known([_masked(s.text) for s in said])
         offer = closeness(embedder, vectors, TICKET_OFFER) >= KIND_THRESHOLD
         not_knowing = (closeness(embedder, vectors, AGENT_NOT_KNOWING) >= KIND_THRESHOLD) | offer
         courtesy = closeness(embedder, vectors, AGENT_COURTESY) >= KIND_THRESHOLD
@@ -452,7 +456,7 @@ def topic_tags(embedder: Embedder, topic: np.ndarray, taxonomy: list[str]) -> li
     if not taxonomy or not len(topic):
         return []
     norm = topic / max(float(np.linalg.norm(topic)), 1e-9)
-    scores = embedder.embed([tag.replace("-", " ") for tag in taxonomy]) @ norm
+    scores = embedder.embed_known([tag.replace("-", " ") for tag in taxonomy]) @ norm
     ranked = sorted(zip(taxonomy, scores, strict=True), key=lambda pair: -pair[1])
     return [tag for tag, score in ranked[:MAX_TAGS] if score >= TAG_THRESHOLD] or [ranked[0][0]]
 
