@@ -15,8 +15,8 @@ from contracts.calls import CallHandedBack, CallRef, CallTakenOver, SupervisorMe
 from contracts.envelope import Envelope, utc_now
 from contracts.whisper import WhisperInject, WhisperPause
 from gateway import audit
-from gateway.deps import AuthDep, BusDep, CurrentUser, Db, ServicePool, SettingsDep, bearer_token
-from gateway.errors import ApiError, not_found
+from gateway.deps import AuthDep, BusDep, CurrentUser, Db, DocumentedRoute, ServicePool, SettingsDep, bearer_token
+from gateway.errors import ApiError, not_found, refusals
 from gateway.queries import calls as queries
 from gateway.rooms import listener_join, takeover_join
 from gateway.routes.dialer import customer_call, publish_hangup
@@ -32,10 +32,10 @@ from gateway.schemas import (
 )
 from gateway.tokens import InvalidToken, Principal, verify_call_token
 
-router = APIRouter(prefix="/api/calls", tags=["calls"])
+router = APIRouter(prefix="/api/calls", tags=["calls"], route_class=DocumentedRoute)
 
 
-@router.post("/{call_id}/end", response_model=Accepted, status_code=202,
+@router.post("/{call_id}/end", responses=refusals(401, 403, 409), response_model=Accepted, status_code=202,
              summary="End the call, or leave the queue: the customer (call token), its supervisor or an admin")
 async def end_call(call_id: UUID, request: Request, db: Db, pool: ServicePool, bus: BusDep, auth: AuthDep,
                    settings: SettingsDep) -> Accepted:
@@ -90,19 +90,19 @@ async def whisper(bus: BusDep, db: Db, principal: Principal, call_id: UUID, comm
     return Accepted(event_id=event.event_id)
 
 
-@router.post("/{call_id}/whisper", response_model=Accepted, status_code=202,
+@router.post("/{call_id}/whisper", responses=refusals(409), response_model=Accepted, status_code=202,
              summary="Pause the agent: it excuses itself to the customer and waits for instructions")
 async def pause(call_id: UUID, principal: CurrentUser, db: Db, bus: BusDep) -> Accepted:
     return await whisper(bus, db, principal, call_id, "whisper")
 
 
-@router.post("/{call_id}/inject", response_model=Accepted, status_code=202,
+@router.post("/{call_id}/inject", responses=refusals(409), response_model=Accepted, status_code=202,
              summary="Give the agent new instructions; it acknowledges to you and resumes")
 async def inject(call_id: UUID, body: InjectIn, principal: CurrentUser, db: Db, bus: BusDep) -> Accepted:
     return await whisper(bus, db, principal, call_id, "inject", body.instructions)
 
 
-@router.post("/{call_id}/listen", response_model=LiveKitJoin,
+@router.post("/{call_id}/listen", responses=refusals(409), response_model=LiveKitJoin,
              summary="Listen to a live voice call: a token for its room that hears everyone and is seen by nobody")
 async def listen(call_id: UUID, principal: CurrentUser, db: Db, settings: SettingsDep) -> LiveKitJoin:
     call = await own_call(db, principal, call_id)
@@ -151,7 +151,7 @@ async def change_handler(db: Db, bus: BusDep, principal: Principal, call_id: UUI
     return row
 
 
-@router.post("/{call_id}/takeover", response_model=TakenOver,
+@router.post("/{call_id}/takeover", responses=refusals(409), response_model=TakenOver,
              summary="Take the call over: the agent tells the customer a person is joining and stays silent until "
                      "handed back; a voice call's answer has a room token to speak in")
 async def take_over(call_id: UUID, principal: CurrentUser, db: Db, pool: ServicePool, bus: BusDep,
@@ -173,7 +173,7 @@ async def take_over(call_id: UUID, principal: CurrentUser, db: Db, pool: Service
                      livekit=takeover_join(settings, call_id, name) if voice else None)
 
 
-@router.post("/{call_id}/supervisor-messages", response_model=Accepted, status_code=202,
+@router.post("/{call_id}/supervisor-messages", responses=refusals(409), response_model=Accepted, status_code=202,
              summary="Write to the customer of a call you took over; it reaches the transcript as the supervisor's",
              description="Only the person who took the call over writes: anyone else who sees the call gets 409 "
                          "`taken_over_by_someone_else`, naming who has it.")
@@ -190,7 +190,7 @@ async def supervisor_message(call_id: UUID, body: MessageIn, principal: CurrentU
     return Accepted(event_id=message.event_id)
 
 
-@router.post("/{call_id}/handback", response_model=Accepted, status_code=202,
+@router.post("/{call_id}/handback", responses=refusals(409), response_model=Accepted, status_code=202,
              summary="Hand the call back to the agent, with optional instructions: it answers what the customer "
                      "said since, knowing the whole conversation",
              description="The person who took the call over hands it back; so may an admin, for a call whose holder "
