@@ -1,27 +1,14 @@
-import { expect, test, type APIRequestContext, type Page } from "@playwright/test";
+import { expect, test } from "@playwright/test";
+import { bearer, deskAndPhone, dialChat, PASSWORD } from "./desk";
 
 // A supervisor steps into a live chat call and gives it back, in a real browser on the real platform:
 // the customer's dialer says who they are talking with, sees the supervisor's lines as theirs, gets no
 // answer from the agent while the person has the call, and hears from the agent again once it is back.
 
-const PASSWORD = "e2e-password";
 const run = Date.now().toString(36);
 const supervisor = { name: `Tess Takeover ${run}`, email: `tess-${run}@e2e.local`, password: "tess-password-1" };
 const agent = { name: `Orders desk ${run}`, number: `+1-555-6${run.slice(-3).replace(/\D/g, "1").padStart(3, "1")}` };
 const greeting = `Hello, this is ${agent.name}. How can I help?`;
-
-async function bearer(request: APIRequestContext, email: string, password: string) {
-  const response = await request.post("/api/auth/login", { data: { email, password } });
-  expect(response.ok()).toBeTruthy();
-  return { Authorization: `Bearer ${(await response.json()).access_token}` };
-}
-
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
 
 test("a supervisor takes a chat call over, writes to the customer, and hands it back to the agent", async ({ browser, request }) => {
   test.setTimeout(60_000);
@@ -36,16 +23,8 @@ test("a supervisor takes a chat call over, writes to the customer, and hands it 
   });
   expect(created.ok()).toBeTruthy();
 
-  const desk = await (await browser.newContext()).newPage();
-  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
-  await signIn(desk, supervisor.email, supervisor.password);
-  const card = desk.getByRole("article", { name: `Agent ${agent.name}` });
-  await expect(card.getByRole("status", { name: /Live updates: Live/ })).toBeVisible();
-
-  await phone.goto("/dial");
-  await phone.getByLabel("Your email").fill(`jo-${run}@example.com`);
-  await phone.getByRole("button", { name: `Call ${agent.name}` }).click();
-  const call = phone.getByRole("region", { name: `Call with ${agent.name}` });
+  const { phone, card } = await deskAndPhone(browser, supervisor, agent.name);
+  const call = await dialChat(phone, `jo-${run}@example.com`, agent.name);
   const status = call.getByTestId("call-status");
   const agentLines = call.locator(".bubble-agent");
   await expect(call.getByText(greeting)).toBeVisible();
