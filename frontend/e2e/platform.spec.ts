@@ -1,12 +1,12 @@
 import { expect, test, type Page } from "@playwright/test";
 import { mkdirSync } from "node:fs";
+import { deskAndPhone, dialChat, PASSWORD, signIn } from "./desk";
 
 // The product end to end in a real browser: an admin creates a supervisor; the supervisor creates an
 // agent; a customer calls it from the mock dialer in one browser context while the supervisor watches
 // live in another, allows a tool request, whispers and injects; after hang-up the call is in the archive
 // with its summary. Screenshots of each screen go to ../test-artifacts/screenshots.
 
-const PASSWORD = "e2e-password";
 const SHOTS = "../test-artifacts/screenshots";
 const run = Date.now().toString(36);
 const supervisor = { name: `Sam Tester ${run}`, email: `sam-${run}@e2e.local`, password: "sam-password-1" };
@@ -14,13 +14,6 @@ const agent = { name: `Returns ${run}`, number: `+1-555-7${run.slice(-3).replace
 
 mkdirSync(SHOTS, { recursive: true });
 const shot = (page: Page, name: string) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
-
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
 
 test.describe.configure({ mode: "serial" });
 
@@ -73,18 +66,8 @@ test("a supervisor creates an agent", async ({ page }) => {
 });
 
 test("a customer calls while the supervisor watches, allows a refund, whispers, and finds the call archived", async ({ browser }) => {
-  const desk = await (await browser.newContext()).newPage();
-  const phone = await (await browser.newContext({ viewport: { width: 390, height: 844 } })).newPage();
-
-  await signIn(desk, supervisor.email, supervisor.password);
-  const card = desk.getByRole("article", { name: `Agent ${agent.name}` });
-  await expect(card.getByRole("status", { name: /Live updates: Live/ })).toBeVisible();
-
-  await phone.goto("/dial");
-  await phone.getByLabel("Your email").fill(`jo-${run}@example.com`);
-  await phone.getByRole("button", { name: `Call ${agent.name}` }).click();
-  const call = phone.getByRole("region", { name: `Call with ${agent.name}` });
-  await expect(call.getByTestId("call-status")).toHaveText("Connected");
+  const { desk, phone, card } = await deskAndPhone(browser, supervisor, agent.name);
+  const call = await dialChat(phone, `jo-${run}@example.com`, agent.name);
   await expect(call.getByText(`Hello, this is ${agent.name}. How can I help?`)).toBeVisible();
   await expect(card.getByText(`Hello, this is ${agent.name}. How can I help?`)).toBeVisible(); // live on the desk
   await expect(card.getByTestId("agent-status")).toHaveText("in call");

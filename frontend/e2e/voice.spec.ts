@@ -1,7 +1,8 @@
-import { expect, test as base, type APIRequestContext, type Page } from "@playwright/test";
+import { expect, test as base, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
+import { bearer, PASSWORD, signIn } from "./desk";
 
 // A voice call end to end: the customer talks from the dialer through Chromium's fake microphone,
 // which plays a spoken question (made with the platform's own Piper voice); the supervisor's open
@@ -9,7 +10,6 @@ import { dirname, resolve } from "node:path";
 // voice (measured, not assumed), the supervisor listens in, and mute and hang-up do what they say.
 // WebRTC needs a real interface: `make test` runs this inside the sealed network namespace.
 
-const PASSWORD = "e2e-password";
 const PYTHON = process.env.PLATFORM_PYTHON ?? "../.venv/bin/python";
 const run = Date.now().toString(36);
 const supervisor = { name: `Vera Voice ${run}`, email: `vera-${run}@e2e.local`, password: "vera-password-1" };
@@ -96,19 +96,6 @@ function measureRemoteAudio(page: Page) {
 /** The loudest the agent's or the customer's audio has been on ``page`` (-1: never arrived there). */
 const loudest = (page: Page, kind: "agent" | "customer") =>
   page.evaluate((kind) => (window as unknown as { remoteAudioPeaks: Peaks }).remoteAudioPeaks[kind] ?? -1, kind);
-
-async function bearer(request: APIRequestContext, email: string, password: string) {
-  const response = await request.post("/api/auth/login", { data: { email, password } });
-  expect(response.ok()).toBeTruthy();
-  return { Authorization: `Bearer ${(await response.json()).access_token}` };
-}
-
-async function signIn(page: Page, email: string, password: string) {
-  await page.goto("/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
 
 test("a customer talks with the agent by voice while the supervisor reads and listens", async ({ browser, request }) => {
   test.setTimeout(360_000);

@@ -4,6 +4,8 @@ import { MemoryRouter } from "react-router-dom";
 import { vi } from "vitest";
 import type { EventType, StreamEvent } from "./api/types";
 import { AuthProvider } from "./auth/AuthProvider";
+import { TakeOverProvider } from "./pages/supervisor/takeOver";
+import { IDS } from "./test-fixtures";
 
 /** A request the app sent through the stubbed fetch. */
 export interface Sent {
@@ -114,6 +116,11 @@ export function renderAt(path: string, ui: ReactNode) {
       <AuthProvider>{ui}</AuthProvider>
     </MemoryRouter>,
   );
+}
+
+/** Where an agent card lives: the dashboard's take-over (one voice room), for the supervisor IDS.supervisor. */
+export function OnTheFloor({ children }: { children: ReactNode }) {
+  return <TakeOverProvider me={IDS.supervisor}>{children}</TakeOverProvider>;
 }
 
 /** A signed-in user in localStorage, as the auth provider keeps one. */

@@ -54,12 +54,14 @@ def postprocess_service(nats_url: str, database_url: str) -> Iterator[Runtime]:
 @dataclass
 class Desk:
     """A supervisor with one agent configured for the tests, and clients for both sides (and, where a
-    test needs one, another supervisor's headers, who must see nothing of these calls)."""
+    test needs them, another supervisor's headers, who must see nothing of these calls, and an admin's,
+    who sees every call)."""
 
     http: httpx.AsyncClient
     supervisor: dict[str, str]
     agent: dict[str, Any]
     stranger: dict[str, str] = field(default_factory=dict)
+    admin: dict[str, str] = field(default_factory=dict)
 
     async def dial(self, caller: str = "jo@example.com") -> dict[str, Any]:
         response = await self.http.post("/api/calls", json={"number": self.agent["phone_number"], "caller": caller})
@@ -78,6 +80,7 @@ async def desk(gateway: RunningGateway, world: World, agent_worker: Runtime) -> 
         supervisor = create_supervisor(sync, world.headers(sync, world.admin_email), "calls")
         headers = world.headers(sync, supervisor["email"])
         stranger = world.headers(sync, world.b["email"])
+        admin = world.headers(sync, world.admin_email)
         agent = create_agent(sync, headers, name="Orders & Shipping", greeting="Hi, Orders & Shipping here.",
                              tools=[{"name": "order_lookup"}, {"name": "refund_order", "requires_approval": True},
                                     {"name": "change_address", "requires_approval": True},
@@ -86,7 +89,7 @@ async def desk(gateway: RunningGateway, world: World, agent_worker: Runtime) -> 
                                                                         "of delivery. Refunds reach your account in "
                                                                         "3 to 5 working days."}])
     async with httpx.AsyncClient(base_url=gateway.url, timeout=httpx.Timeout(10, read=30)) as http:
-        yield Desk(http, {**supervisor, **headers}, agent, stranger)
+        yield Desk(http, {**supervisor, **headers}, agent, stranger, admin)
 
 
 @contextlib.asynccontextmanager
@@ -388,6 +391,40 @@ async def test_a_supervisor_takes_a_chat_call_over_writes_to_the_customer_and_ha
     entry = archived.json()
     assert "supervisor" in [line["speaker"] for line in entry["transcript"]]
     assert "A supervisor stepped in" in entry["summary"]
+
+
+async def test_only_the_person_who_took_a_call_over_writes_to_its_customer_and_an_admin_may_hand_it_back(
+        desk: Desk) -> None:
+    owner = {"Authorization": desk.supervisor["Authorization"]}
+    call = await desk.dial()
+    path = f"/api/calls/{call['call_id']}"
+
+    async def refused(response: httpx.Response, holder: str) -> None:
+        assert response.status_code == 409, response.text
+        assert response.json()["error"] == "taken_over_by_someone_else"
+        assert response.json()["message"].startswith(f"{holder} has this call")
+
+    async with customer_stream(desk, call) as customer:
+        await agent_says(customer)  # greeting
+        assert (await desk.http.post(f"{path}/takeover", headers=desk.admin)).status_code == 200
+        await refused(await desk.http.post(f"{path}/supervisor-messages", headers=owner, json={"text": "Hi"}),
+                      "Test Admin")
+        await refused(await desk.http.post(f"{path}/takeover", headers=owner), "Test Admin")
+        await refused(await desk.http.post(f"{path}/handback", headers=owner), "Test Admin")
+        written = await desk.http.post(f"{path}/supervisor-messages", headers=desk.admin, json={"text": "Admin here."})
+        assert written.status_code == 202, written.text
+        assert (await until(customer, spoken_by("supervisor"))).data["text"] == "Admin here."
+        assert (await desk.http.post(f"{path}/handback", headers=desk.admin)).status_code == 202
+        await until(customer, of_type("call.handed_back"))
+
+        assert (await desk.http.post(f"{path}/takeover", headers=owner)).status_code == 200
+        await refused(await desk.http.post(f"{path}/supervisor-messages", headers=desk.admin, json={"text": "Hi"}),
+                      "Supervisor calls")
+        # An admin may hand back anyone's call (its holder may have walked away).
+        assert (await desk.http.post(f"{path}/handback", headers=desk.admin)).status_code == 202
+        await until(customer, of_type("call.handed_back"))
+        assert (await desk.http.post(f"{path}/end", headers=owner)).status_code == 202
+        await until(customer, of_type("call.ended"))
 
 
 async def test_asking_for_a_person_notifies_the_supervisor_and_the_agent_carries_on_when_nobody_comes(

@@ -1,7 +1,8 @@
 """Bad input from outside: Schemathesis sends what the gateway's OpenAPI document allows, and what it
 forbids, to the real gateway as an anonymous caller, a supervisor and an admin. No answer may be a 5xx;
-an answer the document describes must match it; invalid input must be refused; every refusal is our JSON
-error with a message; nothing a 2xx returns holds characters text may not (what was stored is clean).
+every answer's status is one the document gives and its body matches what the document says, refusals
+included; invalid input must be refused; every refusal is our JSON error with a message; nothing a 2xx
+returns holds characters text may not (what was stored is clean).
 
 Each operation is fuzzed in depth (Schemathesis' coverage phase: boundaries, wrong types, missing and
 extra fields, unexpected methods; then generated cases) as the role it is for in the access matrix
@@ -41,6 +42,7 @@ from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     negative_data_rejection,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from contracts.envelope import utc_now
@@ -55,7 +57,10 @@ ROLES = ("anonymous", "supervisor", "admin")
 ROLE_OF_RULE = {"public": "anonymous", "call-token": "anonymous", "admin": "admin", "user": "supervisor",
                 "own": "supervisor", "own-stream": "supervisor"}
 SIGN_OUT = ("POST", "/api/auth/logout")
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, negative_data_rejection]
+# Every status an answer has must be documented, and its body match the document: refusals included, as the
+# document gives each 4xx the gateway's one error body (ApiErrorBody), so a refusal in another shape fails here.
+CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance, content_type_conformance,
+          negative_data_rejection]
 
 
 # Mixed into every string of a generated body or query (three cases in four): what broke the gateway

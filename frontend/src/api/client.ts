@@ -33,18 +33,19 @@ export function registerSessionSource(source: SessionSource | null): void {
   sessions = source;
 }
 
+/** What the gateway answers every refusal with (the OpenAPI document's one error schema). */
+type ApiErrorBody = components["schemas"]["ApiErrorBody"];
+
 async function errorFrom(response: Response): Promise<ApiError> {
-  let message = `${response.status} ${response.statusText}`.trim();
-  let code = "error";
+  let body: Partial<ApiErrorBody> = {};
   try {
-    const body = await response.json();
-    message = body.message ?? body.detail ?? message;
-    code = body.error ?? code; // the gateway's error body: {error: code, message, details?}
+    body = (await response.json()) as ApiErrorBody;
   } catch {
-    // not JSON: keep the status line
+    // not JSON (a proxy's page, say): the status line says what there is to say
   }
+  let message = body.message || `${response.status} ${response.statusText}`.trim();
   if (response.status === 429) message = `${message} (too many requests; wait a moment)`;
-  return new ApiError(response.status, message, code);
+  return new ApiError(response.status, message, body.error ?? "error");
 }
 
 async function attempt(request: Request, token: string | null | undefined): Promise<Response> {

@@ -36,6 +36,7 @@ export type PlatformHealth = Schemas["HealthReport"];
 export type DeadLetterPage = Schemas["DeadLetterPage"];
 export type Replayed = Schemas["Replayed"];
 export type LiveKitJoin = Schemas["LiveKitJoin"];
+export type TakenOver = Schemas["TakenOver"];
 
 export type {
   AgentStatusChanged,

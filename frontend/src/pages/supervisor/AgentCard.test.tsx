@@ -1,6 +1,7 @@
 import { fireEvent, render, screen, waitFor, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeEventSource, sentTo, stubFetch } from "../../test-helpers";
+import { FakeRoom, livekitFake } from "../../live/livekitFake";
+import { FakeEventSource, OnTheFloor, sentTo, stubFetch } from "../../test-helpers";
 import { agent, IDS, liveCall } from "../../test-fixtures";
 import { AgentCard, reduceCall, type CardEvent } from "./AgentCard";
 
@@ -19,12 +20,14 @@ const ENDED = {
 
 beforeEach(() => {
   FakeEventSource.reset();
+  FakeRoom.reset();
+  livekitFake.createLocalAudioTrack.mockClear();
   vi.stubGlobal("EventSource", FakeEventSource);
 });
 afterEach(() => vi.unstubAllGlobals());
 
 async function cardOnItsStream() {
-  render(<AgentCard agent={agent()} activeCall={undefined} />);
+  render(<AgentCard agent={agent()} activeCall={undefined} />, { wrapper: OnTheFloor });
   return FakeEventSource.at(`/api/stream/agents/${IDS.agent}`);
 }
 
@@ -85,7 +88,7 @@ describe("the agent card, following the agent's stream", () => {
     const stream = await cardOnItsStream();
     stream.emit("call.started", STARTED);
     fireEvent.click(screen.getByRole("button", { name: "Take over" }));
-    expect(await screen.findByText("Dana has this call: the agent is silent until handed back")).toBeInTheDocument();
+    expect(await screen.findByText("You have this call: the agent is silent until you hand it back")).toBeInTheDocument();
     expect(screen.getByTestId("agent-status")).toHaveTextContent("taken over");
     expect(screen.queryByRole("button", { name: "Whisper" })).toBeNull();
     fireEvent.change(screen.getByLabelText("Message to the customer"), { target: { value: "Hi, I'm Dana." } });
@@ -97,14 +100,36 @@ describe("the agent card, following the agent's stream", () => {
     expect(sentTo(`/api/calls/${IDS.call}/handback`)[0]?.body).toEqual({ instructions: "Offer a voucher." });
   });
 
-  it("shows a take-over done elsewhere, from the stream", async () => {
+  it("shows who has a call someone else took over, without the composer", async () => {
     stubFetch({});
     const stream = await cardOnItsStream();
     stream.emit("call.started", STARTED);
-    stream.emit("call.taken_over", { ...ON_CALL, by: IDS.supervisor, by_name: "Sam" });
+    stream.emit("call.taken_over", { ...ON_CALL, by: "admin-1", by_name: "Sam" });
     expect(screen.getByText("Sam has this call: the agent is silent until handed back")).toBeInTheDocument();
-    stream.emit("call.handed_back", { ...ON_CALL, by: IDS.supervisor, agent_name: "Orders" });
+    expect(screen.queryByLabelText("Message to the customer")).toBeNull();
+    expect(screen.queryByRole("button", { name: "Take over" })).toBeNull();
+    stream.emit("call.handed_back", { ...ON_CALL, by: "admin-1", agent_name: "Orders" });
     expect(screen.getByRole("button", { name: "Take over" })).toBeInTheDocument();
+  });
+
+  it("takes a voice call over into its room with the microphone, and leaves the room on hand-back", async () => {
+    const join = { url: "ws://rooms.test", room: `call-${IDS.call}`, token: "speak-token" };
+    stubFetch({
+      [`/api/calls/${IDS.call}/takeover`]: { call_id: IDS.call, taken_over_by: IDS.supervisor, name: "Dana", livekit: join },
+      [`/api/calls/${IDS.call}/handback`]: [202, { event_id: "e2" }],
+    });
+    const stream = await cardOnItsStream();
+    stream.emit("call.started", { ...STARTED, channel: "voice" });
+    fireEvent.click(screen.getByRole("button", { name: "Take over" }));
+    expect(await screen.findByTestId("voice-state")).toHaveTextContent("Audio connected");
+    const room = FakeRoom.last();
+    expect(room.connect).toHaveBeenCalledWith(join.url, join.token);
+    expect(livekitFake.createLocalAudioTrack).toHaveBeenCalled();
+    expect(room.localParticipant.publishTrack).toHaveBeenCalled();
+    expect(screen.getByText("You have this call: the agent is silent until you hand it back")).toBeInTheDocument();
+    fireEvent.click(screen.getByRole("button", { name: "Hand back" }));
+    expect(await screen.findByRole("button", { name: "Take over" })).toBeInTheDocument();
+    expect(room.disconnect).toHaveBeenCalled();
   });
 
   it("ignores another call's events, and shows the agent's status between calls", async () => {
@@ -127,7 +152,7 @@ describe("the agent card, following the agent's stream", () => {
         transcript: [{ seq: 0, speaker: "agent", text: "Hello, Orders here.", brain: "local-minilm", occurred_at: "2026-11-25T10:00:01Z" }],
       },
     });
-    render(<AgentCard agent={agent({ status: "busy" })} activeCall={liveCall()} />);
+    render(<AgentCard agent={agent({ status: "busy" })} activeCall={liveCall()} />, { wrapper: OnTheFloor });
     expect(await screen.findByText("Hello, Orders here.")).toBeInTheDocument();
     expect(screen.getByTestId("call-line")).toHaveTextContent("answered by local engine (MiniLM)");
     const stream = await FakeEventSource.at(`/api/stream/agents/${IDS.agent}`);

@@ -8,6 +8,7 @@ import { mergeLines, type Line } from "../../components/transcript";
 import { VoiceStatus } from "../../components/VoiceStatus";
 import { useEventStream } from "../../live/useEventStream";
 import { useVoiceRoom } from "../../live/useVoiceRoom";
+import { useTakeOver } from "./takeOver";
 
 const STREAM_TYPES = [
   "call.started",
@@ -26,6 +27,12 @@ export type CardEvent = StreamEvent<(typeof STREAM_TYPES)[number]>;
 
 type WhisperStage = "none" | "pausing" | "paused" | "received" | "resumed";
 
+/** Who handles the call instead of the agent: their id, and their name when known. */
+interface Holder {
+  id: string;
+  name: string | null;
+}
+
 interface CallView {
   id: string;
   caller: string;
@@ -36,12 +43,12 @@ interface CallView {
   satisfaction: SatisfactionScore | null;
   satisfactionTrend: number;
   whisper: WhisperStage;
-  takenOverBy: string | null; // who handles the call instead of the agent, until handed back
+  takenOverBy: Holder | null; // until handed back
   ended: boolean;
   endReason: string | null;
 }
 
-function newCall(id: string, caller: string, channel: string, brain: string | null = null, takenOverBy: string | null = null): CallView {
+function newCall(id: string, caller: string, channel: string, brain: string | null = null, takenOverBy: Holder | null = null): CallView {
   return { id, caller, channel, brain, lines: [], sentiment: null, satisfaction: null, satisfactionTrend: 0, whisper: "none", takenOverBy, ended: false, endReason: null };
 }
 
@@ -64,7 +71,7 @@ export function reduceCall(view: CallView | null, event: CardEvent): CallView | 
     case "whisper.ack":
       return { ...view, whisper: event.stage };
     case "call.taken_over":
-      return { ...view, takenOverBy: event.by_name };
+      return { ...view, takenOverBy: { id: event.by, name: event.by_name } };
     case "call.handed_back":
       return { ...view, takenOverBy: null };
     case "call.ended":
@@ -95,13 +102,15 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
   const activeCaller = activeCall?.caller ?? "";
   const activeChannel = activeCall?.channel ?? "";
   const activeBrain = activeCall?.brain ?? null;
-  const activeTakenOver = activeCall?.taken_over_by ? "a supervisor" : null;
+  const activeHolder = activeCall?.taken_over_by ?? null;
   useEffect(() => {
     if (!activeId) return;
     setCall((current) =>
-      current?.id === activeId ? current : newCall(activeId, activeCaller, activeChannel, activeBrain, activeTakenOver),
+      current?.id === activeId
+        ? current
+        : newCall(activeId, activeCaller, activeChannel, activeBrain, activeHolder ? { id: activeHolder, name: null } : null),
     );
-  }, [activeId, activeCaller, activeChannel, activeBrain, activeTakenOver]);
+  }, [activeId, activeCaller, activeChannel, activeBrain, activeHolder]);
 
   // ... starting from the transcript so far, once per call.
   useEffect(() => {
@@ -172,7 +181,7 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
             <TakeOverPanel
               callId={call.id}
               channel={call.channel}
-              takenOverBy={call.takenOverBy}
+              holder={call.takenOverBy}
               onChange={(takenOverBy) => setCall((v) => (v ? { ...v, takenOverBy } : v))}
             />
           )}
@@ -213,63 +222,62 @@ function ListenPanel({ callId }: { callId: string }) {
 }
 
 /**
- * Step into the call: the agent tells the customer a person is joining and stays silent; the supervisor
- * writes to the customer (and, on a voice call, speaks in its room) until handing the call back, with
- * instructions for the agent if they like.
+ * Step into the call: the agent tells the customer a person is joining and stays silent; whoever took it
+ * over writes to the customer (and, on a voice call, speaks in its room) until handing the call back,
+ * with instructions for the agent if they like. A call someone else has shows who.
  */
-function TakeOverPanel({ callId, channel, takenOverBy, onChange }: {
-  callId: string; channel: string; takenOverBy: string | null; onChange: (takenOverBy: string | null) => void;
+function TakeOverPanel({ callId, channel, holder, onChange }: {
+  callId: string; channel: string; holder: Holder | null; onChange: (holder: Holder | null) => void;
 }) {
-  const voice = useVoiceRoom();
+  const { me, voice, voiceCall, takeOver, handBack, leave } = useTakeOver();
   const [text, setText] = useState("");
   const [instructions, setInstructions] = useState("");
   const [error, setError] = useState<unknown>(null);
-  const path = { params: { path: { call_id: callId } } };
-  const takeOver = async () => {
+  // The panel goes when the call ends: so does its room.
+  useEffect(() => () => void leave(callId), [leave, callId]);
+  const attempt = async (action: () => Promise<void>) => {
     setError(null);
     try {
-      const taken = await ok(api.POST("/api/calls/{call_id}/takeover", path));
-      onChange(taken.name);
-      if (channel === "voice" && taken.livekit) {
-        await voice.prepare({ microphone: true });
-        await voice.join(taken.livekit);
-      }
+      await action();
     } catch (failure) {
       setError(failure);
     }
   };
-  const send = async () => {
-    setError(null);
-    try {
-      await ok(api.POST("/api/calls/{call_id}/supervisor-messages", { ...path, body: { text } }));
-      setText("");
-    } catch (failure) {
-      setError(failure);
-    }
-  };
-  const handBack = async () => {
-    setError(null);
-    try {
-      await ok(api.POST("/api/calls/{call_id}/handback", { ...path, body: { instructions: instructions.trim() || null } }));
-      await voice.leave();
-      setInstructions("");
-      onChange(null);
-    } catch (failure) {
-      setError(failure);
-    }
-  };
-  if (!takenOverBy) {
+  const take = () => attempt(async () => {
+    const taken = await takeOver(callId, channel);
+    if (taken) onChange({ id: taken.taken_over_by, name: taken.name });
+  });
+  const send = () => attempt(async () => {
+    await ok(api.POST("/api/calls/{call_id}/supervisor-messages", { params: { path: { call_id: callId } }, body: { text } }));
+    setText("");
+  });
+  const giveBack = () => attempt(async () => {
+    await handBack(callId, instructions.trim() || null);
+    setInstructions("");
+    onChange(null);
+  });
+  const inRoom = voiceCall === callId;
+  if (!holder) {
     return (
       <div className="takeover" aria-label="Take over">
-        <button type="button" onClick={() => void takeOver()}>Take over</button>
+        <button type="button" onClick={() => void take()}>Take over</button>
+        {inRoom && <ErrorNote error={voice.problem} />}
         <ErrorNote error={error} />
+      </div>
+    );
+  }
+  if (holder.id !== me) {
+    return (
+      <div className="takeover" aria-label="Taken over">
+        <span className="notice" role="status">{holder.name ?? "Another supervisor"} has this call: the agent is silent until handed back</span>
       </div>
     );
   }
   return (
     <div className="takeover" aria-label="Taken over">
-      <span className="notice" role="status">{takenOverBy} has this call: the agent is silent until handed back</span>
-      {channel === "voice" && <VoiceStatus voice={voice} names={{ agent: "Agent", customer: "Customer" }} />}
+      <span className="notice" role="status">You have this call: the agent is silent until you hand it back</span>
+      {inRoom && <VoiceStatus voice={voice} names={{ agent: "Agent", customer: "Customer" }} />}
+      {inRoom && <ErrorNote error={voice.problem} />}
       <label>
         Message to the customer
         <textarea value={text} onChange={(e) => setText(e.target.value)} rows={2} />
@@ -279,7 +287,7 @@ function TakeOverPanel({ callId, channel, takenOverBy, onChange }: {
         Instructions for the agent (optional)
         <textarea value={instructions} onChange={(e) => setInstructions(e.target.value)} rows={2} />
       </label>
-      <button type="button" onClick={() => void handBack()}>Hand back</button>
+      <button type="button" onClick={() => void giveBack()}>Hand back</button>
       <ErrorNote error={error} />
     </div>
   );

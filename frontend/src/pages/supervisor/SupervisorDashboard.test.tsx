@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Agent, LiveCall } from "../../api/types";
 import { FakeRoom, livekitFake } from "../../live/livekitFake";
-import { FakeEventSource, renderAt, stubFetch } from "../../test-helpers";
+import { FakeEventSource, OnTheFloor, renderAt, signedInAs, stubFetch } from "../../test-helpers";
 import { AgentCard } from "./AgentCard";
 import { SupervisorDashboard } from "./SupervisorDashboard";
 
@@ -111,7 +111,7 @@ describe("Listen on an agent card", () => {
 
   it("is offered for a live voice call only", () => {
     stubFetch({});
-    const view = render(<AgentCard agent={agent} activeCall={liveCall("chat")} />);
+    const view = render(<AgentCard agent={agent} activeCall={liveCall("chat")} />, { wrapper: OnTheFloor });
     expect(screen.queryByRole("button", { name: "Listen" })).toBeNull();
     view.rerender(<AgentCard agent={agent} activeCall={{ ...liveCall("voice"), id: "c2" }} />);
     expect(screen.getByRole("button", { name: "Listen" })).toBeInTheDocument();
@@ -119,7 +119,7 @@ describe("Listen on an agent card", () => {
 
   it("joins the room without a microphone, plays it, and stops", async () => {
     const requests = stubFetch({ "/api/calls/c1/listen": join });
-    render(<AgentCard agent={agent} activeCall={liveCall("voice")} />);
+    render(<AgentCard agent={agent} activeCall={liveCall("voice")} />, { wrapper: OnTheFloor });
     await userEvent.click(screen.getByRole("button", { name: "Listen" }));
     expect(await screen.findByTestId("voice-state")).toHaveTextContent("Audio connected");
     const room = FakeRoom.last();
@@ -134,9 +134,62 @@ describe("Listen on an agent card", () => {
 
   it("shows why listening was refused", async () => {
     stubFetch({ "/api/calls/c1/listen": [409, { message: "the call is ended; only a live voice call can be listened to" }] });
-    render(<AgentCard agent={agent} activeCall={liveCall("voice")} />);
+    render(<AgentCard agent={agent} activeCall={liveCall("voice")} />, { wrapper: OnTheFloor });
     await userEvent.click(screen.getByRole("button", { name: "Listen" }));
     expect(await screen.findByRole("alert")).toHaveTextContent("only a live voice call can be listened to");
     expect(FakeRoom.last().connect).not.toHaveBeenCalled();
+  });
+});
+
+describe("Take over on a customer's request for a person", () => {
+  const agent = { id: "a1", name: "Orders", phone_number: "+1-555-0101", status: "busy" } as Agent;
+  const call = (channel: string) =>
+    ({ id: "c1", agent_id: "a1", agent_name: "Orders", channel, caller: "jo@example.com", status: "active", brain: null, taken_over_by: null } as LiveCall);
+  const asked = {
+    id: "n1", supervisor_id: "s1", call_id: "c1", kind: "human_requested", title: "jo@example.com asks for a person", body: "",
+    data: { takeover_path: "/api/calls/c1/takeover" }, created_at: "2026-11-25T10:00:00Z", read_at: null,
+  };
+  const ON_CALL = { call_id: "c1", agent_id: "a1", supervisor_id: "s1" };
+
+  beforeEach(() => {
+    FakeRoom.reset();
+    livekitFake.createLocalAudioTrack.mockClear();
+    signedInAs("supervisor"); // user u1
+  });
+  afterEach(() => localStorage.clear());
+
+  async function takeOverFromTheNotification(channel: string, livekit: unknown) {
+    stubFetch({
+      "/api/agents": [agent], "/api/calls": [call(channel)], "/api/notifications": [asked], "/api/tool-requests": [],
+      "/api/calls/c1": { ...call(channel), transcript: [], tool_requests: [] },
+      "/api/calls/c1/takeover": { call_id: "c1", taken_over_by: "u1", name: "Dana", livekit },
+    });
+    renderAt("/supervisor", <SupervisorDashboard />);
+    const notes = await screen.findByRole("list");
+    await userEvent.click(await within(notes).findByRole("button", { name: "Take over" }));
+    expect(await within(notes).findByText("You have this call: write on its agent card")).toBeInTheDocument();
+    // The agent's stream says who took it over; the card then has the composer.
+    const stream = await FakeEventSource.at("/api/stream/agents/a1");
+    stream.emit("call.taken_over", { ...ON_CALL, by: "u1", by_name: "Dana" });
+    const card = screen.getByRole("article", { name: "Agent Orders" });
+    expect(within(card).getByText("You have this call: the agent is silent until you hand it back")).toBeInTheDocument();
+    expect(within(card).getByLabelText("Message to the customer")).toBeInTheDocument();
+    return card;
+  }
+
+  it("joins a voice call's room with the microphone, as the agent card does", async () => {
+    const join = { url: "ws://rooms.test", room: "call-c1", token: "speak-token" };
+    const card = await takeOverFromTheNotification("voice", join);
+    const room = FakeRoom.last();
+    expect(room.connect).toHaveBeenCalledWith(join.url, join.token);
+    expect(livekitFake.createLocalAudioTrack).toHaveBeenCalled();
+    expect(room.localParticipant.publishTrack).toHaveBeenCalled();
+    expect(await within(card).findByTestId("voice-state")).toHaveTextContent("Audio connected");
+  });
+
+  it("opens no room for a chat call: the card's composer is the way to the customer", async () => {
+    await takeOverFromTheNotification("chat", null);
+    expect(FakeRoom.made).toEqual([]);
+    expect(screen.queryByTestId("voice-state")).toBeNull();
   });
 });

@@ -7,7 +7,9 @@ import { ErrorNote } from "../../components/ErrorNote";
 import { when } from "../../components/format";
 import { useLoad } from "../../components/useLoad";
 import { useEventStream } from "../../live/useEventStream";
+import { useAuth } from "../../auth/AuthProvider";
 import { AgentCard } from "./AgentCard";
+import { TakeOverProvider, useTakeOver } from "./takeOver";
 
 const STREAM_TYPES = [
   "notification.created",
@@ -34,6 +36,7 @@ export function notificationFrom(event: NotificationCreated): Notification {
 }
 
 export function SupervisorDashboard() {
+  const { user } = useAuth();
   const agents = useLoad(() => ok(api.GET("/api/agents")), []);
   const calls = useLoad(() => ok(api.GET("/api/calls")), []);
   const notifications = useLoad(() => ok(api.GET("/api/notifications")), []);
@@ -73,54 +76,61 @@ export function SupervisorDashboard() {
   const activeByAgent = new Map((calls.data ?? []).filter((c) => c.status === "active").map((c) => [c.agent_id, c]));
   const queued = (calls.data ?? []).filter((c) => c.status === "queued").length;
 
+  const channelOf = new Map((calls.data ?? []).map((c) => [c.id, c.channel]));
+
   return (
-    <div className="page">
-      <PageHead title="Live floor" status={status} label="Notifications" />
-      <section aria-label="Floor now" className="totals">
-        <div className="stat"><span>Live calls</span><strong>{counters?.active_calls ?? activeByAgent.size}</strong></div>
-        <div className="stat"><span>Queued</span><strong>{counters?.queued_calls ?? queued}</strong></div>
-        <div className="stat"><span>Longest wait</span><strong>{counters ? `${Math.round(counters.longest_wait_seconds)} s` : "–"}</strong></div>
-        <div className="stat"><span>Abandoned today</span><strong>{counters?.abandoned_today ?? "–"}</strong></div>
-      </section>
-      <div className="two-columns">
-        <section aria-labelledby="agents-title">
-          <h2 id="agents-title">Agents</h2>
-          <ErrorNote error={agents.error ?? calls.error} />
-          {agents.data?.length === 0 && <p className="muted">No agents yet: create one under Agents.</p>}
-          <div className="cards">
-            {agents.data?.map((agent) => <AgentCard key={agent.id} agent={agent} activeCall={activeByAgent.get(agent.id)} />)}
-          </div>
+    <TakeOverProvider me={user?.id ?? null}>
+      <div className="page">
+        <PageHead title="Live floor" status={status} label="Notifications" />
+        <section aria-label="Floor now" className="totals">
+          <div className="stat"><span>Live calls</span><strong>{counters?.active_calls ?? activeByAgent.size}</strong></div>
+          <div className="stat"><span>Queued</span><strong>{counters?.queued_calls ?? queued}</strong></div>
+          <div className="stat"><span>Longest wait</span><strong>{counters ? `${Math.round(counters.longest_wait_seconds)} s` : "–"}</strong></div>
+          <div className="stat"><span>Abandoned today</span><strong>{counters?.abandoned_today ?? "–"}</strong></div>
         </section>
-        <aside aria-labelledby="alerts-title" className="alerts">
-          <h2 id="alerts-title">Notifications</h2>
-          <ToolRequests requests={pending.data ?? []} onDecided={(id) => pending.setData((all) => (all ?? []).filter((p) => p.id !== id))} />
-          <ErrorNote error={notifications.error ?? pending.error} />
-          <ul className="notifications">
-            {(notifications.data ?? []).slice(0, 30).map((note) => (
-              <li key={note.id} className={`note note-${note.kind}`}>
-                <strong>{note.title}</strong>
-                {note.body && <p>{note.body}</p>}
-                {note.kind === "human_requested" && note.call_id && <TakeOverButton callId={note.call_id} />}
-                <small className="muted">{when(note.created_at)}</small>
-              </li>
-            ))}
-          </ul>
-        </aside>
+        <div className="two-columns">
+          <section aria-labelledby="agents-title">
+            <h2 id="agents-title">Agents</h2>
+            <ErrorNote error={agents.error ?? calls.error} />
+            {agents.data?.length === 0 && <p className="muted">No agents yet: create one under Agents.</p>}
+            <div className="cards">
+              {agents.data?.map((agent) => <AgentCard key={agent.id} agent={agent} activeCall={activeByAgent.get(agent.id)} />)}
+            </div>
+          </section>
+          <aside aria-labelledby="alerts-title" className="alerts">
+            <h2 id="alerts-title">Notifications</h2>
+            <ToolRequests requests={pending.data ?? []} onDecided={(id) => pending.setData((all) => (all ?? []).filter((p) => p.id !== id))} />
+            <ErrorNote error={notifications.error ?? pending.error} />
+            <ul className="notifications">
+              {(notifications.data ?? []).slice(0, 30).map((note) => (
+                <li key={note.id} className={`note note-${note.kind}`}>
+                  <strong>{note.title}</strong>
+                  {note.body && <p>{note.body}</p>}
+                  {note.kind === "human_requested" && note.call_id && <TakeOverButton callId={note.call_id} channel={channelOf.get(note.call_id)} />}
+                  <small className="muted">{when(note.created_at)}</small>
+                </li>
+              ))}
+            </ul>
+          </aside>
+        </div>
       </div>
-    </div>
+    </TakeOverProvider>
   );
 }
 
-/** A customer asked for a person: take their call over from here (its agent card then has the composer). */
-function TakeOverButton({ callId }: { callId: string }) {
+/**
+ * A customer asked for a person: take their call over from here, as the agent card does (a voice call's
+ * room joined with the microphone); the card then has the composer.
+ */
+function TakeOverButton({ callId, channel }: { callId: string; channel: string | undefined }) {
+  const { takeOver, voice, voiceCall } = useTakeOver();
   const [state, setState] = useState<"idle" | "taking" | "taken">("idle");
   const [error, setError] = useState<unknown>(null);
-  const takeOver = async () => {
+  const take = async () => {
     setError(null);
     setState("taking");
     try {
-      await ok(api.POST("/api/calls/{call_id}/takeover", { params: { path: { call_id: callId } } }));
-      setState("taken");
+      setState((await takeOver(callId, channel)) ? "taken" : "idle");
     } catch (failure) {
       setState("idle");
       setError(failure);
@@ -129,8 +139,8 @@ function TakeOverButton({ callId }: { callId: string }) {
   return (
     <div>
       {state === "taken" ? <span className="notice" role="status">You have this call: write on its agent card</span>
-        : <button type="button" onClick={() => void takeOver()} disabled={state === "taking"}>Take over</button>}
-      <ErrorNote error={error} />
+        : <button type="button" onClick={() => void take()} disabled={state === "taking"}>Take over</button>}
+      <ErrorNote error={error ?? (voiceCall === callId ? voice.problem : null)} />
     </div>
   );
 }

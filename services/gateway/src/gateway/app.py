@@ -19,7 +19,7 @@ from contracts.health import beat_forever, read_beats
 from gateway.auth import auth_backend
 from gateway.config import Settings
 from gateway.deps import Database, metrics_viewer
-from gateway.errors import install_error_handlers
+from gateway.errors import install_error_handlers, refusals
 from gateway.fanout import StreamSlots
 from gateway.health import health_report
 from gateway.metrics import Metrics
@@ -99,7 +99,7 @@ def build(settings: Settings) -> FastAPI:
         return JSONResponse(body, status_code=status)
 
     @app.get("/metrics", tags=["ops"], summary="Prometheus metrics (an admin, or GATEWAY_METRICS_TOKEN)",
-             response_class=Response, dependencies=[Depends(metrics_viewer)])
+             response_class=Response, dependencies=[Depends(metrics_viewer)], responses=refusals(401, 403))
     async def metrics(request: Request) -> Response:
         body = await request.app.state.metrics.render(request.app.state.bus)
         return Response(body, media_type=CONTENT_TYPE_LATEST)

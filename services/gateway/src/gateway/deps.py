@@ -1,21 +1,25 @@
-"""Request dependencies as Annotated aliases: CurrentUser, AdminUser, Db, and rate limits."""
+"""Request dependencies as Annotated aliases: CurrentUser, AdminUser, Db, and rate limits; and the route class
+that documents the refusals they imply."""
 
 from __future__ import annotations
 
 import contextlib
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, Request
+from fastapi import Depends, Request, params
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_dependant
+from fastapi.routing import APIRoute
 
 from contracts.bus import Bus
 from contracts.db import acting_as
 from gateway.auth import AuthBackend, unauthorized
 from gateway.config import Settings
-from gateway.errors import ApiError
+from gateway.errors import ApiError, refusals
 from gateway.ratelimit import RateLimiter
 from gateway.tokens import Principal
 
@@ -123,3 +127,41 @@ def rate_limit(name: str) -> Any:
         enforce_rate_limit(request, name, client_address(request))
 
     return Depends(check)
+
+
+def _calls_and_inputs(dependant: Dependant) -> tuple[set[Callable[..., Any]], bool]:
+    """Every dependency a route runs, and whether it reads any input (path, query, header, cookie, body)."""
+    calls: set[Callable[..., Any]] = set()
+    reads = bool(dependant.path_params or dependant.query_params or dependant.header_params
+                 or dependant.cookie_params or dependant.body_params)
+    for sub in dependant.dependencies:
+        if sub.call is not None:
+            calls.add(sub.call)
+        sub_calls, sub_reads = _calls_and_inputs(sub)
+        calls |= sub_calls
+        reads = reads or sub_reads
+    return calls, reads
+
+
+class DocumentedRoute(APIRoute):
+    """A route whose OpenAPI entry lists the refusals its dependencies and path imply, with the body the
+    gateway really sends: 401 when it needs a signed-in user, 403 when an admin, 404 when it names a record
+    in its path, 422 when it reads input (in place of FastAPI's default body, which the gateway never sends),
+    and any other 4xx. Refusals a route's own code makes (409, a call token's 401 and 403) it declares with
+    ``responses=refusals(...)``."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], *,
+                 responses: dict[int | str, dict[str, Any]] | None = None,
+                 dependencies: Sequence[params.Depends] | None = None, **kwargs: Any) -> None:
+        dependant = get_dependant(path=path, call=endpoint)
+        calls, reads = _calls_and_inputs(dependant)
+        calls |= {depends.dependency for depends in dependencies or () if depends.dependency is not None}
+        implied = [status for status, applies in (
+            (401, bool(calls & {bearer_token, current_user, admin_user, metrics_viewer})),
+            (403, bool(calls & {admin_user, metrics_viewer})),
+            (404, "{" in path),
+            (422, reads),
+            ("4XX", True),
+        ) if applies]
+        super().__init__(path, endpoint, responses={**refusals(*implied), **(responses or {})},
+                         dependencies=dependencies, **kwargs)

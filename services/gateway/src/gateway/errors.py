@@ -9,37 +9,65 @@ import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("gateway.errors")
 
 
+class FieldProblem(BaseModel):
+    field: str = Field(description="Where in the request, dotted (e.g. 'tools.0.name'); empty for the body as a whole.")
+    problem: str
+
+
+class ApiErrorBody(BaseModel):
+    """What every refusal and failure carries, whatever its status; the OpenAPI document's one error schema."""
+
+    error: str = Field(description="A stable code for programs: not_found, invalid_request, call_not_active, …")
+    message: str = Field(description="What went wrong, in words to show a person as they are.")
+    details: list[FieldProblem] | None = Field(None, description="invalid_request (422): each field and its problem.")
+
+
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
-                 details: Any = None) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message, self.headers, self.details = status, code, message, headers, details
+        self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
 def not_found(what: str) -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
 
 
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"error": code, "message": message}
-    if details is not None:
-        body["details"] = details
-    return body
+def error_body(code: str, message: str, details: list[FieldProblem] | None = None) -> dict[str, Any]:
+    return ApiErrorBody(error=code, message=message, details=details).model_dump(exclude_none=True)
 
 
-def _describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
-    details = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"), "problem": e["msg"]} for e in errors]
+def _describe_validation(errors: list[dict[str, Any]]) -> tuple[str, list[FieldProblem]]:
+    details = [FieldProblem(field=".".join(str(p) for p in e["loc"] if p != "body"), problem=e["msg"])
+               for e in errors]
     if any(e["type"] == "json_invalid" for e in errors):
         return "The request body is not valid JSON.", details
     first = details[0]
-    where = f"{first['field']}: " if first["field"] else ""
+    where = f"{first.field}: " if first.field else ""
     more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
-    return f"Invalid request: {where}{first['problem']}{more}", details
+    return f"Invalid request: {where}{first.problem}{more}", details
+
+
+# How the OpenAPI document describes each refusal; every one has the ApiErrorBody.
+REFUSALS: dict[int | str, str] = {
+    401: "No token, or a bad, expired or ended one (`WWW-Authenticate: Bearer`)",
+    403: "Signed in, or holding a call token, but not allowed this",
+    404: "No such record, or it belongs to another supervisor",
+    409: "The record or the call is not in a state that allows this now; the message says why",
+    422: "Invalid input: `invalid_request` with `details` naming each field and its problem; or a value the "
+         "platform cannot take (the message says which)",
+    "4XX": "Any other refusal: a body over the size limit (413), too many requests (429, with `Retry-After`)",
+}
+
+
+def refusals(*statuses: int | str) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route for these refusals."""
+    return {status: {"model": ApiErrorBody, "description": REFUSALS[status]} for status in statuses}
 
 
 # Database refusals caused by the request's data are the client's error, not the server's.
@@ -59,7 +87,7 @@ _DATABASE_CLIENT_ERRORS: dict[type[Exception], tuple[int, str, str]] = {
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), exc.status, headers=exc.headers)
+        return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -29,6 +29,11 @@ async def live_call(db: Reader, call_id: UUID) -> asyncpg.Record | None:
     return await db.fetchrow(f"select {LIVE_COLUMNS} from calls where id = $1", call_id)
 
 
+async def person_name(db: Reader, user_id: UUID) -> str | None:
+    """How a person is named to others: their full name, else their email."""
+    return await db.fetchval("select coalesce(nullif(full_name, ''), email) from users where id = $1", user_id)
+
+
 async def live_calls(db: Reader, agent_id: UUID | None) -> list[LiveCall]:
     rows = await db.fetch(
         f"""select {LIVE_COLUMNS} from calls where status <> 'ended' and ($1::uuid is null or agent_id = $1)

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Path, Query
 
 from contracts.bus import NoSuchDeadLetter, NotReplayable, read_dead_letters, replay_dead_letter
 from gateway import audit
-from gateway.deps import AdminUser, BusDep, Db
+from gateway.deps import AdminUser, BusDep, Db, DocumentedRoute
 from gateway.errors import ApiError
 from gateway.schemas import DeadLetterOut, DeadLetterPage, Overview, Replayed, SupervisorCard
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(prefix="/api/admin", tags=["admin"], route_class=DocumentedRoute)
 
 # Today is the server's UTC day.
 SUPERVISOR_CARDS = """

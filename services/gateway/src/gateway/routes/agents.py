@@ -10,14 +10,14 @@ from fastapi import APIRouter, Response
 from contracts.locks import LockKey, lock_for_transaction
 from contracts.tools import BUILTIN_TOOLS
 from gateway import audit
-from gateway.deps import CurrentUser, Db
-from gateway.errors import ApiError, not_found
+from gateway.deps import CurrentUser, Db, DocumentedRoute
+from gateway.errors import ApiError, not_found, refusals
 from gateway.queries import agents as queries
 from gateway.schemas import AgentIn, AgentOut, AgentPatch, CatalogTool
 from gateway.tokens import Principal
 
-router = APIRouter(prefix="/api/agents", tags=["agents"])
-catalog_router = APIRouter(prefix="/api/tool-catalog", tags=["agents"])
+router = APIRouter(prefix="/api/agents", tags=["agents"], route_class=DocumentedRoute)
+catalog_router = APIRouter(prefix="/api/tool-catalog", tags=["agents"], route_class=DocumentedRoute)
 
 
 @catalog_router.get("", response_model=list[CatalogTool],
@@ -68,7 +68,8 @@ async def list_agents(principal: CurrentUser, db: Db, supervisor_id: UUID | None
         return await queries.agents(conn, supervisor_id)
 
 
-@router.post("", response_model=AgentOut, status_code=201, summary="Create an agent with its configuration")
+@router.post("", responses=refusals(403, 404, 409),
+             response_model=AgentOut, status_code=201, summary="Create an agent with its configuration")
 async def create_agent(body: AgentIn, principal: CurrentUser, db: Db) -> AgentOut:
     supervisor_id = owner_for_new_agent(principal, body.supervisor_id)
     async with db.as_user(principal) as conn:
@@ -87,7 +88,8 @@ async def get_agent(agent_id: UUID, principal: CurrentUser, db: Db) -> AgentOut:
         return await fetch_agent(conn, agent_id)
 
 
-@router.patch("/{agent_id}", response_model=AgentOut, summary="Change an agent's configuration")
+@router.patch("/{agent_id}", responses=refusals(409),
+              response_model=AgentOut, summary="Change an agent's configuration")
 async def update_agent(agent_id: UUID, body: AgentPatch, principal: CurrentUser, db: Db) -> AgentOut:
     async with db.as_user(principal) as conn:
         agent = await fetch_agent(conn, agent_id)
@@ -103,7 +105,8 @@ async def update_agent(agent_id: UUID, body: AgentPatch, principal: CurrentUser,
         return await fetch_agent(conn, agent_id)
 
 
-@router.delete("/{agent_id}", status_code=204, summary="Delete an agent (its archived calls stay)")
+@router.delete("/{agent_id}", responses=refusals(409),
+               status_code=204, summary="Delete an agent (its archived calls stay)")
 async def delete_agent(agent_id: UUID, principal: CurrentUser, db: Db) -> Response:
     async with db.as_user(principal) as conn:
         agent = await fetch_agent(conn, agent_id)

@@ -16,8 +16,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from contracts.envelope import utc_now
-from gateway.deps import CurrentUser, Db
-from gateway.errors import ApiError, not_found
+from gateway.deps import CurrentUser, Db, DocumentedRoute
+from gateway.errors import ApiError, not_found, refusals
 from gateway.queries import agents, supervisors
 from gateway.schemas import Day
 from gateway.tokens import Principal
@@ -33,7 +33,7 @@ from kpis.queries import (
     sums_by_supervisor,
 )
 
-router = APIRouter(prefix="/api/analytics", tags=["analytics"])
+router = APIRouter(prefix="/api/analytics", tags=["analytics"], route_class=DocumentedRoute)
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 3660
@@ -146,7 +146,7 @@ def ranked(groups: list[Group], score_weights: ScoreWeights) -> list[Leaderboard
             for rank, (group, kpis) in enumerate(scored, start=1)]
 
 
-@router.get("/kpis", response_model=KpiReport, response_model_by_alias=True,
+@router.get("/kpis", responses=refusals(404), response_model=KpiReport, response_model_by_alias=True,
             summary="FCR, CSAT, AHT, performance score, volume, sentiment mix and tool usage over a date range")
 async def kpis(request: Request, principal: CurrentUser, db: Db, scope: ScopeQuery = "overall", id: IdQuery = None,
                date_from: FromQuery = None, date_to: ToQuery = None) -> KpiReport:
@@ -166,7 +166,7 @@ async def kpis(request: Request, principal: CurrentUser, db: Db, scope: ScopeQue
                                 for g in groups])
 
 
-@router.get("/leaderboard", response_model=Leaderboard, response_model_by_alias=True,
+@router.get("/leaderboard", responses=refusals(403), response_model=Leaderboard, response_model_by_alias=True,
             summary="Supervisors (admin) or agents ranked by performance score")
 async def leaderboard(request: Request, principal: CurrentUser, db: Db,
                       by: Annotated[Literal["supervisor", "agent"] | None,
@@ -183,7 +183,7 @@ async def leaderboard(request: Request, principal: CurrentUser, db: Db,
     return Leaderboard(by=by, date_from=start, date_to=end, entries=ranked(groups, weights(request))[:limit])
 
 
-@router.get("/timeseries", response_model=TimeSeries, response_model_by_alias=True,
+@router.get("/timeseries", responses=refusals(404), response_model=TimeSeries, response_model_by_alias=True,
             summary="KPIs per day, week or month, for the charts (empty periods included)")
 async def timeseries(request: Request, principal: CurrentUser, db: Db, scope: ScopeQuery = "overall",
                      id: IdQuery = None, date_from: FromQuery = None, date_to: ToQuery = None,

@@ -7,12 +7,12 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from gateway.deps import CurrentUser, Db
+from gateway.deps import CurrentUser, Db, DocumentedRoute
 from gateway.errors import ApiError, not_found
 from gateway.queries import archive as queries
 from gateway.schemas import ArchiveDetail, ArchivePage, Instant, SearchWords
 
-router = APIRouter(prefix="/api/archive", tags=["archive"])
+router = APIRouter(prefix="/api/archive", tags=["archive"], route_class=DocumentedRoute)
 
 
 @router.get("", response_model=ArchivePage, summary="Search archived calls, newest first")

@@ -6,11 +6,12 @@ from fastapi import APIRouter, Request, Response
 
 from contracts.envelope import utc_now
 from gateway.auth import Tokens
-from gateway.deps import AccessToken, AuthDep, CurrentUser, SettingsDep, enforce_rate_limit, rate_limit
+from gateway.deps import AccessToken, AuthDep, CurrentUser, DocumentedRoute, SettingsDep, enforce_rate_limit, rate_limit
+from gateway.errors import refusals
 from gateway.schemas import LoginIn, RefreshIn, StreamTokenOut, TokensOut, UserOut
 from gateway.tokens import STREAM_AUDIENCE, Principal, issue_token
 
-router = APIRouter(prefix="/api", tags=["auth"])
+router = APIRouter(prefix="/api", tags=["auth"], route_class=DocumentedRoute)
 
 
 def user_out(principal: Principal) -> UserOut:
@@ -22,7 +23,8 @@ def tokens_out(tokens: Tokens) -> TokensOut:
                      expires_in=tokens.expires_in, user=user_out(tokens.principal))
 
 
-@router.post("/auth/login", response_model=TokensOut, summary="Sign in with email and password",
+@router.post("/auth/login", responses=refusals(401),
+             response_model=TokensOut, summary="Sign in with email and password",
              dependencies=[rate_limit("login")])
 async def login(body: LoginIn, request: Request, auth: AuthDep) -> TokensOut:
     # Per account too, so one address cannot be guessed at from many clients.
@@ -30,7 +32,8 @@ async def login(body: LoginIn, request: Request, auth: AuthDep) -> TokensOut:
     return tokens_out(await auth.sign_in(body.email, body.password))
 
 
-@router.post("/auth/refresh", response_model=TokensOut, summary="Trade a refresh token for new tokens (single use)",
+@router.post("/auth/refresh", responses=refusals(401),
+             response_model=TokensOut, summary="Trade a refresh token for new tokens (single use)",
              dependencies=[rate_limit("refresh")])
 async def refresh(body: RefreshIn, auth: AuthDep) -> TokensOut:
     return tokens_out(await auth.refresh(body.refresh_token))

@@ -15,8 +15,8 @@ from contracts.calls import CallHandedBack, CallRef, CallTakenOver, SupervisorMe
 from contracts.envelope import Envelope, utc_now
 from contracts.whisper import WhisperInject, WhisperPause
 from gateway import audit
-from gateway.deps import AuthDep, BusDep, CurrentUser, Db, ServicePool, SettingsDep, bearer_token
-from gateway.errors import ApiError, not_found
+from gateway.deps import AuthDep, BusDep, CurrentUser, Db, DocumentedRoute, ServicePool, SettingsDep, bearer_token
+from gateway.errors import ApiError, not_found, refusals
 from gateway.queries import calls as queries
 from gateway.rooms import listener_join, takeover_join
 from gateway.routes.dialer import customer_call, publish_hangup
@@ -32,10 +32,10 @@ from gateway.schemas import (
 )
 from gateway.tokens import InvalidToken, Principal, verify_call_token
 
-router = APIRouter(prefix="/api/calls", tags=["calls"])
+router = APIRouter(prefix="/api/calls", tags=["calls"], route_class=DocumentedRoute)
 
 
-@router.post("/{call_id}/end", response_model=Accepted, status_code=202,
+@router.post("/{call_id}/end", responses=refusals(401, 403, 409), response_model=Accepted, status_code=202,
              summary="End the call, or leave the queue: the customer (call token), its supervisor or an admin")
 async def end_call(call_id: UUID, request: Request, db: Db, pool: ServicePool, bus: BusDep, auth: AuthDep,
                    settings: SettingsDep) -> Accepted:
@@ -90,19 +90,19 @@ async def whisper(bus: BusDep, db: Db, principal: Principal, call_id: UUID, comm
     return Accepted(event_id=event.event_id)
 
 
-@router.post("/{call_id}/whisper", response_model=Accepted, status_code=202,
+@router.post("/{call_id}/whisper", responses=refusals(409), response_model=Accepted, status_code=202,
              summary="Pause the agent: it excuses itself to the customer and waits for instructions")
 async def pause(call_id: UUID, principal: CurrentUser, db: Db, bus: BusDep) -> Accepted:
     return await whisper(bus, db, principal, call_id, "whisper")
 
 
-@router.post("/{call_id}/inject", response_model=Accepted, status_code=202,
+@router.post("/{call_id}/inject", responses=refusals(409), response_model=Accepted, status_code=202,
              summary="Give the agent new instructions; it acknowledges to you and resumes")
 async def inject(call_id: UUID, body: InjectIn, principal: CurrentUser, db: Db, bus: BusDep) -> Accepted:
     return await whisper(bus, db, principal, call_id, "inject", body.instructions)
 
 
-@router.post("/{call_id}/listen", response_model=LiveKitJoin,
+@router.post("/{call_id}/listen", responses=refusals(409), response_model=LiveKitJoin,
              summary="Listen to a live voice call: a token for its room that hears everyone and is seen by nobody")
 async def listen(call_id: UUID, principal: CurrentUser, db: Db, settings: SettingsDep) -> LiveKitJoin:
     call = await own_call(db, principal, call_id)
@@ -127,6 +127,14 @@ def live_ids(call: asyncpg.Record, verb: str) -> CallRef:
     return CallRef(supervisor_id=call["supervisor_id"], agent_id=call["agent_id"], call_id=call["id"])
 
 
+async def held_by_someone(pool: ServicePool, call: asyncpg.Record, principal: Principal, verb: str) -> ApiError:
+    """409 for whoever is not the person who has the call (taken over by someone else), naming that person:
+    a conflict with the call's state, which changes back when they hand it back, not a lack of rights."""
+    who = await queries.person_name(pool, call["taken_over_by"]) or "another supervisor"
+    return ApiError(409, "taken_over_by_someone_else", f"{who} has this call: only the person who took it over "
+                                                       f"can {verb}")
+
+
 async def change_handler(db: Db, bus: BusDep, principal: Principal, call_id: UUID, action: str, update: str,
                          events: Callable[[asyncpg.Record], list[Envelope]], *args: object) -> asyncpg.Record:
     """Who handles the call changes (``update``, guarded so it happens once; $1 is the call): on the calls
@@ -143,14 +151,18 @@ async def change_handler(db: Db, bus: BusDep, principal: Principal, call_id: UUI
     return row
 
 
-@router.post("/{call_id}/takeover", response_model=TakenOver,
+@router.post("/{call_id}/takeover", responses=refusals(409), response_model=TakenOver,
              summary="Take the call over: the agent tells the customer a person is joining and stays silent until "
                      "handed back; a voice call's answer has a room token to speak in")
-async def take_over(call_id: UUID, principal: CurrentUser, db: Db, bus: BusDep, settings: SettingsDep) -> TakenOver:
-    ids = live_ids(await own_call(db, principal, call_id), "taken over")
-    async with db.as_user(principal) as conn:
-        name = await conn.fetchval("select coalesce(nullif(full_name, ''), email) from users where id = $1",
-                                   principal.user_id) or principal.email
+async def take_over(call_id: UUID, principal: CurrentUser, db: Db, pool: ServicePool, bus: BusDep,
+                    settings: SettingsDep) -> TakenOver:
+    call = await own_call(db, principal, call_id)
+    ids = live_ids(call, "taken over")
+    if call["taken_over_by"] == principal.user_id:
+        raise ApiError(409, "already_handled", "you have this call already")
+    if call["taken_over_by"] is not None:
+        raise await held_by_someone(pool, call, principal, "hand it back")
+    name = await queries.person_name(pool, principal.user_id) or principal.email
     row = await change_handler(
         db, bus, principal, call_id, "call.takeover",
         "taken_over_by = $2, taken_over_at = now(), takeovers = takeovers + 1"
@@ -161,25 +173,35 @@ async def take_over(call_id: UUID, principal: CurrentUser, db: Db, bus: BusDep, 
                      livekit=takeover_join(settings, call_id, name) if voice else None)
 
 
-@router.post("/{call_id}/supervisor-messages", response_model=Accepted, status_code=202,
-             summary="Write to the customer of a call you took over; it reaches the transcript as the supervisor's")
-async def supervisor_message(call_id: UUID, body: MessageIn, principal: CurrentUser, db: Db,
+@router.post("/{call_id}/supervisor-messages", responses=refusals(409), response_model=Accepted, status_code=202,
+             summary="Write to the customer of a call you took over; it reaches the transcript as the supervisor's",
+             description="Only the person who took the call over writes: anyone else who sees the call gets 409 "
+                         "`taken_over_by_someone_else`, naming who has it.")
+async def supervisor_message(call_id: UUID, body: MessageIn, principal: CurrentUser, db: Db, pool: ServicePool,
                              bus: BusDep) -> Accepted:
     call = await own_call(db, principal, call_id)
     ids = live_ids(call, "written to")
     if call["taken_over_by"] is None:
         raise ApiError(409, "not_taken_over", "take the call over first: the agent is answering this customer")
+    if call["taken_over_by"] != principal.user_id:
+        raise await held_by_someone(pool, call, principal, "write to the customer")
     message = SupervisorMessage(**ids.fields(), by=principal.user_id, text=body.text)
     await bus.publish(message)
     return Accepted(event_id=message.event_id)
 
 
-@router.post("/{call_id}/handback", response_model=Accepted, status_code=202,
+@router.post("/{call_id}/handback", responses=refusals(409), response_model=Accepted, status_code=202,
              summary="Hand the call back to the agent, with optional instructions: it answers what the customer "
-                     "said since, knowing the whole conversation")
-async def hand_back(call_id: UUID, principal: CurrentUser, db: Db, bus: BusDep,
+                     "said since, knowing the whole conversation",
+             description="The person who took the call over hands it back; so may an admin, for a call whose holder "
+                         "walked away. Anyone else gets 409 `taken_over_by_someone_else`, naming who has it.")
+async def hand_back(call_id: UUID, principal: CurrentUser, db: Db, pool: ServicePool, bus: BusDep,
                     body: HandbackIn | None = None) -> Accepted:
-    ids = live_ids(await own_call(db, principal, call_id), "handed back")
+    call = await own_call(db, principal, call_id)
+    ids = live_ids(call, "handed back")
+    holder = call["taken_over_by"]
+    if holder is not None and holder != principal.user_id and not principal.is_admin:
+        raise await held_by_someone(pool, call, principal, "hand it back")
     instructions = body.instructions if body is not None else None
     back: list[CallHandedBack] = []
 
@@ -191,6 +213,7 @@ async def hand_back(call_id: UUID, principal: CurrentUser, db: Db, bus: BusDep,
         return [*whisper, *back]
 
     await change_handler(db, bus, principal, call_id, "call.handback",
-                         "taken_over_by = null, taken_over_at = null where id = $1 and taken_over_by is not null",
-                         events)
+                         # Only from the holder seen above: a call taken over again meanwhile is not theirs.
+                         "taken_over_by = null, taken_over_at = null where id = $1 and taken_over_by = $2",
+                         events, holder)
     return Accepted(event_id=back[0].event_id)

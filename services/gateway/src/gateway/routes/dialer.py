@@ -32,16 +32,16 @@ from contracts.envelope import Envelope, utc_now
 from contracts.subjects import call_filter, subject_for
 from contracts.transcripts import TranscriptChunk
 from gateway.auth import unauthorized
-from gateway.deps import BusDep, ServicePool, SettingsDep, bearer_token, rate_limit
-from gateway.errors import ApiError, not_found
+from gateway.deps import BusDep, DocumentedRoute, ServicePool, SettingsDep, bearer_token, rate_limit
+from gateway.errors import ApiError, not_found, refusals
 from gateway.queries import calls as queries
 from gateway.rooms import customer_join
 from gateway.routes.streams import LastEventIdHeader, LastEventIdQuery, event_stream, resume_point
 from gateway.schemas import Accepted, CallAgent, CallIn, CallOut, DirectoryEntry, MessageIn
 from gateway.tokens import InvalidToken, issue_call_token, verify_call_token
 
-router = APIRouter(prefix="/api/calls", tags=["calls"])
-directory_router = APIRouter(prefix="/api/directory", tags=["calls"])
+router = APIRouter(prefix="/api/calls", tags=["calls"], route_class=DocumentedRoute)
+directory_router = APIRouter(prefix="/api/directory", tags=["calls"], route_class=DocumentedRoute)
 
 # What the customer sees of their call: never tool requests, whispers or scores; who handles it (the
 # agent, or a person who took it over).
@@ -74,7 +74,8 @@ async def answer(bus: Bus, request: CallRequested, within_seconds: float) -> Env
     return None
 
 
-@router.post("", response_model=CallOut, status_code=201, dependencies=[rate_limit("call")],
+@router.post("", responses=refusals(404, 409),
+             response_model=CallOut, status_code=201, dependencies=[rate_limit("call")],
              summary="Dial an agent's number (no account): connected at once, or queued")
 async def dial(body: CallIn, pool: ServicePool, bus: BusDep, settings: SettingsDep) -> CallOut:
     if body.channel == "voice" and not settings.voice_enabled:
@@ -122,7 +123,7 @@ async def customer_call(pool: asyncpg.Pool, call_id: UUID, token_call_id: UUID) 
     return row
 
 
-@router.post("/{call_id}/messages", response_model=Accepted, status_code=202,
+@router.post("/{call_id}/messages", responses=refusals(401, 403, 409), response_model=Accepted, status_code=202,
              summary="The customer types a chat message (Authorization: Bearer <call token>)")
 async def send_message(call_id: UUID, body: MessageIn, request: Request, pool: ServicePool, bus: BusDep,
                        settings: SettingsDep) -> Accepted:
@@ -138,7 +139,8 @@ async def send_message(call_id: UUID, body: MessageIn, request: Request, pool: S
     return Accepted(event_id=message.event_id)
 
 
-@router.get("/{call_id}/stream", summary="The customer's live view: queue position, replies, the end")
+@router.get("/{call_id}/stream", responses=refusals(401, 403),
+            summary="The customer's live view: queue position, replies, the end")
 async def customer_stream(call_id: UUID, request: Request, pool: ServicePool, settings: SettingsDep, bus: BusDep,
                           token: CallTokenQuery = None, last_event_id_header: LastEventIdHeader = None,
                           last_event_id: LastEventIdQuery = None) -> EventSourceResponse:

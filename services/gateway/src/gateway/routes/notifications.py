@@ -6,12 +6,12 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from gateway import audit
-from gateway.deps import CurrentUser, Db
+from gateway.deps import CurrentUser, Db, DocumentedRoute
 from gateway.errors import not_found
 from gateway.queries import notifications as queries
 from gateway.schemas import NotificationOut
 
-router = APIRouter(prefix="/api/notifications", tags=["notifications"])
+router = APIRouter(prefix="/api/notifications", tags=["notifications"], route_class=DocumentedRoute)
 
 
 @router.get("", response_model=list[NotificationOut], summary="Your notifications, newest first")

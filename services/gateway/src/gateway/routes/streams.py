@@ -19,13 +19,13 @@ from contracts.results import ArchiveSaved, NotificationCreated
 from contracts.subjects import agent_filter, supervisor_topic_filter, topic_filter
 from contracts.tools import ToolPermissionRequest
 from gateway.auth import active_principal, unauthorized
-from gateway.deps import AuthDep, ServicePool, SettingsDep, bearer_token
-from gateway.errors import ApiError, not_found
+from gateway.deps import AuthDep, DocumentedRoute, ServicePool, SettingsDep, bearer_token
+from gateway.errors import ApiError, not_found, refusals
 from gateway.fanout import bus_events, parse_last_event_id
 from gateway.queries import agents
 from gateway.tokens import STREAM_AUDIENCE, InvalidToken, Principal, verify_token
 
-router = APIRouter(prefix="/api/stream", tags=["streams"])
+router = APIRouter(prefix="/api/stream", tags=["streams"], route_class=DocumentedRoute)
 
 # What each stream carries, by topic (tool.permission: the requests and their decisions).
 SUPERVISOR_TOPICS = tuple(event.topic for event in (NotificationCreated, ToolPermissionRequest, AgentStatusChanged,
@@ -88,8 +88,9 @@ def event_stream(request: Request, filters: list[str], last_event_id: int | None
                                headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
 
-@router.get("/agents/{agent_id}", summary="One agent: status, transcript, sentiment, satisfaction, tool requests, "
-                                          "whisper acknowledgements")
+@router.get("/agents/{agent_id}", responses=refusals(401, 403),
+            summary="One agent: status, transcript, sentiment, satisfaction, tool requests, "
+                    "whisper acknowledgements")
 async def agent_stream(agent_id: UUID, request: Request, viewer: StreamViewer, pool: ServicePool,
                        settings: SettingsDep, last_event_id_header: LastEventIdHeader = None,
                        last_event_id: LastEventIdQuery = None) -> EventSourceResponse:
@@ -106,7 +107,8 @@ async def agent_stream(agent_id: UUID, request: Request, viewer: StreamViewer, p
     return event_stream(request, [agent_filter(owner, agent_id)], resume, f"agent:{viewer.user_id}", limit, "agent")
 
 
-@router.get("/supervisor", summary="Notifications and call activity for all of a supervisor's agents")
+@router.get("/supervisor", responses=refusals(401, 403),
+            summary="Notifications and call activity for all of a supervisor's agents")
 async def supervisor_stream(request: Request, viewer: StreamViewer, settings: SettingsDep,
                             supervisor_id: UUID | None = None, last_event_id_header: LastEventIdHeader = None,
                             last_event_id: LastEventIdQuery = None) -> EventSourceResponse:
@@ -122,7 +124,7 @@ async def supervisor_stream(request: Request, viewer: StreamViewer, settings: Se
                         "supervisor")
 
 
-@router.get("/admin", summary="Every supervisor's cards, live")
+@router.get("/admin", responses=refusals(401, 403), summary="Every supervisor's cards, live")
 async def admin_stream(request: Request, viewer: StreamViewer, settings: SettingsDep,
                        last_event_id_header: LastEventIdHeader = None,
                        last_event_id: LastEventIdQuery = None) -> EventSourceResponse:

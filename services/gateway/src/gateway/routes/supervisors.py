@@ -9,12 +9,12 @@ from fastapi import APIRouter, Response
 
 from gateway import audit
 from gateway.auth import revoke_sessions
-from gateway.deps import AdminUser, AuthDep, Db, SettingsDep
-from gateway.errors import not_found
+from gateway.deps import AdminUser, AuthDep, Db, DocumentedRoute, SettingsDep
+from gateway.errors import not_found, refusals
 from gateway.queries import supervisors as queries
 from gateway.schemas import SupervisorIn, SupervisorOut, SupervisorPatch
 
-router = APIRouter(prefix="/api/supervisors", tags=["supervisors"])
+router = APIRouter(prefix="/api/supervisors", tags=["supervisors"], route_class=DocumentedRoute)
 
 
 async def fetch_supervisor(conn: asyncpg.Connection, supervisor_id: UUID) -> SupervisorOut:
@@ -30,7 +30,8 @@ async def list_supervisors(admin: AdminUser, db: Db) -> list[SupervisorOut]:
         return await queries.supervisors(conn)
 
 
-@router.post("", response_model=SupervisorOut, status_code=201, summary="Create a supervisor account")
+@router.post("", responses=refusals(409),
+             response_model=SupervisorOut, status_code=201, summary="Create a supervisor account")
 async def create_supervisor(body: SupervisorIn, admin: AdminUser, db: Db, auth: AuthDep,
                             settings: SettingsDep) -> SupervisorOut:
     max_agents = body.max_agents if body.max_agents is not None else settings.max_agents_per_supervisor
@@ -47,7 +48,7 @@ async def get_supervisor(supervisor_id: UUID, admin: AdminUser, db: Db) -> Super
         return await fetch_supervisor(conn, supervisor_id)
 
 
-@router.patch("/{supervisor_id}", response_model=SupervisorOut,
+@router.patch("/{supervisor_id}", responses=refusals(409), response_model=SupervisorOut,
               summary="Rename, (de)activate, change the agent limit or reset the password")
 async def update_supervisor(supervisor_id: UUID, body: SupervisorPatch, admin: AdminUser, db: Db,
                             auth: AuthDep) -> SupervisorOut:

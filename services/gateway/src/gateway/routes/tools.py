@@ -13,12 +13,12 @@ from fastapi import APIRouter
 from contracts import outbox
 from contracts.tools import ToolPermissionDecision, ToolRequestStatus
 from gateway import audit
-from gateway.deps import BusDep, CurrentUser, Db
-from gateway.errors import ApiError, not_found
+from gateway.deps import BusDep, CurrentUser, Db, DocumentedRoute
+from gateway.errors import ApiError, not_found, refusals
 from gateway.queries import tool_requests as queries
 from gateway.schemas import DecisionIn, ToolDecision
 
-router = APIRouter(prefix="/api/tool-requests", tags=["tools"])
+router = APIRouter(prefix="/api/tool-requests", tags=["tools"], route_class=DocumentedRoute)
 # Why a decision came too late, by the request's status (a pending one is past its deadline).
 ALREADY: dict[ToolRequestStatus, str] = {
     "pending": "timed out (denied)", "timed_out": "timed out (denied)", "allowed": "been allowed",
@@ -33,7 +33,7 @@ async def list_requests(principal: CurrentUser, db: Db,
         return await queries.newest(conn, status)
 
 
-@router.post("/{request_id}/decision", response_model=ToolDecision,
+@router.post("/{request_id}/decision", responses=refusals(409), response_model=ToolDecision,
              summary="Allow or deny a tool call the agent is waiting on")
 async def decide(request_id: UUID, body: DecisionIn, principal: CurrentUser, db: Db, bus: BusDep) -> ToolDecision:
     async with db.as_user(principal) as conn:

@@ -1,0 +1,63 @@
+import { expect, test } from "@playwright/test";
+import { bearer, deskAndPhone, dialChat, PASSWORD } from "./desk";
+
+// A supervisor steps into a live chat call and gives it back, in a real browser on the real platform:
+// the customer's dialer says who they are talking with, sees the supervisor's lines as theirs, gets no
+// answer from the agent while the person has the call, and hears from the agent again once it is back.
+
+const run = Date.now().toString(36);
+const supervisor = { name: `Tess Takeover ${run}`, email: `tess-${run}@e2e.local`, password: "tess-password-1" };
+const agent = { name: `Orders desk ${run}`, number: `+1-555-6${run.slice(-3).replace(/\D/g, "1").padStart(3, "1")}` };
+const greeting = `Hello, this is ${agent.name}. How can I help?`;
+
+test("a supervisor takes a chat call over, writes to the customer, and hands it back to the agent", async ({ browser, request }) => {
+  test.setTimeout(60_000);
+  const admin = await bearer(request, "admin@demo.local", PASSWORD);
+  const made = await request.post("/api/supervisors", {
+    headers: admin, data: { email: supervisor.email, password: supervisor.password, full_name: supervisor.name },
+  });
+  expect(made.ok()).toBeTruthy();
+  const created = await request.post("/api/agents", {
+    headers: await bearer(request, supervisor.email, supervisor.password),
+    data: { name: agent.name, phone_number: agent.number, greeting, tools: [{ name: "order_lookup", requires_approval: false }] },
+  });
+  expect(created.ok()).toBeTruthy();
+
+  const { phone, card } = await deskAndPhone(browser, supervisor, agent.name);
+  const call = await dialChat(phone, `jo-${run}@example.com`, agent.name);
+  const status = call.getByTestId("call-status");
+  const agentLines = call.locator(".bubble-agent");
+  await expect(call.getByText(greeting)).toBeVisible();
+  await expect(card.getByText(greeting)).toBeVisible();
+
+  // Take over: the desk has the call, the agent tells the customer who is joining and falls silent.
+  await card.getByRole("button", { name: "Take over" }).click();
+  await expect(card.getByText("You have this call: the agent is silent until you hand it back")).toBeVisible();
+  await expect(card.getByTestId("agent-status")).toHaveText("taken over");
+  await expect(status).toHaveText(`You are talking with ${supervisor.name}, supervisor`);
+  await expect(agentLines.filter({ hasText: `${supervisor.name} from our team is joining` })).toBeVisible();
+  const agentLinesBefore = await agentLines.count();
+
+  await card.getByLabel("Message to the customer").fill("Hi, I'm the team lead. What can I do for you?");
+  await card.getByRole("button", { name: "Send" }).click();
+  await expect(call.locator(".bubble-supervisor").filter({ hasText: "Hi, I'm the team lead. What can I do for you?" })).toBeVisible();
+
+  // The customer replies: the line reaches the desk, the dialer waits for the person, and the agent,
+  // which decided when it wrote the line on the transcript, says nothing.
+  await call.getByLabel("Message").fill("Where is my order ORD-1042?");
+  await call.getByRole("button", { name: "Send" }).click();
+  await expect(card.getByText("Where is my order ORD-1042?")).toBeVisible();
+  await expect(call.getByTestId("agent-answering")).toHaveText(`${supervisor.name}, supervisor is typing…`);
+  await expect(agentLines).toHaveCount(agentLinesBefore);
+
+  // Hand back: the agent answers what the customer asked while the person had the call, once.
+  await card.getByRole("button", { name: "Hand back" }).click();
+  await expect(card.getByRole("button", { name: "Take over" })).toBeVisible();
+  await expect(status).toHaveText(`Connected · ${agent.name} is back with you`);
+  await expect(agentLines).toHaveCount(agentLinesBefore + 1);
+  await expect(agentLines.last()).toContainText("ORD-1042");
+  await expect(card.getByTestId("agent-status")).toHaveText("in call");
+
+  await call.getByRole("button", { name: "Hang up" }).click();
+  await expect(status).toHaveText("You hung up.");
+});
