@@ -8,6 +8,7 @@ from datetime import timedelta
 from functools import partial
 
 import asyncpg
+import pytest
 
 from call_router import routing
 from contracts.calls import (
@@ -159,6 +160,22 @@ async def test_the_cap_holds_when_decisions_for_many_agents_run_side_by_side(iso
     async with isolated_pool.acquire() as conn:
         assert await conn.fetchval("select count(*) from calls where status = 'active'") == CAP
         assert await conn.fetchval("select count(*) from call_capacity") == CAP
+
+
+async def test_the_database_refuses_a_second_live_call_for_an_agent_or_a_shared_place(
+        isolated_pool: asyncpg.Pool) -> None:
+    """Behind the locks, whatever runs: one live call per agent, one live call per place under the cap."""
+    async with isolated_pool.acquire() as conn:
+        [(supervisor, agent), (_, other)] = await agents(conn, 2)
+    first, second, elsewhere = dial(supervisor, agent), dial(supervisor, agent, 1), dial(supervisor, other, 2)
+    for call in (first, second, elsewhere):
+        await decide(isolated_pool, call)
+    async with isolated_pool.acquire() as conn:
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute("update calls set status = 'active' where id = $1", second.call_id)
+        place = await conn.fetchval("select place from call_capacity where call_id = $1", first.call_id)
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute("update call_capacity set place = $1 where call_id = $2", place, elsewhere.call_id)
 
 
 async def test_a_decision_for_one_agent_does_not_wait_for_another_agents(isolated_pool: asyncpg.Pool) -> None:
