@@ -9,41 +9,45 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
+from embedded_stack.launcher import BUS_SERVICES, SERVICES, metrics_port
 from embedded_stack.postgres_server import free_port
 from tests.pg import connection
 
 STARTUP_SECONDS = 90
 
 
-def launch(data_dir: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
+def launch(data_dir: Path, ports: dict[str, int], *flags: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items()
            if k not in {"NATS_URL", "DATABASE_URL", "LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET"}}
     return subprocess.Popen(
         [sys.executable, "-m", "embedded_stack", "--data-dir", str(data_dir), "--port", str(ports["gateway"]),
          "--nats-port", str(ports["nats"]), "--nats-monitoring-port", str(ports["monitoring"]),
          "--postgres-port", str(ports["postgres"]), "--demo-mcp-port", str(ports["mcp"]),
-         "--room-server-port", str(ports["rooms"])],
+         "--room-server-port", str(ports["rooms"]), *flags],
         env=env | {"DEMO_PASSWORD": "e2e-password"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def wait_healthy(process: subprocess.Popen[str], url: str) -> dict:  # type: ignore[type-arg]
-    deadline = time.monotonic() + STARTUP_SECONDS
+def wait_healthy(process: subprocess.Popen[str], url: str, seconds: float = STARTUP_SECONDS,
+                 until: Callable[[dict], bool] = lambda health: True) -> dict:  # type: ignore[type-arg]
+    """/health once it answers 200 and ``until`` holds for what it says."""
+    deadline = time.monotonic() + seconds
     last = None
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stdout.read() if process.stdout else ""
         try:
             last = httpx.get(url, timeout=2)
-            if last.status_code == 200:
+            if last.status_code == 200 and until(last.json()):
                 return last.json()
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise AssertionError(f"not healthy after {STARTUP_SECONDS}s: {last.text if last else 'no answer'}")
+    raise AssertionError(f"not healthy after {seconds}s: {last.text if last else 'no answer'}")
 
 
 def stop(process: subprocess.Popen[str]) -> str:
@@ -152,3 +156,31 @@ def test_platform_runs_stops_cleanly_and_keeps_its_data(tmp_path: Path) -> None:
     assert voice.status_code == 201, voice.text
     assert voice.json()["livekit"]["url"] == f"ws://127.0.0.1:{ports['rooms']}"
     assert "migrations applied: none pending" in output and "demo data:" not in output
+
+
+def test_two_instances_of_each_bus_service_run_and_beat(tmp_path: Path) -> None:
+    """`make run EMBEDDED_INSTANCES=2` (here the flag): two of each bus service, each supervised, on its
+    own metrics port, in /health as an instance of its own, and named in the log lines."""
+    ports = {name: free_port() for name in ("gateway", "nats", "monitoring", "postgres", "mcp", "rooms")}
+    process = launch(tmp_path, ports, "--no-demo", "--instances", "2")
+
+    def both_instances_up(health: dict) -> bool:  # type: ignore[type-arg]
+        return all(set(health["services"][name].get("instances", {})) == {"1", "2"} for name in BUS_SERVICES)
+
+    try:
+        health = wait_healthy(process, f"http://127.0.0.1:{ports['gateway']}/health", seconds=3 * STARTUP_SECONDS,
+                              until=both_instances_up)
+        metrics = {(name, instance): httpx.get(f"http://127.0.0.1:{metrics_port(index, instance)}/metrics",
+                                                timeout=5).status_code
+                   for index, (name, _) in enumerate(SERVICES) if name in BUS_SERVICES for instance in (1, 2)}
+    finally:
+        output = stop(process)
+    for name in BUS_SERVICES:
+        instances = health["services"][name]["instances"]
+        assert {i["status"] for i in instances.values()} == {"up"}, instances
+        assert len({i["pid"] for i in instances.values()}) == 2  # two processes, not one beating twice
+        assert f"{name}#1 " in output and f"{name}#2 " in output
+    assert set(health["services"]["gateway"]["instances"]) == {"1"}
+    assert set(metrics.values()) == {200}, metrics
+    assert "Instances: call-router 2" in output
+    assert "restarting" not in output

@@ -189,15 +189,17 @@ async def test_each_advisory_lock_has_a_key_of_its_own(pool: asyncpg.Pool) -> No
     assert len({int(key) for key in LockKey}) == len(LockKey)
     async with pool.acquire() as rebuilding, pool.acquire() as routing:
         async with session_lock(rebuilding, LockKey.AGGREGATE_REBUILD):
-            async with routing.transaction():
-                await asyncio.wait_for(lock_for_transaction(routing, LockKey.ROUTING), timeout=2)
+            async with routing.transaction():  # the locks of a routing decision, one agent's and the platform's
+                await asyncio.wait_for(lock_for_transaction(routing, LockKey.ROUTING_AGENT, uuid.uuid4()), timeout=2)
+                await asyncio.wait_for(lock_for_transaction(routing, LockKey.ROUTING, shared=True), timeout=2)
                 await asyncio.wait_for(
                     lock_for_transaction(routing, LockKey.SUPERVISOR_AGENTS, uuid.uuid4()), timeout=2)
+        agent = uuid.uuid4()
         async with routing.transaction():
-            await lock_for_transaction(routing, LockKey.ROUTING)
+            await lock_for_transaction(routing, LockKey.ROUTING_AGENT, agent)
             async with rebuilding.transaction():  # the same key from another connection does wait
                 with pytest.raises(TimeoutError):
-                    await asyncio.wait_for(lock_for_transaction(rebuilding, LockKey.ROUTING), timeout=0.3)
+                    await asyncio.wait_for(lock_for_transaction(rebuilding, LockKey.ROUTING_AGENT, agent), timeout=0.3)
 
 
 async def test_the_tool_request_statuses_in_the_database_are_the_contracts(pool: asyncpg.Pool) -> None:

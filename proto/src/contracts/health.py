@@ -1,12 +1,15 @@
-"""Liveness through the bus: each service beats into a JetStream key-value bucket with a TTL.
+"""Liveness through the bus: each instance of a service beats into a JetStream key-value bucket with a
+TTL, under ``<service>.<instance>``, so instances of one service do not overwrite each other's beats.
 
 The gateway's /health reads the bucket; ``python -m contracts.health <service>`` is the container
-health check. A service whose beats stop disappears from the bucket when its TTL runs out.
+health check (of the instance in its container). An instance that stops cleanly takes its beat
+away; one whose beats just stop disappears from the bucket when its TTL runs out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -21,6 +24,7 @@ from nats.js.kv import KeyValue
 
 from contracts.bus import Bus, connect_bus
 from contracts.envelope import utc_now
+from contracts.settings import ServiceSettings
 from contracts.subjects import HEALTH_BUCKET
 
 log = logging.getLogger("contracts.health")
@@ -37,22 +41,32 @@ async def health_bucket(bus: Bus) -> KeyValue:
         )
 
 
+def beat_key(service: str, instance: str) -> str:
+    return f"{service}.{instance}"
+
+
 async def beat_forever(
-    bus: Bus, service: str, interval: float, details: Callable[[], dict[str, Any]] | None = None
+    bus: Bus, service: str, instance: str, interval: float, details: Callable[[], dict[str, Any]] | None = None
 ) -> None:
     bucket = None
-    while True:
-        try:
-            bucket = bucket or await health_bucket(bus)
-            beat = {"service": service, "status": "ok", "at": utc_now().isoformat(), "pid": os.getpid(),
-                    "details": details() if details else {}}
-            await bucket.put(service, json.dumps(beat).encode())
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("heartbeat failed: %s", exc)
-            bucket = None
-        await asyncio.sleep(interval)
+    key = beat_key(service, instance)
+    try:
+        while True:
+            try:
+                bucket = bucket or await health_bucket(bus)
+                beat = {"service": service, "instance": instance, "status": "ok", "at": utc_now().isoformat(),
+                        "pid": os.getpid(), "details": details() if details else {}}
+                await bucket.put(key, json.dumps(beat).encode())
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("heartbeat failed: %s", exc)
+                bucket = None
+            await asyncio.sleep(interval)
+    finally:  # stopping: this instance leaves /health rather than turning stale there
+        if bucket is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(bucket.delete(key), 2)
 
 
 def is_fresh(beat: dict[str, Any], now: datetime | None = None) -> bool:
@@ -60,9 +74,10 @@ def is_fresh(beat: dict[str, Any], now: datetime | None = None) -> bool:
     return age <= STALE_AFTER_SECONDS
 
 
-async def read_beats(bus: Bus) -> dict[str, dict[str, Any]]:
+async def read_beats(bus: Bus) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every beat in the bucket, by service, then by instance."""
     bucket = await health_bucket(bus)
-    beats: dict[str, dict[str, Any]] = {}
+    beats: dict[str, dict[str, dict[str, Any]]] = {}
     try:
         keys = await bucket.keys()
     except Exception:
@@ -73,14 +88,15 @@ async def read_beats(bus: Bus) -> dict[str, dict[str, Any]]:
         except KeyNotFoundError:
             continue
         if entry.value:
-            beats[key] = json.loads(entry.value)
+            beat = json.loads(entry.value)
+            beats.setdefault(beat["service"], {})[beat.get("instance", key)] = beat  # key: a beat from before instances
     return beats
 
 
-async def _check(nats_url: str, service: str) -> bool:
+async def _check(nats_url: str, service: str, instance: str) -> bool:
     bus = await connect_bus(nats_url, f"healthcheck-{service}", connect_timeout=2.0)
     try:
-        beat = (await read_beats(bus)).get(service)
+        beat = (await read_beats(bus)).get(service, {}).get(instance)
         return beat is not None and is_fresh(beat)
     finally:
         await bus.close()
@@ -89,7 +105,8 @@ async def _check(nats_url: str, service: str) -> bool:
 def main() -> None:
     if len(sys.argv) != 2:
         sys.exit("usage: python -m contracts.health <service>")
-    healthy = asyncio.run(_check(os.environ.get("NATS_URL", "nats://127.0.0.1:4222"), sys.argv[1]))
+    settings = ServiceSettings()
+    healthy = asyncio.run(_check(settings.nats_url, sys.argv[1], settings.instance))
     print("healthy" if healthy else "unhealthy")
     sys.exit(0 if healthy else 1)
 

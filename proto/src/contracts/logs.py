@@ -20,15 +20,17 @@ _RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asc
 
 
 class JsonFormatter(logging.Formatter):
-    def __init__(self, service: str) -> None:
+    def __init__(self, service: str, instance: str | None = None) -> None:
         super().__init__()
         self.service = service
+        self.instance = instance
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "service": self.service,
+            **({"instance": self.instance} if self.instance else {}),
             "call_id": getattr(record, "call_id", None) or _call_id.get(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -39,9 +41,10 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure_logging(service: str, level: str = "INFO") -> None:
+def configure_logging(service: str, level: str = "INFO", instance: str | None = None) -> None:
+    """``instance``: which of the service's instances writes, on every line."""
     handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(JsonFormatter(service))
+    handler.setFormatter(JsonFormatter(service, instance))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -57,13 +57,13 @@ async def start(name: str, settings: SettingsT, setup: Setup[SettingsT], *,
         serve_metrics(settings.metrics_port, settings.metrics_host)
     await setup(runtime)
     runtime.run_forever(
-        beat_forever(bus, name, settings.heartbeat_seconds, lambda: runtime.health_details))
+        beat_forever(bus, name, settings.instance, settings.heartbeat_seconds, lambda: runtime.health_details))
     return runtime
 
 
 async def serve(name: str, settings: SettingsT, setup: Setup[SettingsT], *, needs_database: bool = True) -> None:
     """Run a service until SIGINT/SIGTERM, then cancel its work and close its connections."""
-    configure_logging(name, settings.log_level)
+    configure_logging(name, settings.log_level, settings.instance)
     # onnxruntime (1.32) otherwise sends usage telemetry to Microsoft from any process that runs a
     # model, and from the processes this one starts (LiveKit's job processes inherit the environment).
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")

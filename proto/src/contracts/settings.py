@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that mean "nobody set this": refused outside development.
@@ -29,6 +30,15 @@ class ServiceSettings(BaseSettings):
     heartbeat_seconds: float = Field(5.0, gt=0, validation_alias=shared("HEARTBEAT_SECONDS"))
     stream_replicas: int = Field(1, ge=1, le=5, validation_alias=shared("NATS_STREAM_REPLICAS"),
                                  description="Copies of each JetStream stream: 3 on a three-node NATS cluster.")
+    instance: str = Field(
+        "", validation_alias=shared("SERVICE_INSTANCE"), pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$",
+        description="Which of its service's instances this process is, named in its heartbeat (/health) and log "
+                    "lines; empty: the host's name (a container's own). `make run` numbers its instances.")
+
+    @field_validator("instance", mode="before")
+    @classmethod
+    def _host_unless_named(cls, value: object) -> object:
+        return value or socket.gethostname()
 
     def secret_fields(self) -> dict[str, str | None]:
         """Secrets this service needs when it runs for real; overridden where there are any."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import timedelta
+from functools import partial
 
 import asyncpg
+import pytest
 
 from call_router import routing
 from contracts.calls import (
@@ -19,6 +21,7 @@ from contracts.calls import (
     CallStarted,
 )
 from contracts.envelope import Envelope, utc_now
+from contracts.locks import LockKey, lock_for_transaction
 from contracts.results import NotificationCreated
 from tests.factories import make_agent, make_user
 
@@ -40,11 +43,11 @@ def hang(call: CallRequested, by: str = "customer") -> CallHangup:
 
 
 async def decide(pool: asyncpg.Pool, event: CallRequested | CallHangup, cap: int = CAP) -> list[Envelope]:
-    async with pool.acquire() as conn, conn.transaction():
-        await routing.lock(conn)
-        if isinstance(event, CallRequested):
-            return await routing.request_call(conn, event, cap)
-        return await routing.hang_up(conn, event, cap)
+    if isinstance(event, CallRequested):
+        return await routing.decide(pool, event.agent_id, partial(routing.request_call, request=event,
+                                                                  max_concurrent_calls=cap))
+    return await routing.decide(pool, event.agent_id, partial(routing.hang_up, hangup=event,
+                                                              max_concurrent_calls=cap))
 
 
 def of(events: list[Envelope], kind: type[Envelope]) -> list[Envelope]:
@@ -137,6 +140,55 @@ async def test_concurrent_decisions_never_give_an_agent_two_calls(isolated_pool:
         positions = [r["queue_position"] for r in await conn.fetch(
             "select queue_position from calls where status = 'queued' order by queued_at")]
     assert positions == list(range(1, 8))
+
+
+async def test_the_cap_holds_when_decisions_for_many_agents_run_side_by_side(isolated_pool: asyncpg.Pool) -> None:
+    """Fifteen agents dialled at once with the cap at ten: confined to their agents, the decisions run side
+    by side until the places run out; the rest go platform-wide and queue first come, first served."""
+    async with isolated_pool.acquire() as conn:
+        team = (await agents(conn, 5)) + (await agents(conn, 5)) + (await agents(conn, 5))
+    calls = [dial(supervisor, agent, seconds=n) for n, (supervisor, agent) in enumerate(team)]
+    results = await asyncio.gather(*(decide(isolated_pool, call) for call in calls))
+    assert sum(len(of(r, CallStarted)) for r in results) == CAP
+    async with isolated_pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from call_capacity") == CAP
+        positions = [r["queue_position"] for r in await conn.fetch(
+            "select queue_position from calls where status = 'queued' order by queued_at, id")]
+    assert positions == [1, 2, 3, 4, 5]
+    freed = await asyncio.gather(*(decide(isolated_pool, hang(call)) for call in calls[:3]))
+    assert sum(len(of(r, CallStarted)) for r in freed) == 3
+    async with isolated_pool.acquire() as conn:
+        assert await conn.fetchval("select count(*) from calls where status = 'active'") == CAP
+        assert await conn.fetchval("select count(*) from call_capacity") == CAP
+
+
+async def test_the_database_refuses_a_second_live_call_for_an_agent_or_a_shared_place(
+        isolated_pool: asyncpg.Pool) -> None:
+    """Behind the locks, whatever runs: one live call per agent, one live call per place under the cap."""
+    async with isolated_pool.acquire() as conn:
+        [(supervisor, agent), (_, other)] = await agents(conn, 2)
+    first, second, elsewhere = dial(supervisor, agent), dial(supervisor, agent, 1), dial(supervisor, other, 2)
+    for call in (first, second, elsewhere):
+        await decide(isolated_pool, call)
+    async with isolated_pool.acquire() as conn:
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute("update calls set status = 'active' where id = $1", second.call_id)
+        place = await conn.fetchval("select place from call_capacity where call_id = $1", first.call_id)
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute("update call_capacity set place = $1 where call_id = $2", place, elsewhere.call_id)
+
+
+async def test_a_decision_for_one_agent_does_not_wait_for_another_agents(isolated_pool: asyncpg.Pool) -> None:
+    async with isolated_pool.acquire() as conn:
+        [(supervisor, held), (_, other)] = await agents(conn, 2)
+    async with isolated_pool.acquire() as holder, holder.transaction():
+        await lock_for_transaction(holder, LockKey.ROUTING_AGENT, held)  # a decision for `held` in progress
+        started = await asyncio.wait_for(decide(isolated_pool, dial(supervisor, other)), timeout=5)
+        assert of(started, CallStarted)
+        waiting = asyncio.ensure_future(decide(isolated_pool, dial(supervisor, held)))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # the same agent's next decision waits its turn
+    assert of(await asyncio.wait_for(waiting, timeout=5), CallStarted)
 
 
 async def test_a_call_to_a_deactivated_agent_ends_at_once(isolated_pool: asyncpg.Pool) -> None:

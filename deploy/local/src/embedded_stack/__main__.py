@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from embedded_stack.launcher import Options, run
+from embedded_stack.launcher import BUS_SERVICES, INSTANCES_ENV, Options, instance_counts, run
 
 
 def main() -> None:
@@ -28,13 +28,21 @@ def main() -> None:
     parser.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("PLATFORM_LOG_FORMAT", "text"),
                         help="text: every line rendered readable (default); json: one JSON object a line, as the "
                              "services write them (PLATFORM_LOG_FORMAT)")
+    parser.add_argument("--instances", action="append", default=[], metavar="N or SERVICE=N",
+                        help=f"run N instances of every bus service ({', '.join(BUS_SERVICES)}), or of one "
+                             f"(repeatable); default 1, or {INSTANCES_ENV}=N and {INSTANCES_ENV}_<SERVICE>=N "
+                             f"(e.g. {INSTANCES_ENV}_AGENT_WORKER); the gateway runs as one")
     args = parser.parse_args()
+    try:
+        instances = instance_counts(args.instances, os.environ)
+    except ValueError as wrong:
+        parser.error(str(wrong))
     options = Options(
         data_dir=args.data_dir.resolve(), gateway_port=args.port, nats_port=args.nats_port,
         nats_monitoring_port=args.nats_monitoring_port, postgres_port=args.postgres_port,
         demo_mcp_port=args.demo_mcp_port, room_server_port=args.room_server_port,
         demo_password=os.environ.get("DEMO_PASSWORD", "demo-password"), seed=not args.no_demo,
-        json_logs=args.log_format == "json")
+        json_logs=args.log_format == "json", instances=instances)
     sys.exit(asyncio.run(run(options)))
 
 

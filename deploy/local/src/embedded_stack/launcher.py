@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -54,12 +54,20 @@ SERVICES = (
     ("analytics", "analytics"),
     ("postprocess", "postprocess"),
 )
+# Services that may run as several instances: they share their work through the bus's durable
+# consumers. Not the gateway: its instances would each need a port of their own (uvicorn binds its port
+# alone) and something in front to spread the browsers over them; compose scales it behind a proxy.
+BUS_SERVICES = tuple(name for name, _ in SERVICES if name != "gateway")
+# How many instances of every bus service `make run` starts; EMBEDDED_INSTANCES_<SERVICE> (AGENT_WORKER,
+# CALL_ROUTER, ...) for one service; the --instances flag beats both.
+INSTANCES_ENV = "EMBEDDED_INSTANCES"
 # Not platform services: the external MCP server the demo agents' loyalty tool talks to.
 DEMO_PROCESSES = (("demo-mcp", "agent_worker.demo_mcp"),)
 ROOM_SERVER = ("room-server", "embedded_stack.room_server")
 # The bus services' Prometheus metrics, on ports from here up in SERVICES order (the gateway's are on
-# its own /metrics).
+# its own /metrics); each further instance of a service on the next block of ten.
 METRICS_BASE_PORT = 9191
+METRICS_INSTANCE_STRIDE = 10
 ROOM_SERVER_API_KEY = "embedded"
 HOST = "127.0.0.1"
 RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
@@ -86,6 +94,38 @@ class Options:
     seed: bool = True
     colour: bool = field(default_factory=sys.stdout.isatty)
     json_logs: bool = False  # print every line as JSON (the services' as they are) instead of rendering it
+    instances: dict[str, int] = field(default_factory=dict)  # per bus service, when not 1 (instance_counts)
+
+
+def env_name(service: str) -> str:
+    """The environment's spelling of a service's name: call-router -> CALL_ROUTER."""
+    return service.upper().replace("-", "_")
+
+
+def instance_counts(flags: Sequence[str], environ: Mapping[str, str]) -> dict[str, int]:
+    """How many instances of each bus service to run, 1 unless said otherwise: EMBEDDED_INSTANCES (every
+    bus service), then EMBEDDED_INSTANCES_<SERVICE>, then each ``--instances`` flag in turn, which is
+    ``N`` (every bus service) or ``service=N``. Raises ValueError saying what is wrong."""
+    specs = [environ[INSTANCES_ENV]] if environ.get(INSTANCES_ENV) else []
+    specs += [f"{service}={environ[variable]}" for service in (*BUS_SERVICES, "gateway")
+              if environ.get(variable := f"{INSTANCES_ENV}_{env_name(service)}")]
+    counts = dict.fromkeys(BUS_SERVICES, 1)
+    for spec in (*specs, *flags):
+        service, _, number = spec.rpartition("=")
+        if service == "gateway":
+            raise ValueError("the gateway runs as one instance under make run (docs/operations.md, Scale)")
+        if service and service not in BUS_SERVICES:
+            raise ValueError(f"{service!r} is no bus service; one of {', '.join(BUS_SERVICES)}")
+        if not number.isdigit() or int(number) < 1:
+            raise ValueError(f"instances must be a whole number from 1, not {number!r} (in {spec!r})")
+        for name in (service,) if service else BUS_SERVICES:
+            counts[name] = int(number)
+    return {name: count for name, count in counts.items() if count != 1}
+
+
+def metrics_port(service_index: int, instance: int) -> int:
+    """Where instance ``instance`` (from 1) of the ``service_index``-th of SERVICES serves its metrics."""
+    return METRICS_BASE_PORT + service_index + METRICS_INSTANCE_STRIDE * (instance - 1)
 
 
 def render_line(service: str, raw: str, colour: bool, width: int = 12) -> str:
@@ -103,8 +143,9 @@ def render_line(service: str, raw: str, colour: bool, width: int = 12) -> str:
     clock = entry.get("ts", "")[11:23]
     level = str(entry.get("level", "")).upper().ljust(7)
     call = f"[call {str(entry['call_id'])[:8]}] " if entry.get("call_id") else ""
+    # The instance is in the name column (agent-worker#2) when a service runs several.
     extra = {k: v for k, v in entry.items()
-             if k not in {"ts", "level", "service", "call_id", "logger", "msg", "exc"}}
+             if k not in {"ts", "level", "service", "instance", "call_id", "logger", "msg", "exc"}}
     tail = " ".join(f"{k}={v}" for k, v in extra.items())
     text = f"{name} | {clock} {level} {call}{entry.get('msg', '')}" + (f"  {tail}" if tail else "")
     if entry.get("exc"):
@@ -119,6 +160,7 @@ class LauncherLog:
     def __init__(self, colour: bool, json_logs: bool = False) -> None:
         self.colour = colour
         self.json_logs = json_logs
+        self.width = 12  # of the name column; wider for the names of several instances (agent-worker#2)
 
     def child_line(self, name: str, raw: str) -> None:
         if self.json_logs:
@@ -129,7 +171,7 @@ class LauncherLog:
             raw = json.dumps({"ts": _now(), "level": "info", "service": name, "msg": raw})
             print(raw, flush=True)
             return
-        print(render_line(name, raw, self.colour), flush=True)
+        print(render_line(name, raw, self.colour, self.width), flush=True)
 
     def entry(self, level: str, message: str, **fields: Any) -> None:
         line = {"ts": _now(), "level": level, "service": "launcher", "call_id": None,
@@ -165,6 +207,7 @@ class Child:
     death_signal: int = signal.SIGKILL
     stop_grace: float = STOP_GRACE_SECONDS
     user: str | None = None
+    env: dict[str, str] = field(default_factory=dict)  # its own, over the environment all children share
     log_path: Path | None = None  # its output goes to this file; None: rendered into the launcher's
     # Before each start, in a worker thread: clears what an earlier run left (a stale file, a server
     # still running); returns what it did, to be said, or None.
@@ -250,7 +293,7 @@ class Supervisor:
         output = child.log_path.open("ab") if child.log_path else asyncio.subprocess.PIPE
         try:
             process = await asyncio.create_subprocess_exec(
-                *child.argv, env=self.env, user=child.user, stdout=output, stderr=asyncio.subprocess.STDOUT,
+                *child.argv, env=self.env | child.env, user=child.user, stdout=output, stderr=asyncio.subprocess.STDOUT,
                 # Own session: a terminal's Ctrl-C reaches only the launcher, which stops the children
                 # itself, services first; otherwise a child could die first and be "restarted".
                 start_new_session=True, preexec_fn=die_with_parent(child.death_signal), limit=LINE_LIMIT)
@@ -354,6 +397,9 @@ def print_banner(options: Options, nats_monitoring: str | None, livekit_url: str
         " stops with it. Data stays in " + str(options.data_dir),
         "",
     ]
+    if options.instances:
+        lines.insert(-2, "  Instances: " + ", ".join(f"{name} {count}" for name, count in options.instances.items())
+                     + f" (each further instance's metrics port is {METRICS_INSTANCE_STRIDE} up)")
     if log.json_logs:
         log.info("platform started", banner="\n".join(lines).strip())
     else:
@@ -495,9 +541,9 @@ async def start_everything(options: Options, supervisor: Supervisor, env: dict[s
     await prepare_database(database_url, options, log)
     env |= {"NATS_URL": nats_url, "DATABASE_URL": database_url, "GATEWAY_PORT": str(options.gateway_port),
             "DEMO_MCP_PORT": str(options.demo_mcp_port)}
-    env |= {f"{name.upper().replace('-', '_')}_METRICS_PORT": str(METRICS_BASE_PORT + index)
-            for index, (name, _) in enumerate(SERVICES) if name != "gateway"}
-    children = [Child(name, [sys.executable, "-m", module]) for name, module in (*SERVICES, *DEMO_PROCESSES)]
+    children = [*service_children(options), *(Child(name, [sys.executable, "-m", module])
+                                               for name, module in DEMO_PROCESSES)]
+    log.width = max(log.width, *(len(child.name) for child in children))
     if not os.environ.get("LIVEKIT_URL"):
         # No LiveKit server configured: voice calls go to the embedded room server, which speaks
         # LiveKit's protocols, so they take the same code path as with LiveKit server or Cloud.
@@ -509,7 +555,22 @@ async def start_everything(options: Options, supervisor: Supervisor, env: dict[s
         # The room server speaks no NATS: its state goes to /health through the launcher's beat.
         bus = await connect_bus(nats_url, "launcher")
         reporting.append((bus, asyncio.create_task(beat_forever(
-            bus, name, HEARTBEAT_SECONDS, lambda: {"state": supervisor.states.get(name, "starting")}))))
+            bus, name, "1", HEARTBEAT_SECONDS, lambda: {"state": supervisor.states.get(name, "starting")}))))
     for child in children:
         await supervisor.start(child)
     print_banner(options, nats_monitoring, env["LIVEKIT_URL"], log)
+
+
+def service_children(options: Options) -> list[Child]:
+    """Each instance of each service: its instance number (SERVICE_INSTANCE, which its heartbeat and log
+    lines carry) and metrics port of its own, named agent-worker#2 in the logs when there are several."""
+    children = []
+    for index, (name, module) in enumerate(SERVICES):
+        count = options.instances.get(name, 1)
+        for instance in range(1, count + 1):
+            env = {"SERVICE_INSTANCE": str(instance)}
+            if name != "gateway":
+                env[f"{env_name(name)}_METRICS_PORT"] = str(metrics_port(index, instance))
+            children.append(Child(name if count == 1 else f"{name}#{instance}", [sys.executable, "-m", module],
+                                  env=env))
+    return children

@@ -6,9 +6,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
+from uuid import UUID
 
 import asyncpg
 
@@ -26,7 +26,6 @@ from contracts.calls import (
     CustomerPresence,
     SupervisorMessage,
 )
-from contracts.envelope import Envelope
 from contracts.service import Runtime
 from contracts.subjects import topic_filter
 from contracts.subscribers import Subscriber
@@ -49,15 +48,16 @@ subscriber.ignores(SupervisorMessage)  # shares call.message with the customer's
 @subscriber.handles(CallRequested)
 async def requested(router: Router, event: CallRequested) -> None:
     settings = router.settings
-    await decide(router, lambda conn: routing.request_call(
-        conn, event, settings.max_concurrent_calls, settings.voice_enabled, settings.queue_alert_length))
+    await decide(router, event.agent_id, lambda conn, confined_to: routing.request_call(
+        conn, event, settings.max_concurrent_calls, settings.voice_enabled, settings.queue_alert_length,
+        confined_to))
 
 
 @subscriber.handles(CallHangup)
 async def hung_up(router: Router, event: CallHangup) -> None:
     settings = router.settings
-    await decide(router, lambda conn: routing.hang_up(conn, event, settings.max_concurrent_calls,
-                                                      settings.voice_enabled))
+    await decide(router, event.agent_id, lambda conn, confined_to: routing.hang_up(
+        conn, event, settings.max_concurrent_calls, settings.voice_enabled, confined_to))
 
 
 @subscriber.handles(CustomerMessage)
@@ -90,28 +90,28 @@ async def let_go_forever(router: Router, stop: asyncio.Event, every_seconds: flo
     while not stop.is_set():
         try:
             vanished = []
-            if time.monotonic() - listening_since >= settings.abandon_after_seconds:
-                async with router.pool.acquire() as conn:
+            async with router.pool.acquire() as conn:
+                if time.monotonic() - listening_since >= settings.abandon_after_seconds:
                     vanished = await routing.vanished_customers(conn, settings.abandon_after_seconds)
-            for call_id in vanished:
-                await decide(router, partial(routing.abandon, call_id=call_id,
-                                             window_seconds=settings.abandon_after_seconds,
-                                             max_concurrent_calls=settings.max_concurrent_calls,
-                                             voice_rooms=settings.voice_enabled))
-            await decide(router, partial(routing.offer_to_leave, wait_seconds=settings.long_wait_seconds))
+                long_waits = await routing.agents_with_long_waits(conn, settings.long_wait_seconds)
+            for call_id, agent_id in vanished:
+                await decide(router, agent_id, partial(routing.abandon, call_id=call_id,
+                                                       window_seconds=settings.abandon_after_seconds,
+                                                       max_concurrent_calls=settings.max_concurrent_calls,
+                                                       voice_rooms=settings.voice_enabled))
+            for agent_id in long_waits:
+                await decide(router, agent_id, partial(routing.offer_to_leave,
+                                                       wait_seconds=settings.long_wait_seconds))
         except Exception as exc:  # the database or bus is away: the next round tries again
             log.warning("abandoned calls not checked (%s)", exc)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every_seconds)
 
 
-async def decide(router: Router, decision: Callable[[asyncpg.Connection], Awaitable[list[Envelope]]]) -> None:
-    """One routing decision: under the router lock, in one transaction with the events it implies."""
-    async with router.pool.acquire() as conn, conn.transaction():
-        await routing.lock(conn)
-        events = await decision(conn)
-        await outbox.stage(conn, events)
-    # Rooms open after the decision commits (network calls stay outside the router's lock) and
+async def decide(router: Router, agent_id: UUID | None, decision: routing.Decision) -> None:
+    """One routing decision about an agent's calls (routing.decide), then what follows it outside."""
+    events = await routing.decide(router.pool, agent_id, decision)
+    # Rooms open after the decision commits (network calls stay outside the routing locks) and
     # before it is announced, so a customer told "connected" finds the room and the agent in it.
     for started in events:
         if isinstance(started, CallStarted) and started.livekit_room:

@@ -7,7 +7,7 @@ from gateway.config import Settings
 
 def main() -> None:
     settings = Settings()
-    configure_logging("gateway", settings.log_level)
+    configure_logging("gateway", settings.log_level, settings.instance)
     uvicorn.run(build(settings), host=settings.host, port=settings.port, log_config=None)
 
 

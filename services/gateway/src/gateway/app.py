@@ -55,7 +55,8 @@ def build(settings: Settings) -> FastAPI:
             await migrate(conn)
         app.state.database = Database(app.state.pool)
         app.state.auth = auth_backend(app.state.pool, settings)
-        background = [asyncio.create_task(beat_forever(app.state.bus, "gateway", settings.heartbeat_seconds)),
+        background = [asyncio.create_task(beat_forever(app.state.bus, "gateway", settings.instance,
+                                                            settings.heartbeat_seconds)),
                       # What a request staged but could not publish (the bus was away) goes out on the next round.
                       asyncio.create_task(outbox.flush_forever(app.state.pool, app.state.bus))]
         log.info("gateway listening on %s:%d", settings.host, settings.port)

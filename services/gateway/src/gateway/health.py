@@ -2,7 +2,8 @@
 
 What each AI feature runs on is what the service doing it says in its heartbeat (its health details),
 not what the gateway guesses from its own environment: a key set on the gateway says nothing about
-the agent-worker that would use it.
+the agent-worker that would use it. A service may run as several instances, each beating on its own:
+the service is up while every instance it has beats, and the report lists them.
 """
 
 from __future__ import annotations
@@ -24,8 +25,16 @@ AI_DETAILS = (
 ROOMS_DETAIL = ("call-router", "livekit")
 
 
-def detail(beats: dict[str, dict[str, Any]], service: str, name: str) -> str:
-    beat = beats.get(service)
+Beats = dict[str, dict[str, dict[str, Any]]]  # by service, then instance (contracts.health.read_beats)
+
+
+def latest(beats: Beats, service: str) -> dict[str, Any] | None:
+    """The service's newest beat, from whichever instance."""
+    return max(beats.get(service, {}).values(), key=lambda beat: beat["at"], default=None)
+
+
+def detail(beats: Beats, service: str, name: str) -> str:
+    beat = latest(beats, service)
     if beat is None:
         return f"unknown ({service} not running)"
     return str(beat.get("details", {}).get(name, "not reported"))
@@ -35,12 +44,12 @@ def detail(beats: dict[str, dict[str, Any]], service: str, name: str) -> str:
 ROOM_SERVER = "room-server"
 
 
-def livekit_state(beats: dict[str, dict[str, Any]], now: datetime) -> tuple[str, bool]:
+def livekit_state(beats: Beats, now: datetime) -> tuple[str, bool]:
     """What /health says of LiveKit (as the call-router, which opens the rooms, reports it), and whether
     that is well: with an embedded room server's state when the launcher reports one; a LiveKit server
     or Cloud is not probed."""
     configured = detail(beats, *ROOMS_DETAIL)
-    beat = beats.get(ROOM_SERVER)
+    beat = latest(beats, ROOM_SERVER)
     if beat is None:
         return configured, True
     state = str(beat.get("details", {}).get("state", "up")) if is_fresh(beat, now) else "not reported"
@@ -51,19 +60,22 @@ def health_report(
     *,
     database_ok: bool,
     nats_ok: bool,
-    beats: dict[str, dict[str, Any]],
+    beats: Beats,
     expected_services: tuple[str, ...],
     now: datetime,
 ) -> tuple[int, dict[str, Any]]:
     """Return (HTTP status, body): 200 when everything the platform needs is up, else 503."""
     services = {}
     for name in expected_services:
-        beat = beats.get(name)
+        beat = latest(beats, name)
         if beat is None:
             services[name] = {"status": "down", "last_seen": None}
-        else:
-            services[name] = {"status": "up" if is_fresh(beat, now) else "stale",
-                              "last_seen": beat["at"], **beat.get("details", {})}
+            continue
+        instances = {instance: {"status": "up" if is_fresh(each, now) else "stale", "last_seen": each["at"],
+                                "pid": each.get("pid")}
+                     for instance, each in sorted(beats[name].items())}
+        services[name] = {"status": "up" if all(i["status"] == "up" for i in instances.values()) else "stale",
+                          "last_seen": beat["at"], **beat.get("details", {}), "instances": instances}
     livekit, livekit_ok = livekit_state(beats, now)
     healthy = database_ok and nats_ok and livekit_ok and all(s["status"] == "up" for s in services.values())
     body = {
