@@ -50,6 +50,7 @@ class Scorer:
     calls: dict[UUID, CallMood] = field(default_factory=dict)  # the calls this instance owns
     pending: list[tuple[UUID, str, str | None]] = field(default_factory=list)  # call, utterance, previous turn
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    scoring: asyncio.Lock = field(default_factory=asyncio.Lock)
     hosted: HostedEstimator | None = None
     asking: set[asyncio.Task] = field(default_factory=set)
     ownership: CallOwnership[Scorer] = field(init=False)
@@ -98,14 +99,16 @@ class Scorer:
 
     async def score_pending(self) -> None:
         """One batch for everything waiting, off the event loop (inference is CPU work). Each utterance is
-        read with the customer's previous turn as its context."""
-        while self.pending:
-            batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
-            scored = await asyncio.to_thread(self.model.score, [text for _, text, _ in batch],
-                                             [context for _, _, context in batch])
-            for (call_id, _, _), result in zip(batch, scored, strict=True):
-                if call_id in self.calls:
-                    self.calls[call_id].add(result.score)
+        read with the customer's previous turn as its context. One round at a time: a call's end waits
+        for its utterances already being scored, or its last publication would miss them."""
+        async with self.scoring:
+            while self.pending:
+                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+                scored = await asyncio.to_thread(self.model.score, [text for _, text, _ in batch],
+                                                 [context for _, _, context in batch])
+                for (call_id, _, _), result in zip(batch, scored, strict=True):
+                    if call_id in self.calls:
+                        self.calls[call_id].add(result.score)
 
     async def publish(self, mood: CallMood) -> None:
         ids = {"supervisor_id": mood.supervisor_id, "agent_id": mood.agent_id, "call_id": mood.call_id}
