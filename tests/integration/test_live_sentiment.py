@@ -14,7 +14,6 @@ from contracts.bus import Bus
 from contracts.calls import CallStarted
 from contracts.service import Runtime
 from contracts.transcripts import TranscriptChunk
-from sentiment.app import Scorer
 from sentiment.app import setup as sentiment_setup
 from sentiment.config import Settings as SentimentSettings
 from sentiment.model import load_model
@@ -61,23 +60,3 @@ async def test_an_angry_customer_shows_on_the_supervisors_stream_within_five_sec
             pass  # the periodic estimate, within the 5 s interval
     assert event.data["score"] < 3 and event.data["source"] == "local-formula" and event.data["reasons"]
 
-
-async def test_after_a_restart_mid_call_the_mood_is_rebuilt_from_the_bus(bus: Bus) -> None:
-    ids = {"supervisor_id": uuid.uuid4(), "agent_id": uuid.uuid4(), "call_id": uuid.uuid4()}
-    said = [("customer", "This is unacceptable, my parcel is two weeks late!"),
-            ("agent", "I'm sorry to hear that. Let me look at the order."),
-            ("customer", "I want to speak to a manager, this is the third time I call."),
-            ("agent", "I understand. I have opened a ticket for you."),
-            ("customer", "Fine. Thanks.")]
-    await bus.publish(CallStarted(**ids, channel="chat", caller="jo@example.com", agent_name="A1"))
-    chunks = [TranscriptChunk(**ids, seq=seq, speaker=speaker, text=text) for seq, (speaker, text) in enumerate(said)]
-    for chunk in chunks:
-        await bus.publish(chunk)
-    # A fresh scorer, as after a restart, whose durable consumer hands it only the last chunk.
-    scorer = Scorer(bus, load_model(None), interval=5)
-    await scorer.handle(chunks[-1])
-    await scorer.score_pending()
-    mood = scorer.calls[ids["call_id"]]
-    assert len(mood.history) == 3  # every customer utterance, not just the last
-    assert mood.conversation.escalations == 1 and mood.conversation.repeats == 0
-    assert [speaker for speaker, _ in mood.conversation.recent_lines] == [speaker for speaker, _ in said]

@@ -36,7 +36,6 @@ from contracts.subjects import (
     CALLS_STREAM,
     DEADLETTER_PREFIX,
     DEADLETTER_STREAM,
-    call_filter,
     call_token,
     deadletter_subject,
     replay_filter,
@@ -260,31 +259,6 @@ async def ensure_streams(bus: Bus, replicas: int = 1) -> None:
             await bus.js.add_stream(config)
         else:
             await bus.js.update_stream(config)
-
-
-async def call_history(bus: Bus, event: Envelope, *, quiet_seconds: float = 1.0) -> list[Envelope]:
-    """The events of ``event``'s call that the CALLS stream still holds, oldest first, up to ``event``
-    itself (not included): for a service that meets a call half-way (it restarted) to catch up."""
-    assert event.agent_id is not None and event.call_id is not None
-    subscription = await bus.js.subscribe(call_filter(event.supervisor_id, event.agent_id, event.call_id),
-                                          stream=CALLS_STREAM, ordered_consumer=True)
-    earlier: list[Envelope] = []
-    try:
-        while True:
-            try:
-                message = await subscription.next_msg(timeout=quiet_seconds)
-            except (TimeoutError, nats.errors.TimeoutError):
-                return earlier  # ``event`` was not (or no longer) in the stream
-            try:
-                seen = decode_event(message.data)
-            except ValidationError:
-                continue  # dead-lettered when it was first consumed
-            if seen.event_id == event.event_id:
-                return earlier
-            earlier.append(seen)
-    finally:
-        with contextlib.suppress(Exception):
-            await subscription.unsubscribe()
 
 
 class SeenEvents:

@@ -63,6 +63,15 @@ class MetricsSettings(ServiceSettings):
                               description="Where the metrics port listens (0.0.0.0 in a container).")
 
 
+class CallOwnershipSettings(ServiceSettings):
+    """A service whose instances share the live calls, one owner each (contracts.ownership)."""
+
+    call_lease_seconds: float = Field(
+        5.0, gt=0, validation_alias=shared("CALL_LEASE_SECONDS"),
+        description="An instance's hold on a call, renewed every third of it: a dead owner's calls are taken over "
+        "by another instance this long after its last renewal.")
+
+
 class LiveKitSettings(ServiceSettings):
     """LiveKit, read the same way by every service that uses it (gateway, call-router, agent-worker)."""
 

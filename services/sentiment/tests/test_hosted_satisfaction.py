@@ -13,7 +13,7 @@ import pytest
 
 from contracts.analytics import SatisfactionScore
 from contracts.bus import Bus
-from contracts.calls import CallStarted
+from contracts.calls import CallRef
 from contracts.registry import decode_event
 from contracts.transcripts import TranscriptChunk
 from sentiment import app as sentiment_app
@@ -98,11 +98,12 @@ async def test_the_scorer_publishes_the_hosted_estimate_while_current_then_the_f
         await received.put(decode_event(message.data))
 
     subscription = await bus.nc.subscribe(f"satisfaction.score.{ids['supervisor_id']}.>", cb=collect)
-    scorer = Scorer(bus, load_model(None), interval=5.0, hosted=groq_estimator(served))
-    await scorer.handle(CallStarted(**ids, channel="chat", caller="c", agent_name="A"))
+    scorer = Scorer(bus, None, load_model(None), interval=5.0, lease_seconds=5.0,  # type: ignore[arg-type]
+                    hosted=groq_estimator(served))
+    await scorer.open_call(CallRef(**ids), taken_over=False)  # fed by the test: no database, no other instance
 
     async def customer_says(seq: int, text: str) -> None:
-        await scorer.handle(TranscriptChunk(**ids, seq=seq, speaker="customer", text=text))
+        await scorer.follow(TranscriptChunk(**ids, seq=seq, speaker="customer", text=text))
         await scorer.score_pending()
         await scorer.publish(scorer.calls[ids["call_id"]])
         await asyncio.gather(*scorer.asking)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 
 from contracts.analytics import SentimentScore
-from contracts.calls import CallStarted
+from contracts.calls import CallRef
 from contracts.transcripts import TranscriptChunk
 from sentiment.app import Scorer
 from sentiment.model import Scored, load_model
@@ -36,11 +36,17 @@ def call_ids() -> dict[str, uuid.UUID]:
     return {"supervisor_id": uuid.uuid4(), "agent_id": uuid.uuid4(), "call_id": uuid.uuid4()}
 
 
+async def scorer_of_one_call(bus: Bus, model: object, ids: dict[str, uuid.UUID]) -> Scorer:
+    """A scorer fed straight by the test, owning one call (no database: nobody else competes for it)."""
+    scorer = Scorer(bus, None, model, interval=5, lease_seconds=5)  # type: ignore[arg-type]
+    await scorer.open_call(CallRef(**ids), taken_over=False)
+    return scorer
+
+
 async def test_each_utterance_is_scored_with_the_customers_previous_turn() -> None:
     model, ids = Recording(), call_ids()
-    scorer = Scorer(Bus(), model, interval=5)
+    scorer = await scorer_of_one_call(Bus(), model, ids)
     said = [("customer", "My refund hasn't come."), ("agent", "Let me check."), ("customer", "Still nothing.")]
-    await scorer.follow(CallStarted(**ids, channel="chat", caller="jo@example.com", agent_name="A1"))
     for seq, (speaker, text) in enumerate(said):
         await scorer.follow(TranscriptChunk(**ids, seq=seq, speaker=speaker, text=text))
     await scorer.score_pending()
@@ -49,7 +55,7 @@ async def test_each_utterance_is_scored_with_the_customers_previous_turn() -> No
 
 async def test_a_customer_turning_annoyed_is_negative_in_the_very_next_publication() -> None:
     bus, ids = Bus(), call_ids()
-    scorer = Scorer(bus, load_model(), interval=5)
+    scorer = await scorer_of_one_call(bus, load_model(), ids)
     lines = ["Hi, I'd like to check on my order please.", "Great, thanks.", "Oh, and one more thing.",
              "Hello? Are you still there? I am getting annoyed."]
     for seq, text in enumerate(lines):

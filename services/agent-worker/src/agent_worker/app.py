@@ -1,4 +1,5 @@
-"""setup(runtime): one CallSession per live call, fed from the bus; nothing runs at import time."""
+"""setup(runtime): one CallSession per live call this instance owns, fed from the bus; nothing runs at
+import time."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from agent_worker.calls import declare_steering, open_session
 from agent_worker.config import Settings
 from agent_worker.session import CallSession
 from contracts import outbox
-from contracts.bus import Bus, EventConsumer
-from contracts.calls import CallEnded, CallStarted
+from contracts.bus import Bus
+from contracts.calls import CallEnded, CallRef, CallStarted
 from contracts.envelope import Envelope
 from contracts.metrics import LIVE_CALLS
+from contracts.ownership import CallOwnership, Leases
 from contracts.service import Runtime
 from contracts.subscribers import Subscriber
 from text_models.embedding import shared_embedder
@@ -26,54 +28,59 @@ log = logging.getLogger("agent_worker")
 
 @dataclass
 class Worker:
-    """The calls this process serves over the bus: every chat call, and voice calls when no LiveKit
-    rooms are served (those run in LiveKit job processes: agent_worker.rooms)."""
+    """The calls this instance serves over the bus: the chat calls it owns (contracts.ownership), and
+    voice calls too when no LiveKit rooms are served (those run in LiveKit job processes:
+    agent_worker.rooms)."""
 
     pool: asyncpg.Pool
     bus: Bus
     settings: Settings
     sessions: dict[UUID, CallSession] = field(default_factory=dict)
+    ownership: CallOwnership[Worker] = field(init=False)
 
-    async def session_for(self, call_id: UUID | None, greet: bool) -> CallSession | None:
-        if call_id is None:
-            return None
-        if call_id in self.sessions:
-            return self.sessions[call_id]
-        if self.settings.voice_enabled and await self.pool.fetchval(
-                "select livekit_room is not null from calls where id = $1", call_id):
-            return None
-        session = await open_session(self.pool, self.bus, self.settings, call_id, greet=greet)
-        if session is not None:
-            self.sessions[call_id] = session
+    def __post_init__(self) -> None:
+        leases = Leases("agent-worker", self.settings.call_lease_seconds, rooms_elsewhere=self.settings.voice_enabled)
+        self.ownership = CallOwnership(self.pool, self.bus, leases, owned_calls, self)
+
+    async def open_call(self, call: CallRef, taken_over: bool) -> bool:
+        session = await open_session(self.pool, self.bus, self.settings, call.call_id, greet=True)
+        if session is None:
+            return False
+        if taken_over and not session.taken_over:
+            # The instance that had the call died: what the customer said since its last answer (on the
+            # transcript, acked) gets one now; what it had not acked comes again from the call's consumer.
+            await session.resume_from_transcript()
+        self.sessions[call.call_id] = session
+        LIVE_CALLS.labels("agent-worker").set(len(self.sessions))
+        return True
+
+    async def close_call(self, call_id: UUID) -> None:
+        if (session := self.sessions.pop(call_id, None)) is not None:
             LIVE_CALLS.labels("agent-worker").set(len(self.sessions))
-        return session
-
-    async def close(self) -> None:
-        for session in list(self.sessions.values()):
             await session.close()
-        self.sessions.clear()
 
 
+# The service's shared consumer: each call's start reaches one instance, which takes the call.
 chat_calls = Subscriber[Worker]("agent-worker")
+# A call's own consumer, read by its owner only.
+owned_calls = Subscriber[Worker]("agent-worker")
 
 
 @chat_calls.handles(CallStarted)
 async def started(worker: Worker, event: CallStarted) -> None:
-    await worker.session_for(event.call_id, greet=True)
+    await worker.ownership.claim(event)
 
 
-@chat_calls.handles(CallEnded)
+@owned_calls.handles(CallEnded)
 async def ended(worker: Worker, event: CallEnded) -> None:
-    if (session := worker.sessions.pop(event.call_id, None)) is not None:
-        LIVE_CALLS.labels("agent-worker").set(len(worker.sessions))
-        await session.close()
+    worker.ownership.end(event.call_id)
 
 
-async def _live_session(worker: Worker, event: Envelope) -> CallSession | None:
-    return await worker.session_for(event.call_id, greet=False)
+async def _owned_session(worker: Worker, event: Envelope) -> CallSession | None:
+    return worker.sessions.get(event.call_id) if event.call_id is not None else None
 
 
-declare_steering(chat_calls, _live_session)
+declare_steering(owned_calls, _owned_session)
 
 
 async def setup(runtime: Runtime[Settings]) -> None:
@@ -85,14 +92,9 @@ async def setup(runtime: Runtime[Settings]) -> None:
                                   livekit_rooms="not configured (chat only)")
     shared_embedder()  # load the model before the first call, not during it
     worker = Worker(runtime.pool, runtime.bus, settings)
-    runtime.run_forever(_run_then_close(chat_calls.consumer(runtime.bus, worker), worker, runtime))
+    runtime.run_forever(chat_calls.consumer(runtime.bus, worker).run(runtime.stop))
+    runtime.run_forever(worker.ownership.keep(runtime.stop))
     runtime.run_forever(outbox.flush_forever(runtime.pool, runtime.bus))
     if settings.voice_enabled:
         runtime.run_forever(rooms.serve_rooms(settings, runtime.pool, runtime.stop, runtime.health_details))
 
-
-async def _run_then_close(consumer: EventConsumer, worker: Worker, runtime: Runtime[Settings]) -> None:
-    try:
-        await consumer.run(runtime.stop)
-    finally:
-        await worker.close()

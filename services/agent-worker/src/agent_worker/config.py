@@ -4,10 +4,10 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from agent_worker.offline_speech import DEFAULT_TURN_END, TurnEnd
-from contracts.settings import LiveKitSettings, MetricsSettings, shared
+from contracts.settings import CallOwnershipSettings, LiveKitSettings, MetricsSettings, shared
 
 
-class Settings(LiveKitSettings, MetricsSettings):
+class Settings(LiveKitSettings, MetricsSettings, CallOwnershipSettings):
     model_config = SettingsConfigDict(env_prefix="AGENT_WORKER_", extra="ignore", populate_by_name=True)
 
     gemini_api_key: str | None = Field(None, validation_alias=shared("GEMINI_API_KEY"))

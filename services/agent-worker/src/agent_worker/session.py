@@ -269,6 +269,13 @@ class CallSession:
         marked), and what the customer said since the last answer gets one."""
         if not self.taken_over:
             return
+        if not await self.resume_from_transcript():
+            await self.say(BACK_LINE, add_to_history=True)
+
+    async def resume_from_transcript(self) -> bool:
+        """The agent carries on from the transcript (after a person had the call, or another instance
+        of the service died holding it): the conversation in its context, and what the customer said
+        since the last line not theirs answered once. False when nothing waited for an answer."""
         lines = await self.pool.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq",
                                       self.ids.call_id)
         answered = max((i + 1 for i, line in enumerate(lines) if line["speaker"] != "customer"), default=0)
@@ -277,8 +284,7 @@ class CallSession:
         self.taken_over = False
         if unanswered:
             self.inbox.put_nowait((" ".join(unanswered), None))
-        else:
-            await self.say(BACK_LINE, add_to_history=True)
+        return bool(unanswered)
 
     def decided(self, decision: ToolPermissionDecision) -> None:
         self.approval.decided(decision)

@@ -10,12 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import UUID
 
+import asyncpg
+
 from contracts.analytics import SatisfactionScore, SentimentScore
-from contracts.bus import Bus, call_history
-from contracts.calls import CallEnded, CallStarted
+from contracts.bus import Bus
+from contracts.calls import CallEnded, CallRef, CallStarted
 from contracts.envelope import Envelope
 from contracts.logs import call_context
 from contracts.metrics import LIVE_CALLS
+from contracts.ownership import CallOwnership, Leases
 from contracts.service import Runtime
 from contracts.subscribers import Subscriber
 from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
@@ -33,76 +36,79 @@ HOSTED_FRESH_SECONDS = 15.0
 HOSTED_FAILURE_BACKOFF_SECONDS = 15.0
 MAX_BATCH = 64
 FORGET_SILENT_CALLS_SECONDS = 3600.0
+# A call taken over is read again from its start in milliseconds; its scores go out once that is done.
+REBUILD_SECONDS = 1.0
 
 
 @dataclass
 class Scorer:
     bus: Bus
+    pool: asyncpg.Pool
     model: SentimentModel
     interval: float
-    calls: dict[UUID, CallMood] = field(default_factory=dict)
+    lease_seconds: float
+    calls: dict[UUID, CallMood] = field(default_factory=dict)  # the calls this instance owns
     pending: list[tuple[UUID, str, str | None]] = field(default_factory=list)  # call, utterance, previous turn
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    scoring: asyncio.Lock = field(default_factory=asyncio.Lock)
     hosted: HostedEstimator | None = None
     asking: set[asyncio.Task] = field(default_factory=set)
+    ownership: CallOwnership[Scorer] = field(init=False)
 
-    def mood(self, event: Envelope) -> CallMood:
-        assert event.call_id is not None and event.agent_id is not None
-        if event.call_id not in self.calls:
-            self.calls[event.call_id] = CallMood(event.supervisor_id, event.agent_id, event.call_id)
-        mood = self.calls[event.call_id]
-        mood.last_heard_at = time.monotonic()
+    def __post_init__(self) -> None:
+        # A call taken over from a dead instance is read again from its start: its scores lived only there.
+        self.ownership = CallOwnership(self.pool, self.bus, Leases("sentiment", self.lease_seconds), call_events, self,
+                                       takeover_replays=True)
+
+    async def open_call(self, call: CallRef, taken_over: bool) -> bool:
+        mood = CallMood(call.supervisor_id, call.agent_id, call.call_id, last_heard_at=time.monotonic())
+        if taken_over:  # the supervisor keeps the dead owner's last figures until the call's events are read again
+            mood.held_until = time.monotonic() + REBUILD_SECONDS
+        self.calls[call.call_id] = mood
+        return True
+
+    async def close_call(self, call_id: UUID) -> None:
+        self.calls.pop(call_id, None)
+
+    def mood(self, event: Envelope) -> CallMood | None:
+        if (mood := self.calls.get(event.call_id)) is not None:  # type: ignore[arg-type]
+            mood.last_heard_at = time.monotonic()
         return mood
 
-    async def handle(self, event: Envelope) -> None:
-        if isinstance(event, TranscriptChunk) and event.seq > 0 and event.call_id not in self.calls:
-            await self.catch_up(event)
-        await self.follow(event)
-
-    async def catch_up(self, event: TranscriptChunk) -> None:
-        """Met a call half-way (this service restarted mid-call): rebuild its mood from what the bus
-        holds of it, so the supervisor's sentiment does not start again from neutral."""
-        self.mood(event)
-        earlier = [seen for seen in await call_history(self.bus, event) if isinstance(seen, subscriber.handled)
-                   and not isinstance(seen, CallEnded)]
-        for seen in earlier:
-            await self.follow(seen)
-        await self.score_pending()
-        log.info("caught up with a call met half-way: %d earlier events", len(earlier))
-
     async def follow(self, event: Envelope) -> None:
-        if isinstance(event, CallStarted):
-            self.mood(event)
-        elif isinstance(event, TranscriptChunk) and event.speaker == "customer":
-            mood = self.mood(event)
+        if (mood := self.mood(event)) is None:
+            return
+        if isinstance(event, TranscriptChunk) and event.speaker == "customer":
             mood.conversation.customer_said(event.text)
-            self.pending.append((event.call_id, event.text, mood.previous_utterance))
+            self.pending.append((mood.call_id, event.text, mood.previous_utterance))
             mood.previous_utterance = event.text
             self.wake.set()
         elif isinstance(event, TranscriptChunk) and event.speaker == "agent":
-            self.mood(event).conversation.agent_said(event.text)
+            mood.conversation.agent_said(event.text)
         elif isinstance(event, ToolExecuted):
-            self.mood(event).conversation.tool_finished(event.ok)
-            self.mood(event).changed = True
+            mood.conversation.tool_finished(event.ok)
+            mood.changed = True
         elif isinstance(event, ToolPermissionDecision) and not event.allowed and event.decided_by != "call_ended":
-            self.mood(event).conversation.tool_finished(False)
-            self.mood(event).changed = True
-        elif isinstance(event, CallEnded) and event.call_id in self.calls:
+            mood.conversation.tool_finished(False)
+            mood.changed = True
+        elif isinstance(event, CallEnded):
             await self.score_pending()
-            mood = self.calls.pop(event.call_id)
+            del self.calls[mood.call_id]
             mood.changed = True
             await self.publish(mood)
 
     async def score_pending(self) -> None:
         """One batch for everything waiting, off the event loop (inference is CPU work). Each utterance is
-        read with the customer's previous turn as its context."""
-        while self.pending:
-            batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
-            scored = await asyncio.to_thread(self.model.score, [text for _, text, _ in batch],
-                                             [context for _, _, context in batch])
-            for (call_id, _, _), result in zip(batch, scored, strict=True):
-                if call_id in self.calls:
-                    self.calls[call_id].add(result.score)
+        read with the customer's previous turn as its context. One round at a time: a call's end waits
+        for its utterances already being scored, or its last publication would miss them."""
+        async with self.scoring:
+            while self.pending:
+                batch, self.pending = self.pending[:MAX_BATCH], self.pending[MAX_BATCH:]
+                scored = await asyncio.to_thread(self.model.score, [text for _, text, _ in batch],
+                                                 [context for _, _, context in batch])
+                for (call_id, _, _), result in zip(batch, scored, strict=True):
+                    if call_id in self.calls:
+                        self.calls[call_id].add(result.score)
 
     async def publish(self, mood: CallMood) -> None:
         ids = {"supervisor_id": mood.supervisor_id, "agent_id": mood.agent_id, "call_id": mood.call_id}
@@ -160,7 +166,7 @@ class Scorer:
                 now = time.monotonic()
                 for mood in list(self.calls.values()):
                     if mood.stale(now, FORGET_SILENT_CALLS_SECONDS):
-                        del self.calls[mood.call_id]
+                        self.ownership.end(mood.call_id)
                     elif mood.due(now, self.interval):
                         await self.publish(mood)
                 LIVE_CALLS.labels("sentiment").set(len(self.calls))
@@ -168,13 +174,23 @@ class Scorer:
                 log.exception("scoring round failed; trying again")
 
 
-subscriber = Subscriber[Scorer]("sentiment")
-subscriber.ignores(ToolPermissionRequest)  # shares tool.permission with the decisions; the decision is what counts
+# The service's shared consumer: each call's start reaches one instance, which takes the call.
+call_starts = Subscriber[Scorer]("sentiment")
+# A call's own consumer, read by its owner only.
+call_events = Subscriber[Scorer]("sentiment")
+call_events.ignores(ToolPermissionRequest)  # shares tool.permission with the decisions; the decision is what counts
 
 
-@subscriber.handles(CallStarted, TranscriptChunk, ToolExecuted, ToolPermissionDecision, CallEnded)
+@call_starts.handles(CallStarted)
+async def started(scorer: Scorer, event: CallStarted) -> None:
+    await scorer.ownership.claim(event)
+
+
+@call_events.handles(TranscriptChunk, ToolExecuted, ToolPermissionDecision, CallEnded)
 async def follow_call(scorer: Scorer, event: Envelope) -> None:
-    await scorer.handle(event)
+    await scorer.follow(event)
+    if isinstance(event, CallEnded):
+        scorer.ownership.end(event.call_id)
 
 
 async def setup(runtime: Runtime[Settings]) -> None:
@@ -186,6 +202,9 @@ async def setup(runtime: Runtime[Settings]) -> None:
         timeout=settings.satisfaction_timeout_seconds)
     runtime.health_details.update(model=model.name, publish_interval_seconds=settings.publish_interval_seconds,
                                   satisfaction=hosted.source if hosted else SATISFACTION_SOURCE)
-    scorer = Scorer(runtime.bus, model, settings.publish_interval_seconds, hosted=hosted)
-    runtime.run_forever(subscriber.consumer(runtime.bus, scorer).run(runtime.stop))
+    assert runtime.pool is not None
+    scorer = Scorer(runtime.bus, runtime.pool, model, settings.publish_interval_seconds, settings.call_lease_seconds,
+                    hosted=hosted)
+    runtime.run_forever(call_starts.consumer(runtime.bus, scorer).run(runtime.stop))
+    runtime.run_forever(scorer.ownership.keep(runtime.stop))
     runtime.run_forever(scorer.run(runtime.stop))

@@ -5,10 +5,10 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from contracts.settings import MetricsSettings, shared
+from contracts.settings import CallOwnershipSettings, MetricsSettings, shared
 
 
-class Settings(MetricsSettings):
+class Settings(MetricsSettings, CallOwnershipSettings):
     model_config = SettingsConfigDict(env_prefix="SENTIMENT_", extra="ignore", populate_by_name=True)
 
     model_dir: str | None = Field(None, validation_alias=shared("SENTIMENT_MODEL_DIR"),

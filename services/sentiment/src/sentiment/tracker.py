@@ -39,6 +39,7 @@ class CallMood:
     call_id: UUID
     history: list[float] = field(default_factory=list)  # the rolling score after each utterance
     last_published_at: float = 0.0
+    held_until: float = 0.0  # no publication before (time.monotonic()): the call's events are being read again
     last_heard_at: float = 0.0
     changed: bool = True
     conversation: Conversation = field(default_factory=Conversation)
@@ -81,4 +82,4 @@ class CallMood:
 
     def due(self, now: float, interval: float) -> bool:
         """Publish now: something changed, or the interval passed (the dashboard hears at least that often)."""
-        return self.changed or now - self.last_published_at >= interval
+        return now >= self.held_until and (self.changed or now - self.last_published_at >= interval)
