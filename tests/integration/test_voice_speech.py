@@ -46,11 +46,15 @@ def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower().replace("ord-", "ord ")))
 
 
+def share_of_words(line: str, heard: str) -> float:
+    """How much of ``line`` is in ``heard``: the share of its words."""
+    return len(words(line) & words(heard)) / len(words(line))
+
+
 async def heard_as(frames: list[rtc.AudioFrame], line: str) -> float:
     """The share of the line's words offline Whisper hears in the audio (in a thread: the microphone
     and the ear keep time on this loop)."""
-    heard = (await asyncio.to_thread(WhisperSTT().transcribe, frames)).text
-    return len(words(line) & words(heard)) / len(words(line))
+    return share_of_words(line, (await asyncio.to_thread(WhisperSTT().transcribe, frames)).text)
 
 
 async def test_a_customer_asks_by_voice_and_hears_the_answer_and_a_whisper_round_trip(

@@ -2,6 +2,10 @@
 (the session's VAD and STT, the same normalisation), handed line by line to a callback. The call's
 AgentSession hears only the customer; a supervisor who took a voice call over is heard through this.
 
+A line is a turn: the utterances the VAD cuts, until the speaker has been silent for TURN_PAUSE_SECONDS.
+That is longer than the customer's end of turn, which an answer waits on; nothing answers the person
+heard here, so their line can wait for a real pause, and a sentence with a comma in it stays one line.
+
 The participant may join, publish their microphone, drop out and come back at any time while the
 listener runs: whenever a microphone track of theirs is subscribed (the job's room subscribes to every
 track), it is transcribed until it goes away. Each track gets its own recognition stream: a VAD stream
@@ -14,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from livekit import rtc
-from livekit.agents import stt, vad
+from livekit.agents import stt
 
+from agent_worker.speech import VoiceIO
 from agent_worker.spoken_text import normalise_transcript
 
 log = logging.getLogger("agent_worker.room_listener")
@@ -27,6 +33,10 @@ SAMPLE_RATE = 16000  # what Silero and Whisper work at: the SDK resamples the tr
 # On close, a line being recognised is still handed over (a supervisor who hands back right after
 # speaking); a recogniser that hangs must not hold the hand-back longer than this.
 DRAIN_SECONDS = 10.0
+TURN_PAUSE_SECONDS = 1.0
+# The next utterance's start reaches us just after the previous one's transcript (the recogniser handles
+# one at a time): a turn is never closed sooner than this after its last transcript.
+LATE_START_SECONDS = 0.05
 
 
 @dataclass
@@ -43,8 +53,7 @@ class _Heard:
 class RoomListener:
     room: rtc.Room
     identity: str  # the participant heard
-    stt: stt.STT
-    vad: vad.VAD
+    voice: VoiceIO  # the session's ears: its VAD and STT
     heard: Callable[[str], Awaitable[None]]  # each line they said, in order
     log_extra: dict[str, str] = field(default_factory=dict)
     _recognition: stt.STT | None = None
@@ -52,8 +61,8 @@ class RoomListener:
     _stopping: set[asyncio.Task[None]] = field(default_factory=set)
 
     def start(self) -> None:
-        self._recognition = self.stt if self.stt.capabilities.streaming else stt.StreamAdapter(stt=self.stt,
-                                                                                              vad=self.vad)
+        ears = self.voice.stt
+        self._recognition = ears if ears.capabilities.streaming else stt.StreamAdapter(stt=ears, vad=self.voice.vad)
         self.room.on("track_subscribed", self._on_track)
         self.room.on("track_unsubscribed", self._on_track_gone)
         if (participant := self.room.remote_participants.get(self.identity)) is not None:
@@ -110,11 +119,48 @@ class RoomListener:
             await audio.aclose()
 
     async def _transcribe(self, recognizer: stt.RecognizeStream) -> None:
-        async for event in recognizer:
-            if event.type != stt.SpeechEventType.FINAL_TRANSCRIPT or not event.alternatives:
-                continue
-            if text := normalise_transcript(event.alternatives[0].text).strip():
+        """Hand over each turn: the transcripts of its utterances, once the speaker has paused long
+        enough (or the track ended)."""
+        # Waiting for the next event with a time limit cancels the wait; the recogniser's own iterator
+        # ends for good when cancelled, so its events go through a queue.
+        events: asyncio.Queue[stt.SpeechEvent | None] = asyncio.Queue()
+        pumping = asyncio.create_task(self._pump(recognizer, events))
+        said: list[str] = []
+        speaking, ended_at = False, 0.0
+        try:
+            while True:
+                wait = None if speaking or not said else max(LATE_START_SECONDS,
+                                                             ended_at + TURN_PAUSE_SECONDS - time.monotonic())
                 try:
-                    await self.heard(text)
-                except Exception:
-                    log.exception("a line heard from %s was lost", self.identity, extra=self.log_extra)
+                    event = await asyncio.wait_for(events.get(), wait)
+                except TimeoutError:
+                    await self._hand_over(said)
+                    continue
+                if event is None:
+                    break
+                if event.type == stt.SpeechEventType.START_OF_SPEECH:
+                    speaking = True
+                elif event.type == stt.SpeechEventType.END_OF_SPEECH:
+                    speaking, ended_at = False, time.monotonic()
+                elif event.type == stt.SpeechEventType.FINAL_TRANSCRIPT and event.alternatives:
+                    said.append(event.alternatives[0].text)
+            await self._hand_over(said)
+        finally:
+            pumping.cancel()
+
+    @staticmethod
+    async def _pump(recognizer: stt.RecognizeStream, events: asyncio.Queue[stt.SpeechEvent | None]) -> None:
+        try:
+            async for event in recognizer:
+                events.put_nowait(event)
+        finally:
+            events.put_nowait(None)  # the track ended (or recognition failed: the log says why)
+
+    async def _hand_over(self, said: list[str]) -> None:
+        text = normalise_transcript(" ".join(said)).strip()
+        said.clear()
+        if text:
+            try:
+                await self.heard(text)
+            except Exception:
+                log.exception("a line heard from %s was lost", self.identity, extra=self.log_extra)

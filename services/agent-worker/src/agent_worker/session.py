@@ -271,9 +271,8 @@ class CallSession:
             self.inbox.get_nowait()
         self.resumed.set()  # a whisper pause is over: the person has the call
         if self.room is not None and self.voice is not None:
-            self._supervisor_heard = RoomListener(self.room, supervisor_identity(self.ids.call_id), self.voice.stt,
-                                                  self.voice.vad, self.supervisor_said,
-                                                  {"call_id": str(self.ids.call_id)})
+            self._supervisor_heard = RoomListener(self.room, supervisor_identity(self.ids.call_id), self.voice,
+                                                  self.supervisor_said, {"call_id": str(self.ids.call_id)})
             self._supervisor_heard.start()
         await self.conversation.interrupt()
         if announce:
