@@ -74,7 +74,8 @@ class RoomListener:
         """Stop listening; a line being recognised when it stops is still handed over."""
         self.room.off("track_subscribed", self._on_track)
         self.room.off("track_unsubscribed", self._on_track_gone)
-        await asyncio.gather(*(self._stop(sid) for sid in list(self._tracks)), *self._stopping)
+        tracks, self._tracks = list(self._tracks.values()), {}
+        await asyncio.gather(*(self._stop(heard) for heard in tracks), *self._stopping)
         if isinstance(self._recognition, stt.StreamAdapter):
             await self._recognition.aclose()
 
@@ -92,13 +93,13 @@ class RoomListener:
 
     def _on_track_gone(self, _track: rtc.Track, publication: rtc.RemoteTrackPublication,
                        participant: rtc.RemoteParticipant) -> None:
-        if participant.identity == self.identity and publication.sid in self._tracks:
-            stopping = asyncio.create_task(self._stop(publication.sid))
+        if participant.identity == self.identity and (heard := self._tracks.pop(publication.sid, None)):
+            stopping = asyncio.create_task(self._stop(heard))
             self._stopping.add(stopping)
             stopping.add_done_callback(self._stopping.discard)
 
-    async def _stop(self, sid: str) -> None:
-        heard = self._tracks.pop(sid)
+    @staticmethod
+    async def _stop(heard: _Heard) -> None:
         heard.feeding.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heard.feeding
