@@ -19,7 +19,7 @@ from agent_worker.session import PAUSE_LINE, RESUME_LINE
 from agent_worker.whisper_stt import WhisperSTT
 from contracts.whisper import WhisperInject, WhisperPause
 from tests.integration.test_gateway_streams import SseEvent, SseReader
-from tests.integration.test_voice_rooms import VoicePlatform, supervisor_bus, until_ended, voice_call
+from tests.integration.test_voice_rooms import VoicePlatform, supervisor_bus, transcript, until_ended, voice_call
 from tests.integration.test_voice_rooms import voice as voice  # the fixture
 from tests.pg import connection
 from tests.voice_customer import on_the_phone
@@ -92,10 +92,7 @@ async def test_a_customer_asks_by_voice_and_hears_the_answer_and_a_whisper_round
                 resumed = await next_line(events, "agent", "ORD-2001")
                 assert "processing" in resumed.data["text"].lower()
         assert (await until_ended(events)).data["reason"] == "customer_hangup"
-    async with connection(isolated_database_url) as conn:
-        lines = await conn.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq",
-                                 call_id)
-    speakers = [line["speaker"] for line in lines]
+    speakers = [speaker for speaker, _ in await transcript(isolated_database_url, call_id)]
     assert speakers[:3] == ["agent", "customer", "agent"] and speakers.count("customer") == 2
 
 

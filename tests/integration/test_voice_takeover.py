@@ -21,7 +21,7 @@ from contracts.calls import supervisor_identity
 from contracts.envelope import utc_now
 from gateway.tokens import Principal, issue_token
 from tests.integration.conftest import JWT_SECRET
-from tests.integration.test_voice_rooms import VoicePlatform, until_ended, voice_call
+from tests.integration.test_voice_rooms import VoicePlatform, transcript, until_ended, voice_call
 from tests.integration.test_voice_rooms import voice as voice  # the fixture
 from tests.integration.test_voice_speech import next_line, share_of_words
 from tests.pg import connection
@@ -79,13 +79,11 @@ async def test_a_supervisor_takes_a_voice_call_over_speaks_in_the_room_and_hands
             answer = await next_line(events, "agent", "ORD-2001")  # what the customer asked meanwhile
             assert "processing" in answer.data["text"].lower()
         assert (await until_ended(events)).data["reason"] == "customer_hangup"
-    async with connection(isolated_database_url) as conn:
-        lines = await conn.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq",
-                                 call_id)
-    speakers = [line["speaker"] for line in lines]
-    taken_at = [line["text"] for line in lines].index(takeover_line(email))
+    lines = await transcript(isolated_database_url, call_id)
+    speakers = [speaker for speaker, _ in lines]
+    taken_at = lines.index(("agent", takeover_line(email)))
     # Nothing from the agent between its take-over line and the hand-back's answer; the line said once.
     assert speakers[taken_at:taken_at + 5] == ["agent", "supervisor", "supervisor", "customer", "agent"]
-    assert sum(line["text"] == takeover_line(email) for line in lines) == 1
+    assert lines.count(("agent", takeover_line(email))) == 1
     print(f"\nvoice take-over: supervisor speech to transcript chunk {[round(s, 2) for s in heard_after]} s; "
           f"test {time.monotonic() - began:.1f} s")
