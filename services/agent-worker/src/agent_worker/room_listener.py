@@ -1,16 +1,15 @@
 """Hearing one more participant of a call's room: what they say, transcribed as the customer's speech is
-(the session's VAD and STT, the same normalisation), handed line by line to a callback. The call's
+(Silero and the session's STT, the same normalisation), handed line by line to a callback. The call's
 AgentSession hears only the customer; a supervisor who took a voice call over is heard through this.
 
-A line is a turn: the utterances the VAD cuts, until the speaker has been silent for TURN_PAUSE_SECONDS.
-That is longer than the customer's end of turn, which an answer waits on; nothing answers the person
-heard here, so their line can wait for a real pause, and a sentence with a comma in it stays one line.
+A line ends where the speaker pauses for a second (the voice's ``line_vad``), longer than the
+customer's end of turn: nothing answers this speaker, and a sentence with a comma in it stays one line.
 
 The participant may join, publish their microphone, drop out and come back at any time while the
 listener runs: whenever a microphone track of theirs is subscribed (the job's room subscribes to every
 track), it is transcribed until it goes away. Each track gets its own recognition stream: a VAD stream
 keeps the state of one audio source, and offline Whisper, which does not stream, is cut into
-utterances by the VAD (livekit-agents' own ``stt.StreamAdapter``, as the AgentSession does).
+lines by the VAD (livekit-agents' own ``stt.StreamAdapter``, as the AgentSession does).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -33,10 +31,6 @@ SAMPLE_RATE = 16000  # what Silero and Whisper work at: the SDK resamples the tr
 # On close, a line being recognised is still handed over (a supervisor who hands back right after
 # speaking); a recogniser that hangs must not hold the hand-back longer than this.
 DRAIN_SECONDS = 10.0
-TURN_PAUSE_SECONDS = 1.0
-# The next utterance's start reaches us just after the previous one's transcript (the recogniser handles
-# one at a time): a turn is never closed sooner than this after its last transcript.
-LATE_START_SECONDS = 0.05
 
 
 @dataclass
@@ -53,7 +47,7 @@ class _Heard:
 class RoomListener:
     room: rtc.Room
     identity: str  # the participant heard
-    voice: VoiceIO  # the session's ears: its VAD and STT
+    voice: VoiceIO  # the session's ears: its STT, and the VAD that cuts lines
     heard: Callable[[str], Awaitable[None]]  # each line they said, in order
     log_extra: dict[str, str] = field(default_factory=dict)
     _recognition: stt.STT | None = None
@@ -62,7 +56,8 @@ class RoomListener:
 
     def start(self) -> None:
         ears = self.voice.stt
-        self._recognition = ears if ears.capabilities.streaming else stt.StreamAdapter(stt=ears, vad=self.voice.vad)
+        self._recognition = ears if ears.capabilities.streaming else stt.StreamAdapter(stt=ears,
+                                                                                      vad=self.voice.line_vad)
         self.room.on("track_subscribed", self._on_track)
         self.room.on("track_unsubscribed", self._on_track_gone)
         if (participant := self.room.remote_participants.get(self.identity)) is not None:
@@ -120,48 +115,11 @@ class RoomListener:
             await audio.aclose()
 
     async def _transcribe(self, recognizer: stt.RecognizeStream) -> None:
-        """Hand over each turn: the transcripts of its utterances, once the speaker has paused long
-        enough (or the track ended)."""
-        # Waiting for the next event with a time limit cancels the wait; the recogniser's own iterator
-        # ends for good when cancelled, so its events go through a queue.
-        events: asyncio.Queue[stt.SpeechEvent | None] = asyncio.Queue()
-        pumping = asyncio.create_task(self._pump(recognizer, events))
-        said: list[str] = []
-        speaking, ended_at = False, 0.0
-        try:
-            while True:
-                wait = None if speaking or not said else max(LATE_START_SECONDS,
-                                                             ended_at + TURN_PAUSE_SECONDS - time.monotonic())
+        async for event in recognizer:
+            if event.type != stt.SpeechEventType.FINAL_TRANSCRIPT or not event.alternatives:
+                continue
+            if text := normalise_transcript(event.alternatives[0].text).strip():
                 try:
-                    event = await asyncio.wait_for(events.get(), wait)
-                except TimeoutError:
-                    await self._hand_over(said)
-                    continue
-                if event is None:
-                    break
-                if event.type == stt.SpeechEventType.START_OF_SPEECH:
-                    speaking = True
-                elif event.type == stt.SpeechEventType.END_OF_SPEECH:
-                    speaking, ended_at = False, time.monotonic()
-                elif event.type == stt.SpeechEventType.FINAL_TRANSCRIPT and event.alternatives:
-                    said.append(event.alternatives[0].text)
-            await self._hand_over(said)
-        finally:
-            pumping.cancel()
-
-    @staticmethod
-    async def _pump(recognizer: stt.RecognizeStream, events: asyncio.Queue[stt.SpeechEvent | None]) -> None:
-        try:
-            async for event in recognizer:
-                events.put_nowait(event)
-        finally:
-            events.put_nowait(None)  # the track ended (or recognition failed: the log says why)
-
-    async def _hand_over(self, said: list[str]) -> None:
-        text = normalise_transcript(" ".join(said)).strip()
-        said.clear()
-        if text:
-            try:
-                await self.heard(text)
-            except Exception:
-                log.exception("a line heard from %s was lost", self.identity, extra=self.log_extra)
+                    await self.heard(text)
+                except Exception:
+                    log.exception("a line heard from %s was lost", self.identity, extra=self.log_extra)
