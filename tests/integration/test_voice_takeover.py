@@ -48,6 +48,7 @@ async def test_a_supervisor_takes_a_voice_call_over_speaks_in_the_room_and_hands
         path = f"/api/calls/{call_id}"
         async with on_the_phone(call["livekit"]) as (customer, customer_ear):
             await next_line(events, "agent", within=60)  # the greeting: the agent is in the room
+            greeted = time.monotonic() - began
 
             taken = await http.post(f"{path}/takeover", headers=auth)
             assert taken.status_code == 200, taken.text
@@ -85,5 +86,5 @@ async def test_a_supervisor_takes_a_voice_call_over_speaks_in_the_room_and_hands
     # Nothing from the agent between its take-over line and the hand-back's answer; the line said once.
     assert speakers[taken_at:taken_at + 5] == ["agent", "supervisor", "supervisor", "customer", "agent"]
     assert lines.count(("agent", takeover_line(email))) == 1
-    print(f"\nvoice take-over: supervisor speech to transcript chunk {[round(s, 2) for s in heard_after]} s; "
-          f"test {time.monotonic() - began:.1f} s")
+    print(f"\nvoice take-over: greeted after {greeted:.1f} s; supervisor speech to transcript chunk "
+          f"{[round(s, 2) for s in heard_after]} s; test {time.monotonic() - began:.1f} s")
