@@ -21,6 +21,7 @@ from contracts.calls import supervisor_identity
 from contracts.envelope import utc_now
 from gateway.tokens import Principal, issue_token
 from tests.integration.conftest import JWT_SECRET
+from tests.integration.test_gateway_streams import SseReader
 from tests.integration.test_voice_rooms import VoicePlatform, transcript, until_ended, voice_call
 from tests.integration.test_voice_rooms import voice as voice  # the fixture
 from tests.integration.test_voice_speech import next_line, share_of_words
@@ -32,6 +33,14 @@ TEST_LIMIT = 90.0
 SUPERVISOR_LINES = ("Hello, this is the team lead, I am looking at your refund right now.",
                     "Sorry, I dropped out for a second, I am back with you now.")
 CUSTOMER_ASKS = "Can you also check order ORD-2001?"
+
+
+async def supervisor_says(events: SseReader, said: str) -> None:
+    """The supervisor's chunks until they carry what was said: mostly one line, but on a machine too
+    busy to feed the microphone in time, a gap can open mid-sentence and the rest is the next line."""
+    heard = ""
+    while share_of_words(said, heard) < 0.6:
+        heard += " " + (await next_line(events, "supervisor")).data["text"]
 
 
 async def test_a_supervisor_takes_a_voice_call_over_speaks_in_the_room_and_hands_it_back(
@@ -63,9 +72,8 @@ async def test_a_supervisor_takes_a_voice_call_over_speaks_in_the_room_and_hands
             for said_line in SUPERVISOR_LINES:
                 async with on_the_phone(join) as (supervisor, _supervisor_ear):
                     said = await supervisor.say(said_line)
-                    line = await next_line(events, "supervisor")
+                    await supervisor_says(events, said_line)
                     heard_after.append(time.monotonic() - said.ended)
-                    assert share_of_words(said_line, line.data["text"]) >= 0.6, line.data["text"]
 
             # The customer asks while the supervisor has the call: on the transcript as theirs, unanswered.
             await customer.say(CUSTOMER_ASKS)
@@ -84,7 +92,9 @@ async def test_a_supervisor_takes_a_voice_call_over_speaks_in_the_room_and_hands
     speakers = [speaker for speaker, _ in lines]
     taken_at = lines.index(("agent", takeover_line(email)))
     # Nothing from the agent between its take-over line and the hand-back's answer; the line said once.
-    assert speakers[taken_at:taken_at + 5] == ["agent", "supervisor", "supervisor", "customer", "agent"]
+    answered_at = speakers.index("agent", taken_at + 1)
+    assert set(speakers[taken_at + 1:answered_at]) == {"supervisor", "customer"} and "ORD-2001" in lines[answered_at][1]
     assert lines.count(("agent", takeover_line(email))) == 1
     print(f"\nvoice take-over: greeted after {greeted:.1f} s; supervisor speech to transcript chunk "
-          f"{[round(s, 2) for s in heard_after]} s; test {time.monotonic() - began:.1f} s")
+          f"{[round(s, 2) for s in heard_after]} s in {speakers.count('supervisor')} line(s); "
+          f"test {time.monotonic() - began:.1f} s")
