@@ -156,6 +156,13 @@ async def voice_call(voice: VoicePlatform) -> AsyncIterator[tuple[dict[str, Any]
             yield call, events
 
 
+async def transcript(database_url: str, call_id: uuid.UUID) -> list[tuple[str, str]]:
+    """The call's stored transcript: (speaker, text) in order."""
+    async with connection(database_url) as conn:
+        rows = await conn.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq", call_id)
+    return [(row["speaker"], row["text"]) for row in rows]
+
+
 async def until_ended(events: SseReader, within: float = 30.0) -> SseEvent:
     while (event := await events.next(within=within)).event != "call.ended":
         pass
@@ -273,17 +280,16 @@ async def test_a_customer_talks_with_the_agent_in_the_room_and_leaving_hangs_up(
         assert (await until_ended(events)).data["reason"] == "customer_hangup"
     async with supervisor_bus(voice) as bus:  # the room's own bus consumer went with the call
         await eventually(lambda: consumer_gone(bus, f"agent-room-{call_id}"), within=10)
+    lines = await transcript(isolated_database_url, call_id)
     async with connection(isolated_database_url) as conn:
-        lines = await conn.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq",
-                                 call_id)
         brain = await conn.fetchval("select brain from calls where id = $1", call_id)
-    assert [line["speaker"] for line in lines][:3] == ["agent", "customer", "agent"]
-    texts = [line["text"] for line in lines]
+    assert [speaker for speaker, _ in lines][:3] == ["agent", "customer", "agent"]
+    texts = [text for _, text in lines]
     asked, resumed = texts.index("Can you also check ORD-1042?"), texts.index(RESUME_LINE)
     assert texts.index(PAUSE_LINE) < asked < resumed and any("ORD-1042" in text for text in texts[resumed + 1:])
-    assert lines[1]["text"] == "Hi, where is my parcel? The order is ORD-3003." and brain == "local-minilm"
+    assert texts[1] == "Hi, where is my parcel? The order is ORD-3003." and brain == "local-minilm"
     room = f"call-{call_id}"
-    assert (f"customer-{call_id}", "lk.chat", lines[1]["text"]) in voice.livekit.sfu.texts[room]
+    assert (f"customer-{call_id}", "lk.chat", texts[1]) in voice.livekit.sfu.texts[room]
 
 
 async def test_a_customer_who_never_joins_the_room_is_hung_up(voice: VoicePlatform) -> None:

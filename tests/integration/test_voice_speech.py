@@ -19,7 +19,7 @@ from agent_worker.session import PAUSE_LINE, RESUME_LINE
 from agent_worker.whisper_stt import WhisperSTT
 from contracts.whisper import WhisperInject, WhisperPause
 from tests.integration.test_gateway_streams import SseEvent, SseReader
-from tests.integration.test_voice_rooms import VoicePlatform, supervisor_bus, until_ended, voice_call
+from tests.integration.test_voice_rooms import VoicePlatform, supervisor_bus, transcript, until_ended, voice_call
 from tests.integration.test_voice_rooms import voice as voice  # the fixture
 from tests.pg import connection
 from tests.voice_customer import on_the_phone
@@ -46,11 +46,15 @@ def words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9]+", text.lower().replace("ord-", "ord ")))
 
 
+def share_of_words(line: str, heard: str) -> float:
+    """How much of ``line`` is in ``heard``: the share of its words."""
+    return len(words(line) & words(heard)) / len(words(line))
+
+
 async def heard_as(frames: list[rtc.AudioFrame], line: str) -> float:
     """The share of the line's words offline Whisper hears in the audio (in a thread: the microphone
     and the ear keep time on this loop)."""
-    heard = (await asyncio.to_thread(WhisperSTT().transcribe, frames)).text
-    return len(words(line) & words(heard)) / len(words(line))
+    return share_of_words(line, (await asyncio.to_thread(WhisperSTT().transcribe, frames)).text)
 
 
 async def test_a_customer_asks_by_voice_and_hears_the_answer_and_a_whisper_round_trip(
@@ -88,10 +92,7 @@ async def test_a_customer_asks_by_voice_and_hears_the_answer_and_a_whisper_round
                 resumed = await next_line(events, "agent", "ORD-2001")
                 assert "processing" in resumed.data["text"].lower()
         assert (await until_ended(events)).data["reason"] == "customer_hangup"
-    async with connection(isolated_database_url) as conn:
-        lines = await conn.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq",
-                                 call_id)
-    speakers = [line["speaker"] for line in lines]
+    speakers = [speaker for speaker, _ in await transcript(isolated_database_url, call_id)]
     assert speakers[:3] == ["agent", "customer", "agent"] and speakers.count("customer") == 2
 
 

@@ -56,8 +56,8 @@ Claim = Literal["new", "taken over"]
 class CallService(Protocol):
     """What a service does with the calls it owns."""
 
-    async def open_call(self, call: CallRef, taken_over: bool) -> bool:
-        """Build the call's state (``taken_over``: another instance had it); False when the call is
+    async def open_call(self, call: CallRef, inherited: bool) -> bool:
+        """Build the call's state (``inherited``: another instance had it); False when the call is
         not live (ended meanwhile, unknown): not followed, its lease released."""
 
     async def close_call(self, call_id: UUID) -> None:
@@ -181,7 +181,7 @@ class CallOwnership(Generic[ServiceT]):
             log.info("call owned by another instance", extra={"holder": str(self.leases.holder)})
             return
         await self._follow(CallRef(supervisor_id=event.supervisor_id, agent_id=event.agent_id,
-                                   call_id=event.call_id), taken_over=claim == "taken over")
+                                   call_id=event.call_id), inherited=claim == "taken over")
 
     def end(self, call_id: UUID) -> None:
         """The call is over: stop following it once the event at hand is acked, then delete its
@@ -190,11 +190,11 @@ class CallOwnership(Generic[ServiceT]):
             followed.ended = True
             followed.over.set()
 
-    async def _follow(self, call: CallRef, taken_over: bool) -> None:
+    async def _follow(self, call: CallRef, inherited: bool) -> None:
         followed = _Followed(since=time.monotonic())
         self._followed[call.call_id] = followed
         try:
-            opened = await self.service.open_call(call, taken_over)
+            opened = await self.service.open_call(call, inherited)
         except BaseException:
             # Free for whoever tries next (this call.started again, or a sweep), not held while nobody serves it.
             del self._followed[call.call_id]
@@ -206,7 +206,7 @@ class CallOwnership(Generic[ServiceT]):
             await self.leases.release(self.pool, call.call_id)
             return
         durable = self.durable(call.call_id)
-        if taken_over and self.takeover_replays:
+        if inherited and self.takeover_replays:
             with contextlib.suppress(NotFoundError):
                 await self.bus.delete_consumer(durable)
         consumer = self.calls.consumer(
@@ -215,7 +215,7 @@ class CallOwnership(Generic[ServiceT]):
             # Only this instance reads the consumer; should it die, what it held comes back this soon.
             ack_wait_seconds=self.leases.seconds)
         followed.task = asyncio.create_task(self._serve(call.call_id, followed, consumer), name=durable)
-        log.info("following the call (%s)", "taken over" if taken_over else "new",
+        log.info("following the call (%s)", "taken over" if inherited else "new",
                  extra={"holder": str(self.leases.holder)})
 
     async def _serve(self, call_id: UUID, followed: _Followed, consumer: EventConsumer) -> None:
@@ -276,7 +276,7 @@ class CallOwnership(Generic[ServiceT]):
         for call in orphans:
             with call_context(call.call_id):
                 log.info("taking over a call whose owner stopped renewing its lease")
-        results = await asyncio.gather(*(self._follow(call, taken_over=True) for call in orphans),
+        results = await asyncio.gather(*(self._follow(call, inherited=True) for call in orphans),
                                        return_exceptions=True)
         for call, result in zip(orphans, results, strict=True):
             if isinstance(result, Exception):

@@ -14,8 +14,10 @@ import pytest
 
 from agent_worker.agent import AgentConfig, ToolConfig
 from agent_worker.approval import APPROVAL_LINE, ToolApproval
+from agent_worker.calls import open_session
+from agent_worker.config import Settings
 from agent_worker.dispatch import perform
-from agent_worker.session import STILL_THERE_LINE, CallSession
+from agent_worker.session import STILL_THERE_LINE, CallSession, takeover_line
 from agent_worker.transcript import TranscriptWriter
 from contracts.bus import Bus
 from contracts.calls import CallHangup, CallRef
@@ -174,6 +176,7 @@ async def test_a_taken_over_session_stays_silent_and_hands_back_with_the_whole_c
     await session.start(greet=False)
     try:
         await session.take_over("Dana")
+        await session.say(STILL_THERE_LINE)  # nothing the agent would say outside a turn is said now
         await session.supervisor_said("Hi, I'm Dana. Let me check.")
         await session.receive("Thanks. And where is ORD-3003?")
         await asyncio.sleep(1.0)
@@ -209,3 +212,28 @@ async def test_a_silent_customer_is_asked_once_then_let_go_as_abandoned(pool: as
             await session.close()
     assert hangup.abandoned and hangup.by == "agent"
     assert [text for speaker, text in await lines(pool, call) if speaker == "agent"] == ["Sure.", STILL_THERE_LINE]
+
+
+async def test_a_session_built_after_a_take_over_says_it_once_and_stays_silent(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef, nats_url: str, database_url: str) -> None:
+    """The agent-worker restarted after the call was taken over, perhaps before the agent could say so:
+    the session is built taken over, and the take-over is said once, by whichever session comes first."""
+    name = await pool.fetchval("select email from users where id = $1", call.supervisor_id)
+    earlier = TranscriptWriter(call, pool, bus, brain="scripted")
+    await earlier.write("agent", takeover_line(name))  # an earlier take-over's, since handed back
+    await earlier.write("customer", "Hello?")
+    await pool.execute("update calls set taken_over_by = supervisor_id, taken_over_at = now() where id = $1",
+                       call.call_id)
+    settings = Settings(nats_url=nats_url, database_url=database_url)
+    for _restart in range(2):
+        session = await open_session(pool, bus, settings, call.call_id, greet=True)
+        assert session is not None and session.taken_over
+        try:
+            await session.take_over(name)  # its CallTakenOver, delivered again: nothing more to do
+            await session.receive("Is anyone there?")
+            await asyncio.sleep(0.5)
+        finally:
+            await session.close()
+    assert await lines(pool, call) == [("agent", takeover_line(name)), ("customer", "Hello?"),
+                                       ("agent", takeover_line(name)), ("customer", "Is anyone there?"),
+                                       ("customer", "Is anyone there?")]

@@ -42,11 +42,11 @@ class Worker:
         leases = Leases("agent-worker", self.settings.call_lease_seconds, rooms_elsewhere=self.settings.voice_enabled)
         self.ownership = CallOwnership(self.pool, self.bus, leases, owned_calls, self)
 
-    async def open_call(self, call: CallRef, taken_over: bool) -> bool:
+    async def open_call(self, call: CallRef, inherited: bool) -> bool:
         session = await open_session(self.pool, self.bus, self.settings, call.call_id, greet=True)
         if session is None:
             return False
-        if taken_over and not session.taken_over:
+        if inherited and not session.taken_over:
             # The instance that had the call died: what the customer said since its last answer (on the
             # transcript, acked) gets one now; what it had not acked comes again from the call's consumer.
             await session.resume_from_transcript()

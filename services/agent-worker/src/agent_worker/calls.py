@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 from uuid import UUID
@@ -19,7 +19,7 @@ from agent_worker.agent import SESSION_TOOLS, history_of, load_agent
 from agent_worker.config import Settings
 from agent_worker.local_brain import DialogueEngine, LocalDialogueLLM
 from agent_worker.model_files import inference_executor
-from agent_worker.session import CallSession
+from agent_worker.session import CallSession, takeover_line
 from agent_worker.speech import VoiceIO
 from contracts.bus import Bus
 from contracts.calls import CallHandedBack, CallRef, CallTakenOver, CustomerMessage, SupervisorMessage
@@ -53,16 +53,18 @@ def build_model(settings: Settings, engine: DialogueEngine) -> llm.LLM:
 async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id: UUID, *, greet: bool,
                        room: rtc.Room | None = None, voice: VoiceIO | None = None) -> CallSession | None:
     """A live call's session, built from the database: the agent's configuration and, after a restart,
-    the transcript so far; in the call's room (``room``) with speech (``voice``) for a voice call.
-    None when the call is not live (ended, still queued, unknown)."""
+    the transcript so far and whether a person has the call; in the call's room (``room``) with speech
+    (``voice``) for a voice call. None when the call is not live (ended, still queued, unknown)."""
     async with pool.acquire() as conn:
-        call = await conn.fetchrow("select supervisor_id, agent_id, status, caller, taken_over_by is not null"
-                                   " as taken_over from calls where id = $1", call_id)
+        call = await conn.fetchrow(
+            """select c.supervisor_id, c.agent_id, c.status, c.caller, c.taken_over_at,
+                      coalesce(nullif(u.full_name, ''), u.email) as taken_over_by_name
+               from calls c left join users u on u.id = c.taken_over_by where c.id = $1""", call_id)
         if call is None or call["status"] != "active" or call["agent_id"] is None:
             return None
         config = await load_agent(conn, call["agent_id"])
-        lines = await conn.fetch("select seq, speaker, text from transcript_lines where call_id = $1 order by seq",
-                                 call_id)
+        lines = await conn.fetch("select seq, speaker, text, occurred_at from transcript_lines where call_id = $1"
+                                 " order by seq", call_id)
     if config is None:
         return None
     ids = CallRef(supervisor_id=call["supervisor_id"], agent_id=call["agent_id"], call_id=call_id)
@@ -78,11 +80,22 @@ async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id
                           approval_timeout=timedelta(seconds=settings.tool_approval_timeout_seconds), room=room,
                           voice=voice, next_seq=(lines[-1]["seq"] + 1) if lines else 0,
                           human_wait=timedelta(seconds=settings.human_request_timeout_seconds),
-                          silence=timedelta(seconds=settings.silence_check_seconds),
-                          taken_over=call["taken_over"])
+                          silence=timedelta(seconds=settings.silence_check_seconds))
     await pool.execute("update calls set brain = $2 where id = $1", call_id, settings.brain)
-    await session.start(history=history_of(lines) if lines else None, greet=greet and not lines)
+    taken_over_by = call["taken_over_by_name"]
+    await session.start(history=history_of(lines) if lines else None,
+                        greet=greet and not lines and taken_over_by is None)
+    if taken_over_by is not None:  # before this session began (a restart): its CallTakenOver is behind us
+        await session.take_over(taken_over_by, announce=not announced(lines, taken_over_by, call["taken_over_at"]))
     return session
+
+
+def announced(lines: list[asyncpg.Record], name: str, since: datetime) -> bool:
+    """Whether the agent told the customer of the take-over at ``since`` (a session before this one
+    may have been stopped before it could). The agent's line is stamped by its own clock, the take-over
+    by the database's: they must agree to well within the moment between the two."""
+    line = takeover_line(name)
+    return any(row["speaker"] == "agent" and row["text"] == line and row["occurred_at"] >= since for row in lines)
 
 
 def declare_steering(subscriber: Subscriber[ContextT],

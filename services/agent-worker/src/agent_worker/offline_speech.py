@@ -37,6 +37,11 @@ DEFAULT_TURN_END: TurnEnd = "vad"
 # speech, so the agent is not interrupted mid-sentence by a noise.
 DEFAULT_MIN_SPEECH_SECONDS = 0.2
 DEFAULT_MIN_SILENCE_SECONDS = 0.3  # at least 0.25 s, which the turn detector needs before predicting
+# A supervisor's line in a room they took over (agent_worker.room_listener) ends at a real pause, so a
+# sentence with a comma in it stays one line: nothing answers it, so it need not end as soon as the
+# customer's turn, which an answer waits on. Audio time (the VAD's silence), not the clock: a busy
+# machine runs the VAD late, not the speaker.
+LINE_PAUSE_SECONDS = 1.0
 DEFAULT_ACTIVATION_THRESHOLD = 0.5
 DEFAULT_MIN_ENDPOINTING_SECONDS = 0.4
 DEFAULT_MAX_ENDPOINTING_SECONDS = 3.0
@@ -87,5 +92,6 @@ def load_offline_speech(*, listen: bool = True, speak: bool = True, turn_end: Tu
     if listen:
         WhisperSTT(weights=weights).transcribe(spoken)
     offline_vad()
+    offline_vad(min_silence_duration=LINE_PAUSE_SECONDS)
     if turn_end == "turn-detector":
         init_eot()

@@ -5,7 +5,8 @@ call-router dispatches into each voice call's room.
 LiveKit runs each dispatched room as a job in a process of its own. That process joins the room and
 runs the same CallSession as a chat call, with the room as the customer's side (hearing and speaking
 there: agent_worker.speech), and follows the call's own subjects on the bus (customer messages,
-whisper, tool decisions, the end). The models load once per job process, before its first call.
+whisper, tool decisions, a supervisor taking the call over and handing it back, the end). The models
+load once per job process, before its first call.
 """
 
 from __future__ import annotations

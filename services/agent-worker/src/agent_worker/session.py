@@ -2,7 +2,8 @@
 answering them, its transcript (agent_worker.transcript), its tools (agent_worker.approval,
 agent_worker.dispatch), the supervisor's whisper pause and inject, and a person taking the call over
 (the agent says so once and stays silent; the customer's lines are kept and answered when the call is
-handed back, with the person's lines in the agent's context).
+handed back, with the person's lines in the agent's context; in a room, what the person says there is
+transcribed as the supervisor's: agent_worker.room_listener).
 
 A chat call's text goes in and out through the bus, so it needs no LiveKit server. A voice call has
 its LiveKit room as the customer's side as well: the session hears the customer there (speech to
@@ -33,11 +34,12 @@ from agent_worker.approval import APPROVAL_LINE, ToolApproval
 from agent_worker.conversation import Conversation
 from agent_worker.local_brain import DialogueEngine
 from agent_worker.model_files import inference_executor
+from agent_worker.room_listener import RoomListener
 from agent_worker.speech import VoiceIO
 from agent_worker.transcript import TranscriptWriter
 from contracts import outbox
 from contracts.bus import Bus
-from contracts.calls import CallHangup, CallRef, customer_identity
+from contracts.calls import CallHangup, CallRef, customer_identity, supervisor_identity
 from contracts.results import NotificationCreated
 from contracts.tools import ToolPermissionDecision
 from contracts.whisper import WhisperAck
@@ -78,7 +80,8 @@ class CallSession:
     # A connected customer silent this long is asked once whether they are still there; silent as long
     # again, the call ends as abandoned.
     silence: timedelta = timedelta(minutes=3)
-    taken_over: bool = False  # a person handles the call: the agent answers nothing until handed back
+    # a person handles the call (take_over): the agent answers nothing until handed back
+    taken_over: bool = field(default=False, init=False)
     room: rtc.Room | None = None  # the call's LiveKit room, when the customer is in one
     voice: VoiceIO | None = None  # how the session hears and speaks in that room
     next_seq: int = 0  # where the transcript goes on (after a restart, past the lines already written)
@@ -92,6 +95,7 @@ class CallSession:
     _task: asyncio.Task[None] | None = None
     _waiting_for_human: asyncio.Task[None] | None = None
     _silence_watch: asyncio.Task[None] | None = None
+    _supervisor_heard: RoomListener | None = None  # in a room, while a person has the call
     _last_heard: float = field(default_factory=time.monotonic)
     _asked_if_there: bool = False
 
@@ -119,9 +123,16 @@ class CallSession:
         self._silence_watch = asyncio.create_task(self._watch_silence(), name=f"silence-{self.ids.call_id}")
 
     async def say(self, text: str, add_to_history: bool = False) -> None:
-        """Something the agent says outside a turn (greeting, pause, approval wait). On the transcript
-        first: in a room, saying it aloud takes as long as the audio, and the customer may answer
-        before it ends."""
+        """Something the agent says outside a turn (greeting, pause, approval wait); nothing while a
+        person has the call (take_over says its own line)."""
+        if self.taken_over:
+            log.info("the agent keeps quiet: a person has the call", extra={"call_id": str(self.ids.call_id)})
+            return
+        await self._speak(text, add_to_history)
+
+    async def _speak(self, text: str, add_to_history: bool = False) -> None:
+        """On the transcript first: in a room, saying it aloud takes as long as the audio, and the
+        customer may answer before it ends."""
         await self.transcript.write("agent", text)
         await self.conversation.say(text, add_to_history)
 
@@ -248,8 +259,9 @@ class CallSession:
 
     # --- a person takes the call over ----------------------------------------------------------
 
-    async def take_over(self, name: str) -> None:
-        """``name`` (the supervisor) has the call now: say so once, then stay silent."""
+    async def take_over(self, name: str, announce: bool = True) -> None:
+        """``name`` (the supervisor) has the call now: say so once (unless it was said before this
+        session: ``announce``), then stay silent; in a room, hear them there."""
         if self.taken_over:
             return
         self.taken_over = True
@@ -258,17 +270,29 @@ class CallSession:
         while not self.inbox.empty():  # unanswered lines stay on the transcript, for the person
             self.inbox.get_nowait()
         self.resumed.set()  # a whisper pause is over: the person has the call
+        if self.room is not None and self.voice is not None:
+            self._supervisor_heard = RoomListener(self.room, supervisor_identity(self.ids.call_id), self.voice,
+                                                  self.supervisor_said, {"call_id": str(self.ids.call_id)})
+            self._supervisor_heard.start()
         await self.conversation.interrupt()
-        await self.say(takeover_line(name))
+        if announce:
+            await self._speak(takeover_line(name))
 
     async def supervisor_said(self, text: str) -> None:
+        """A line of the person who has the call: written (chat) or said in the room (voice)."""
         await self.transcript.write("supervisor", text)
+
+    async def _stop_hearing_supervisor(self) -> None:
+        if self._supervisor_heard is not None:
+            heard, self._supervisor_heard = self._supervisor_heard, None
+            await heard.close()
 
     async def hand_back(self) -> None:
         """The agent has the call again: the whole conversation in its context (the person's lines
         marked), and what the customer said since the last answer gets one."""
         if not self.taken_over:
             return
+        await self._stop_hearing_supervisor()  # their last words first, on the transcript
         if not await self.resume_from_transcript():
             await self.say(BACK_LINE, add_to_history=True)
 
@@ -298,6 +322,7 @@ class CallSession:
             if watch is not None:
                 watch.cancel()
         self.approval.close()
+        await self._stop_hearing_supervisor()
         await self.conversation.close()
 
 

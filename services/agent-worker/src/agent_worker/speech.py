@@ -15,6 +15,7 @@ from livekit.agents import TurnHandlingOptions, stt, tts, vad
 
 from agent_worker.config import Settings
 from agent_worker.offline_speech import (
+    LINE_PAUSE_SECONDS,
     load_offline_speech,
     offline_stt,
     offline_tts,
@@ -25,12 +26,14 @@ from agent_worker.offline_speech import (
 
 @dataclass(frozen=True)
 class VoiceIO:
-    """What a voice call adds to a session: ears, a voice, and when the customer's turn is over."""
+    """What a voice call adds to a session: ears, a voice, and when the customer's turn is over (and
+    another speaker's line: ``line_vad``)."""
 
     stt: stt.STT
     tts: tts.TTS
     vad: vad.VAD
     turn_handling: TurnHandlingOptions
+    line_vad: vad.VAD
 
 
 def prepare_speech(settings: Settings) -> None:
@@ -44,7 +47,8 @@ def prepare_speech(settings: Settings) -> None:
 
 def voice_io(settings: Settings) -> VoiceIO:
     return VoiceIO(stt=speech_to_text(settings), tts=text_to_speech(settings), vad=offline_vad(),
-                   turn_handling=offline_turn_handling(settings.turn_end))
+                   turn_handling=offline_turn_handling(settings.turn_end),
+                   line_vad=offline_vad(min_silence_duration=LINE_PAUSE_SECONDS))
 
 
 def speech_to_text(settings: Settings) -> stt.STT:

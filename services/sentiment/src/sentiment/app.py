@@ -60,9 +60,9 @@ class Scorer:
         self.ownership = CallOwnership(self.pool, self.bus, Leases("sentiment", self.lease_seconds), call_events, self,
                                        takeover_replays=True)
 
-    async def open_call(self, call: CallRef, taken_over: bool) -> bool:
+    async def open_call(self, call: CallRef, inherited: bool) -> bool:
         mood = CallMood(call.supervisor_id, call.agent_id, call.call_id, last_heard_at=time.monotonic())
-        if taken_over:  # the supervisor keeps the dead owner's last figures until the call's events are read again
+        if inherited:  # the supervisor keeps the dead owner's last figures until the call's events are read again
             mood.held_until = time.monotonic() + REBUILD_SECONDS
         self.calls[call.call_id] = mood
         return True
