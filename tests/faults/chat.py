@@ -148,11 +148,13 @@ class ChatCall:
     retried: Counter[str] = field(default_factory=Counter)
     reply_seconds: list[tuple[float, float]] = field(default_factory=list)  # (sent at, time.time(); took)
     customer_stream: EventSource | None = None
+    stage: str = "not dialled"  # what it was doing last: said when it fails
 
     async def run(self, session: aiohttp.ClientSession, turns: tuple[str, ...], think: float) -> ChatCall:
+        self.stage = "dial"
         call = await json_request(session, "POST", "/api/calls", 201, retried=self.retried,
                                   json={"number": self.desk.number, "caller": self.caller})
-        assert call["status"] == "connected", call
+        assert call["status"] in ("connected", "queued"), call
         self.call_id = call["call_id"]
         auth = {"Authorization": f"Bearer {call['call_token']}"}
 
@@ -161,22 +163,52 @@ class ChatCall:
 
         stream = self.customer_stream = EventSource(session, f"/api/calls/{self.call_id}/stream", params)
         try:
-            await stream.until(agent_line)  # the greeting
-            for text in turns:
+            if call["status"] == "queued":  # behind a call the router took after the gateway had given up on it
+                self.stage = "queued"
+                await stream.until(lambda seen: seen.event == "call.started")
+            self.stage = "greeting"
+            await stream.until(agent_line)
+            for turn, text in enumerate(turns, start=1):
                 await asyncio.sleep(think)
+                self.stage = f"turn {turn}: sending"
                 began = time.time()
                 await json_request(session, "POST", f"/api/calls/{self.call_id}/messages", 202,
                                    retried=self.retried, headers=auth, json={"text": text})
                 self.said.append(text)
+                self.stage = f"turn {turn}: own line"
                 await stream.until(lambda seen, text=text: customer_line(seen) and seen.data["text"] == text)
+                self.stage = f"turn {turn}: reply"
                 await stream.until(agent_line)
                 self.reply_seconds.append((began, time.time() - began))
+            self.stage = "hangup"
             await json_request(session, "POST", f"/api/calls/{self.call_id}/end", 202, retried=self.retried,
                                headers=auth)
+            self.stage = "end"
             await stream.until(lambda seen: seen.event == "call.ended")
+            self.stage = "done"
         finally:
             await stream.close()
         return self
+
+
+async def finish(calls: list[ChatCall], running: list[asyncio.Task[ChatCall]], database_url: str,
+                 within: float) -> dict[str, Kept]:
+    """Wait for every call to end (``within`` seconds at most), then for its archive; fails naming each
+    call that went wrong: where it was stuck, and what the database kept of it."""
+    _, late = await asyncio.wait(running, timeout=within)
+    for task in late:
+        task.cancel()
+    outcomes = await asyncio.gather(*running, return_exceptions=True)
+    kept = await archived(database_url, [call for call in calls if call.call_id])
+    wrong = {}
+    for call, outcome in zip(calls, outcomes, strict=True):
+        found = [] if call.stage == "done" else [f"stuck at {call.stage} ({type(outcome).__name__} {outcome})"]
+        if call.call_id:
+            found += problems(call, kept[call.call_id])
+        if found:
+            wrong[call.call_id or call.caller] = found
+    assert not wrong, "\n".join(f"{call}: {found}" for call, found in wrong.items())
+    return kept
 
 
 def agent_line(seen: Seen) -> bool:

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 
 from tests.bench.platform_processes import Platform
-from tests.faults.chat import TURNS, ChatCall, agent_line, archived, problems
+from tests.faults.chat import TURNS, ChatCall, agent_line, finish
 from tests.faults.conftest import back_up, kill, watched_desks
 from tests.waiting import eventually
 
@@ -25,12 +25,7 @@ async def test_live_calls_and_their_streams_ride_out_a_nats_restart(platform: Pl
         await asyncio.sleep(1.0)  # the first turns in flight
         killed_at = time.time()
         recovered = await back_up(platform, world.session, "nats-server", kill(platform, "nats-server"), killed_at)
-        async with asyncio.timeout(60):
-            await asyncio.gather(*running)
-        kept = await archived(platform.database_url, calls)
-
-        wrong = {call.call_id: problems(call, kept[call.call_id]) for call in calls}
-        assert not any(wrong.values()), wrong
+        kept = await finish(calls, running, platform.database_url, within=60)
         for call in calls:  # exactly once, in order: what the table holds, as the supervisor's stream gave it
             assert world.supervisors.chunks(call.call_id) == [seq for seq, _, _ in kept[call.call_id].lines]
         assert world.supervisors.reconnections >= CALLS, "the supervisors' streams never broke: no restart seen"
