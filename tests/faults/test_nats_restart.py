@@ -8,10 +8,14 @@ import asyncio
 import time
 from collections import Counter
 
+import pytest
+
 from tests.bench.platform_processes import Platform
 from tests.faults.chat import TURNS, ChatCall, agent_line, finish
 from tests.faults.conftest import back_up, kill, watched_desks
 from tests.waiting import eventually
+
+pytestmark = pytest.mark.faults
 
 CALLS = 5
 

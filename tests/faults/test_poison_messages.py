@@ -26,6 +26,8 @@ from tests.faults.chat import TURNS, ChatCall, finish, health
 from tests.faults.conftest import watched_desks
 from tests.waiting import eventually
 
+pytestmark = pytest.mark.faults
+
 # Room left under the bus's largest message for the dead letter's own fields.
 NEAR_LIMIT_MARGIN = 4096
 

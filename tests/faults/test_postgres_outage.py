@@ -14,11 +14,14 @@ import time
 from collections import Counter
 
 import psutil
+import pytest
 
 from tests.bench.platform_processes import Platform
 from tests.faults.chat import TURNS, ChatCall, agent_line, finish, health
 from tests.faults.conftest import watched_desks
 from tests.waiting import eventually
+
+pytestmark = pytest.mark.faults
 
 CALLS = 5
 OUTAGE_SECONDS = 10.0

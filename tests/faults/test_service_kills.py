@@ -12,9 +12,13 @@ import asyncio
 import time
 from collections import Counter
 
+import pytest
+
 from tests.bench.platform_processes import Platform
 from tests.faults.chat import TURNS, ChatCall, finish
 from tests.faults.conftest import back_up, kill, watched_desks
+
+pytestmark = pytest.mark.faults
 
 CALLS = 24
 DIAL_EVERY_SECONDS = 1.5
