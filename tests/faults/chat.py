@@ -51,7 +51,8 @@ async def json_request(session: aiohttp.ClientSession, method: str, path: str, e
                     kind = f"{response.status} {json.loads(text).get('error', '') if text.startswith('{') else ''}"
         except (aiohttp.ClientError, TimeoutError) as exc:
             kind = type(exc).__name__
-        retried[f"{method} {path.split('/')[2]}: {kind.strip()}"] += 1
+        route = "/".join("{id}" if len(part) == 36 else part for part in path.split("/"))
+        retried[f"{method} {route}: {kind.strip()}"] += 1
         assert time.monotonic() < deadline, f"{method} {path} kept failing ({kind})"
         await asyncio.sleep(0.5)
 
@@ -150,7 +151,9 @@ class ChatCall:
     customer_stream: EventSource | None = None
     stage: str = "not dialled"  # what it was doing last: said when it fails
 
-    async def run(self, session: aiohttp.ClientSession, turns: tuple[str, ...], think: float) -> ChatCall:
+    async def run(self, session: aiohttp.ClientSession, turns: tuple[str, ...], think: float,
+                  dial_after: float = 0.0) -> ChatCall:
+        await asyncio.sleep(dial_after)
         self.stage = "dial"
         call = await json_request(session, "POST", "/api/calls", 201, retried=self.retried,
                                   json={"number": self.desk.number, "caller": self.caller})
@@ -191,10 +194,34 @@ class ChatCall:
         return self
 
 
+def converse(session: aiohttp.ClientSession, desks: list[Desk], caller: str, think: float,
+             dial_every: float = 0.0) -> tuple[list[ChatCall], list[asyncio.Task[ChatCall]]]:
+    """A customer at each desk holding the TURNS conversation (thinking ``think`` seconds before each
+    turn), the i-th dialling ``i * dial_every`` seconds on: the calls, and the tasks running them."""
+    calls = [ChatCall(desk, f"{caller}-{i}@example.com") for i, desk in enumerate(desks)]
+    return calls, [asyncio.create_task(call.run(session, TURNS, think, i * dial_every))
+                   for i, call in enumerate(calls)]
+
+
+async def in_conversation(calls: list[ChatCall]) -> None:
+    """Once every call has its greeting, and a moment more: the first turns are in flight."""
+    await eventually(lambda: all(call.customer_stream and any(map(agent_line, call.customer_stream.seen))
+                                 for call in calls), within=30)
+    await asyncio.sleep(1.0)
+
+
+@dataclass
+class Outcome:
+    kept: dict[str, Kept]
+    retried: Counter[str]  # the customers' requests tried again, by what went wrong
+    replies: list[float]  # seconds from each message sent to its reply, shortest first
+
+
 async def finish(calls: list[ChatCall], running: list[asyncio.Task[ChatCall]], database_url: str,
-                 within: float) -> dict[str, Kept]:
+                 supervisors: Supervisors, within: float = 60.0) -> Outcome:
     """Wait for every call to end (``within`` seconds at most), then for its archive; fails naming each
-    call that went wrong: where it was stuck, and what the database kept of it."""
+    call that went wrong (where it was stuck, what the database kept of it), or whose transcript the
+    supervisor's stream did not give exactly once and in order."""
     _, late = await asyncio.wait(running, timeout=within)
     for task in late:
         task.cancel()
@@ -205,10 +232,14 @@ async def finish(calls: list[ChatCall], running: list[asyncio.Task[ChatCall]], d
         found = [] if call.stage == "done" else [f"stuck at {call.stage} ({type(outcome).__name__} {outcome})"]
         if call.call_id:
             found += problems(call, kept[call.call_id])
+            streamed = supervisors.chunks(call.call_id)
+            if streamed != [seq for seq, _, _ in kept[call.call_id].lines]:
+                found.append(f"the supervisor's stream gave chunks {streamed}")
         if found:
             wrong[call.call_id or call.caller] = found
     assert not wrong, "\n".join(f"{call}: {found}" for call, found in wrong.items())
-    return kept
+    return Outcome(kept, sum((call.retried for call in calls), Counter()),
+                   sorted(took for call in calls for _, took in call.reply_seconds))
 
 
 def agent_line(seen: Seen) -> bool:

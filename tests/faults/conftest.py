@@ -73,7 +73,7 @@ def kill(platform: Platform, name: str, how: int = signal.SIGKILL) -> psutil.Pro
 async def back_up(platform: Platform, session: aiohttp.ClientSession, name: str, old: psutil.Process,
                   killed_at: float) -> float:
     """Seconds from ``killed_at`` (time.time()) until ``name`` runs again as a new process and /health is
-    well again with a beat since: from the restarted service, or (after nats-server) from every service."""
+    well again, with a beat since from the restarted service (after nats-server: from every service)."""
     deadline = time.monotonic() + BACK_WITHIN_SECONDS
     report: dict[str, Any] = {}
     while time.monotonic() < deadline:
@@ -81,8 +81,7 @@ async def back_up(platform: Platform, session: aiohttp.ClientSession, name: str,
         if now is not None and now.pid != old.pid:
             status, report = await health(session)
             beats = [s for service, s in report.get("services", {}).items() if name in ("nats-server", service)]
-            if status == 200 and beats and all(datetime.fromisoformat(s["last_seen"]).timestamp() > killed_at
-                                               for s in beats):
+            if status == 200 and all(datetime.fromisoformat(s["last_seen"]).timestamp() > killed_at for s in beats):
                 return time.time() - killed_at
         await asyncio.sleep(0.2)
     raise AssertionError(f"{name} not back within {BACK_WITHIN_SECONDS:.0f} s: {report}")

@@ -6,7 +6,6 @@ chat call afterwards goes as usual."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import uuid
@@ -22,7 +21,7 @@ from contracts.health import health_bucket
 from contracts.registry import TOPICS, Topic
 from contracts.subjects import CALLS_STREAM, replay_subject, subject_for
 from tests.bench.platform_processes import Platform
-from tests.faults.chat import TURNS, ChatCall, finish, health
+from tests.faults.chat import converse, finish, health
 from tests.faults.conftest import watched_desks
 from tests.waiting import eventually
 
@@ -127,9 +126,8 @@ async def test_bad_messages_on_every_subject_are_dead_lettered_and_nothing_dies(
     async with watched_desks(platform, admin_email, 1, 904) as world:
         status, report = await health(world.session)
         assert status == 200, report
-        call = ChatCall(world.desks[0], "after-poison@example.com")
-        await finish([call], [asyncio.create_task(call.run(world.session, TURNS, think=0.2))],
-                     platform.database_url, within=60)
+        await finish(*converse(world.session, world.desks, "after-poison", think=0.2), platform.database_url,
+                     world.supervisors)
     print(f"\npoison: {published} bad messages on {sum(t.stored for t in TOPICS)} stored topics (+ live signals, "
           f"replay subjects, health bucket); {len(dead)} dead letters, each with a reason, from "
           f"{len({consumer for consumer, _ in dead})} consumers; 2 MB messages refused by the bus; no process died")

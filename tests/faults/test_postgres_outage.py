@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from collections import Counter
 
 import psutil
 import pytest
 
 from tests.bench.platform_processes import Platform
-from tests.faults.chat import TURNS, ChatCall, agent_line, finish, health
-from tests.faults.conftest import watched_desks
+from tests.faults.chat import converse, finish, health, in_conversation
+from tests.faults.conftest import back_up, kill, watched_desks
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.faults
@@ -35,11 +34,8 @@ def signal_all(processes: list[psutil.Process], how: int) -> None:
 async def test_a_database_outage_is_reported_and_calls_carry_on_losing_nothing(platform: Platform,
                                                                                 admin_email: str) -> None:
     async with watched_desks(platform, admin_email, CALLS, 902) as world:
-        calls = [ChatCall(desk, f"pg-outage-{i}@example.com") for i, desk in enumerate(world.desks)]
-        running = [asyncio.create_task(call.run(world.session, TURNS, think=2.0)) for call in calls]
-        await eventually(lambda: all(call.customer_stream and any(map(agent_line, call.customer_stream.seen))
-                                     for call in calls), within=30)
-        await asyncio.sleep(1.0)  # the first turns in flight
+        calls, running = converse(world.session, world.desks, "pg-outage", think=2.0)
+        await in_conversation(calls)
         postmaster = platform.processes()["postgres"]
         database = [postmaster, *postmaster.children(recursive=True)]
         signal_all(database, signal.SIGSTOP)
@@ -62,11 +58,21 @@ async def test_a_database_outage_is_reported_and_calls_carry_on_losing_nothing(p
             return (await health(world.session))[1].get("database") == "connected"
         await eventually(database_back, within=30, every=0.2)
         reported_back = time.monotonic() - resumed_at
-        kept = await finish(calls, running, platform.database_url, within=60)
-        for call in calls:
-            assert world.supervisors.chunks(call.call_id) == [seq for seq, _, _ in kept[call.call_id].lines]
-        retried = sum((call.retried for call in calls), Counter())
-        after = sorted(took for call in calls for began, took in call.reply_seconds)
+        outcome = await finish(calls, running, platform.database_url, world.supervisors)
         print(f"\nPostgreSQL stopped {OUTAGE_SECONDS:.0f} s: /health said unreachable {first_reported:.1f} s in, "
-              f"connected again {reported_back:.1f} s after it resumed; slowest reply {after[-1]:.1f} s; "
-              f"customer requests tried again: {dict(retried)}")
+              f"connected again {reported_back:.1f} s after it resumed; slowest reply {outcome.replies[-1]:.1f} s; "
+              f"customer requests tried again: {dict(outcome.retried)}")
+
+
+async def test_calls_carry_on_losing_nothing_when_postgresql_crashes_and_restarts(platform: Platform,
+                                                                                  admin_email: str) -> None:
+    """The other kind of outage: PostgreSQL killed (-9) and started again by the launcher (crash recovery):
+    connections break and new ones are refused for a while; the writes that failed are tried again."""
+    async with watched_desks(platform, admin_email, CALLS, 905) as world:
+        calls, running = converse(world.session, world.desks, "pg-crash", think=1.5)
+        await in_conversation(calls)
+        killed_at = time.time()
+        recovered = await back_up(platform, world.session, "postgres", kill(platform, "postgres"), killed_at)
+        outcome = await finish(calls, running, platform.database_url, world.supervisors)
+        print(f"\nPostgreSQL killed: back and /health well {recovered:.1f} s after the kill; slowest reply "
+              f"{outcome.replies[-1]:.1f} s; customer requests tried again: {dict(outcome.retried)}")

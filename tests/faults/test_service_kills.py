@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 
 import pytest
 
 from tests.bench.platform_processes import Platform
-from tests.faults.chat import TURNS, ChatCall, finish
+from tests.faults.chat import converse, finish
 from tests.faults.conftest import back_up, kill, watched_desks
 
 pytestmark = pytest.mark.faults
@@ -28,24 +27,15 @@ BUS_SERVICES = ("call-router", "agent-worker", "sentiment", "analytics", "postpr
 async def test_every_call_is_kept_whole_while_each_service_is_killed_in_turn(platform: Platform,
                                                                              admin_email: str) -> None:
     async with watched_desks(platform, admin_email, CALLS, 903) as world:
-        calls = [ChatCall(desk, f"kill-{i}@example.com") for i, desk in enumerate(world.desks)]
-
-        async def call_later(call: ChatCall, after: float) -> ChatCall:
-            await asyncio.sleep(after)
-            return await call.run(world.session, TURNS, think=1.0)
-
-        running = [asyncio.create_task(call_later(call, i * DIAL_EVERY_SECONDS)) for i, call in enumerate(calls)]
+        calls, running = converse(world.session, world.desks, "kill", think=1.0, dial_every=DIAL_EVERY_SECONDS)
         recovered: dict[str, float] = {}
-        await asyncio.sleep(4.0)
+        await asyncio.sleep(2.0)
         for service in BUS_SERVICES:
             killed_at = time.time()
             recovered[service] = await back_up(platform, world.session, service, kill(platform, service), killed_at)
-        kept = await finish(calls, running, platform.database_url, within=60)
-        for call in calls:
-            assert world.supervisors.chunks(call.call_id) == [seq for seq, _, _ in kept[call.call_id].lines]
-        retried = sum((call.retried for call in calls), Counter())
-        replies = sorted(took for call in calls for _, took in call.reply_seconds)
+        outcome = await finish(calls, running, platform.database_url, world.supervisors)
+        replies = outcome.replies
         print(f"\nkill -9 in turn, {CALLS} calls: back (new process, /health well) after "
               + ", ".join(f"{service} {seconds:.1f} s" for service, seconds in recovered.items())
               + f"; replies median {replies[len(replies) // 2]:.2f} s, slowest {replies[-1]:.1f} s; "
-              f"customer requests tried again: {dict(retried)}")
+              f"customer requests tried again: {dict(outcome.retried)}")

@@ -56,6 +56,16 @@ _DATABASE_CLIENT_ERRORS: dict[type[Exception], tuple[int, str, str]] = {
 }
 
 
+# The database away (restarting after a crash, refusing or cutting connections, out of connections): not
+# the request's fault, and likely to pass in a moment.
+_DATABASE_AWAY = (asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError)
+
+
+def _database_unavailable() -> JSONResponse:
+    return JSONResponse(error_body("unavailable", "The database cannot be reached right now; try again in a moment"),
+                        503, headers={"Retry-After": "5"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -72,8 +82,16 @@ def install_error_handlers(app: FastAPI) -> None:
         message = "No such endpoint" if exc.status_code == 404 and exc.detail == "Not Found" else str(exc.detail)
         return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(ConnectionError)  # a connection to the database refused or reset
+    async def connection_error(request: Request, exc: ConnectionError) -> JSONResponse:
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        return _database_unavailable()
+
     @app.exception_handler(asyncpg.PostgresError)
     async def database_error(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
+        if isinstance(exc, _DATABASE_AWAY):
+            log.warning("%s %s: the database is away (%s)", request.method, request.url.path, exc)
+            return _database_unavailable()
         for kind, (status, code, message) in _DATABASE_CLIENT_ERRORS.items():
             if isinstance(exc, kind):
                 detail = getattr(exc, "constraint_name", None) or getattr(exc, "detail", None)
