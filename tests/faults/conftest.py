@@ -20,7 +20,7 @@ import pytest
 
 from tests.bench.bench_load import Desk, login, make_desks, seed_admin
 from tests.bench.platform_processes import Platform, running_platform
-from tests.faults.chat import Supervisors, health
+from tests.faults.chat import Outcome, Supervisors, converse, finish, health, in_conversation
 
 # Room for every test's calls at once, and no rate limit in the customers' way.
 CAPS = {"CALL_ROUTER_MAX_CONCURRENT_CALLS": "200", "GATEWAY_CALL_ATTEMPTS_PER_MINUTE": "1000000",
@@ -85,3 +85,23 @@ async def back_up(platform: Platform, session: aiohttp.ClientSession, name: str,
                 return time.time() - killed_at
         await asyncio.sleep(0.2)
     raise AssertionError(f"{name} not back within {BACK_WITHIN_SECONDS:.0f} s: {report}")
+
+
+@dataclass
+class Recovery:
+    seconds: float  # from the kill until the process is back and /health well (back_up)
+    outcome: Outcome
+    stream_reconnections: int  # of the supervisors' streams
+
+
+async def killed_mid_conversation(platform: Platform, admin_email: str, process: str, calls: int, label: int,
+                                  think: float) -> Recovery:
+    """``calls`` chat calls (customers thinking ``think`` s before each turn); once all are talking,
+    ``process`` is killed (-9) and the launcher starts it again; the calls are then seen through."""
+    async with watched_desks(platform, admin_email, calls, label) as world:
+        talking, running = converse(world.session, world.desks, f"{process}-killed", think=think)
+        await in_conversation(talking)
+        killed_at = time.time()
+        recovered = await back_up(platform, world.session, process, kill(platform, process), killed_at)
+        outcome = await finish(talking, running, platform.database_url, world.supervisors)
+        return Recovery(recovered, outcome, world.supervisors.reconnections)

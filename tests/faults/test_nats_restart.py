@@ -4,13 +4,10 @@ EventSource does, gets every transcript chunk of the live calls exactly once, in
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from tests.bench.platform_processes import Platform
-from tests.faults.chat import converse, finish, in_conversation
-from tests.faults.conftest import back_up, kill, watched_desks
+from tests.faults.conftest import killed_mid_conversation
 
 pytestmark = pytest.mark.faults
 
@@ -18,13 +15,8 @@ CALLS = 5
 
 
 async def test_live_calls_and_their_streams_ride_out_a_nats_restart(platform: Platform, admin_email: str) -> None:
-    async with watched_desks(platform, admin_email, CALLS, 901) as world:
-        calls, running = converse(world.session, world.desks, "nats-restart", think=1.5)
-        await in_conversation(calls)
-        killed_at = time.time()
-        recovered = await back_up(platform, world.session, "nats-server", kill(platform, "nats-server"), killed_at)
-        outcome = await finish(calls, running, platform.database_url, world.supervisors)
-        assert world.supervisors.reconnections >= CALLS, "the supervisors' streams never broke: no restart seen"
-        print(f"\nNATS restart: bus and every service back {recovered:.1f} s after the kill; "
-              f"{world.supervisors.reconnections} supervisor stream reconnections; slowest reply "
-              f"{outcome.replies[-1]:.1f} s; customer requests tried again: {dict(outcome.retried)}")
+    recovery = await killed_mid_conversation(platform, admin_email, "nats-server", CALLS, 901, think=1.5)
+    assert recovery.stream_reconnections >= CALLS, "the supervisors' streams never broke: no restart seen"
+    print(f"\nNATS restart: bus and every service back {recovery.seconds:.1f} s after the kill; "
+          f"{recovery.stream_reconnections} supervisor stream reconnections; slowest reply "
+          f"{recovery.outcome.replies[-1]:.1f} s; customer requests tried again: {dict(recovery.outcome.retried)}")

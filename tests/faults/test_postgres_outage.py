@@ -17,12 +17,13 @@ import pytest
 
 from tests.bench.platform_processes import Platform
 from tests.faults.chat import converse, finish, health, in_conversation
-from tests.faults.conftest import back_up, kill, watched_desks
+from tests.faults.conftest import killed_mid_conversation, watched_desks
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.faults
 
 CALLS = 5
+CRASH_CALLS = 12
 OUTAGE_SECONDS = 10.0
 
 
@@ -67,12 +68,8 @@ async def test_a_database_outage_is_reported_and_calls_carry_on_losing_nothing(p
 async def test_calls_carry_on_losing_nothing_when_postgresql_crashes_and_restarts(platform: Platform,
                                                                                   admin_email: str) -> None:
     """The other kind of outage: PostgreSQL killed (-9) and started again by the launcher (crash recovery):
-    connections break and new ones are refused for a while; the writes that failed are tried again."""
-    async with watched_desks(platform, admin_email, CALLS, 905) as world:
-        calls, running = converse(world.session, world.desks, "pg-crash", think=1.5)
-        await in_conversation(calls)
-        killed_at = time.time()
-        recovered = await back_up(platform, world.session, "postgres", kill(platform, "postgres"), killed_at)
-        outcome = await finish(calls, running, platform.database_url, world.supervisors)
-        print(f"\nPostgreSQL killed: back and /health well {recovered:.1f} s after the kill; slowest reply "
-              f"{outcome.replies[-1]:.1f} s; customer requests tried again: {dict(outcome.retried)}")
+    connections break and new ones are refused for a while; the writes that failed are tried again. More
+    calls, thinking little: lines are being written when the database dies."""
+    recovery = await killed_mid_conversation(platform, admin_email, "postgres", CRASH_CALLS, 905, think=0.1)
+    print(f"\nPostgreSQL killed: back and /health well {recovery.seconds:.1f} s after the kill; slowest reply "
+          f"{recovery.outcome.replies[-1]:.1f} s; customer requests tried again: {dict(recovery.outcome.retried)}")
