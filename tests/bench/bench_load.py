@@ -69,17 +69,18 @@ class Seen:
     event: str
     data: dict[str, Any]
     at: float  # wall clock (time.time()) when the event's last line was read
+    id: str | None = None  # its id field: what a reconnecting EventSource sends back as Last-Event-ID
 
 
 async def sse(response: aiohttp.ClientResponse) -> AsyncIterator[Seen]:
     """The events of an event stream, each stamped with its arrival (comments are heartbeats)."""
-    kind, data = "message", []
+    kind, data, event_id = "message", [], None
     async for raw in response.content:
         line = raw.decode().rstrip("\r\n")
         if not line:
             if data:
-                yield Seen(kind, json.loads("\n".join(data)), time.time())
-            kind, data = "message", []
+                yield Seen(kind, json.loads("\n".join(data)), time.time(), event_id)
+            kind, data, event_id = "message", [], None
         elif not line.startswith(":"):
             name, _, value = line.partition(":")
             value = value.removeprefix(" ")
@@ -87,6 +88,8 @@ async def sse(response: aiohttp.ClientResponse) -> AsyncIterator[Seen]:
                 kind = value
             elif name == "data":
                 data.append(value)
+            elif name == "id":
+                event_id = value
 
 
 class Stream:

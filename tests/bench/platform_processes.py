@@ -32,6 +32,7 @@ class Platform:
     launcher: subprocess.Popen[bytes]
     data_dir: Path
     log_path: Path
+    nats_url: str
 
     def processes(self) -> dict[str, psutil.Process]:
         """Each service's process (its children, e.g. the agent-worker's job process, are counted with
@@ -69,7 +70,7 @@ def running_platform(env_overrides: dict[str, str], ready_within: float = 240.0)
             launcher = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{ports['--port']}"
         platform = Platform(url, f"postgresql://{SUPERUSER}@127.0.0.1:{ports['--postgres-port']}/platform",
-                            launcher, data_dir, log_path)
+                            launcher, data_dir, log_path, f"nats://127.0.0.1:{ports['--nats-port']}")
         try:
             wait_healthy(platform, ready_within)
             yield platform

@@ -13,11 +13,12 @@ import httpx
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from contracts.bus import Bus, EventConsumer, connect_bus, ensure_streams
+from contracts.bus import DEAD_LETTER_PAYLOAD_CHARS, Bus, EventConsumer, connect_bus, ensure_streams
 from contracts.calls import CustomerMessage
 from contracts.deadletter import DeadLetter
 from contracts.envelope import Envelope
 from contracts.examples import example_events
+from contracts.health import health_bucket, read_beats
 from contracts.metrics import serve_metrics
 from contracts.registry import EVENT_TYPES, TOPICS
 from contracts.subjects import (
@@ -198,6 +199,39 @@ async def test_malformed_messages_are_dead_lettered_and_the_consumer_keeps_runni
     assert reasons[2].startswith("invalid event") and "surprise" in reasons[2]
     assert reasons[3].startswith("subject does not match body")
     assert letters[0].payload == not_json.decode()
+
+
+async def test_a_message_near_the_size_limit_is_dead_lettered_cut_short(bus: Bus) -> None:
+    """Its bytes escaped into a letter's JSON would not fit in a NATS message: the letter keeps its start."""
+    ids = fresh_ids()
+    durable = unique_durable("huge")
+    good = CustomerMessage(**ids, text="after the huge one")
+    recorder = Recorder()
+    consumer = EventConsumer(bus, durable, [supervisor_filter(ids["supervisor_id"])], recorder,
+                             accepts=(CustomerMessage,))
+    huge = b"{" + b"\x01" * (bus.nc.max_payload - 1024)
+    await bus.js.publish(good.subject, huge)
+    await bus.publish(good)
+    async with running(consumer):
+        await eventually(lambda: recorder.events == [good])
+    [letter] = await dead_letters(bus, durable, 1)
+    assert letter.reason.startswith("invalid event") and f"of {len(huge)})" in letter.reason
+    assert letter.payload == huge[:DEAD_LETTER_PAYLOAD_CHARS].decode()
+
+
+async def test_health_entries_that_are_not_heartbeats_are_left_out(bus: Bus) -> None:
+    """Anyone on the bus can write the bucket /health reads; a bad entry must not make it fail."""
+    bucket = await health_bucket(bus)
+    name = unique_durable("beating")
+    bad = {f"{name}-{kind}": value for kind, value in
+           {"not-json": b"\xff{", "a-list": b"[]", "no-time": b'{"service": 1}', "odd-details": json.dumps(
+               {"at": "2026-01-01T00:00:00+00:00", "details": [1]}).encode()}.items()}
+    for key, value in bad.items():
+        await bucket.put(key, value)
+    await bucket.put(name, json.dumps({"service": name, "at": "2026-01-01T00:00:00+00:00", "details": {}}).encode())
+    beats = await read_beats(bus)
+    assert list(beats[name]) == [name]  # its instance: the key, for a beat that names none
+    assert not any(set(bad) & set(instances) for instances in beats.values())
 
 
 async def test_event_of_a_type_the_consumer_does_not_take_is_dead_lettered(bus: Bus) -> None:

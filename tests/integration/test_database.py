@@ -14,7 +14,15 @@ import pytest
 
 from contracts.bus import CALLS_RETENTION_SECONDS
 from contracts.calls import CallRow, CallStatus
-from contracts.db import CLAIM_RETENTION, acting_as, claim_event, migrate, migrations, prune_claims
+from contracts.db import (
+    CLAIM_RETENTION,
+    acting_as,
+    claim_event,
+    migrate,
+    migrations,
+    prune_claims,
+    until_database_answers,
+)
 from contracts.locks import LockKey, lock_for_transaction, session_lock
 from contracts.tools import ToolRequestStatus
 from tests.factories import make_agent, make_user
@@ -218,3 +226,24 @@ async def test_the_calls_table_is_the_contracts_call_row(pool: asyncpg.Pool) -> 
     definition = await pool.fetchval(
         "select pg_get_constraintdef(oid) from pg_constraint where conname = 'calls_status_check'")
     assert set(re.findall(r"'(\w+)'::text", definition)) == set(get_args(CallStatus))
+
+
+async def test_a_write_waits_for_a_database_that_is_away_and_not_for_a_wrong_one() -> None:
+    attempts: list[int] = []
+
+    async def flaky() -> str:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionRefusedError(111, "Connect call failed")
+        return "stored"
+
+    assert await until_database_answers(flaky) == "stored" and len(attempts) == 3
+
+    async def wrong() -> None:
+        attempts.append(1)
+        raise asyncpg.UniqueViolationError("duplicate key")
+
+    attempts.clear()
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await until_database_answers(wrong)
+    assert len(attempts) == 1

@@ -53,6 +53,10 @@ DUPLICATE_WINDOW_SECONDS = 120.0
 # with its customer's and its supervisor's view, went past it.
 CALLS_MAX_CONSUMERS = 100_000
 
+# A dead letter carries at most this much of the message: a message near the bus's largest, escaped into
+# the letter's JSON, would not fit in one, and a consumer that cannot dead-letter cannot move on.
+DEAD_LETTER_PAYLOAD_CHARS = 64 * 1024
+
 Handler = Callable[[Any], Awaitable[None]]
 
 
@@ -422,11 +426,15 @@ class EventConsumer:
         return subject.removeprefix(replay_subject(self.durable, ""))
 
     async def _dead_letter(self, message: Msg, reason: str) -> None:
+        payload = message.data.decode("utf-8", errors="replace")
+        if len(payload) > DEAD_LETTER_PAYLOAD_CHARS:
+            reason += f" (the letter keeps the first {DEAD_LETTER_PAYLOAD_CHARS} characters of {len(payload)})"
+            payload = payload[:DEAD_LETTER_PAYLOAD_CHARS]
         letter = DeadLetter(
             consumer=self.durable,
             original_subject=self._original_subject(message.subject),
             reason=reason,
-            payload=message.data.decode("utf-8", errors="replace"),
+            payload=payload,
             deliveries=message.metadata.num_delivered,
             received_at=utc_now(),
         )

@@ -7,11 +7,11 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
-from typing import Literal
+from typing import Literal, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -26,6 +26,7 @@ log = logging.getLogger("contracts.db")
 CLAIM_RETENTION = timedelta(seconds=CALLS_RETENTION_SECONDS) + timedelta(days=1)
 
 Role = Literal["admin", "supervisor"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,29 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
             log.info("applied migration %s", migration.version)
             done.append(migration.version)
         return done
+
+
+# What asyncpg raises when the database is away (restarting after a crash, shutting down, refusing or
+# cutting connections, out of them), not because of the statement: worth trying again in a moment.
+DATABASE_AWAY: tuple[type[Exception], ...] = (
+    ConnectionError, TimeoutError, asyncpg.PostgresConnectionError, asyncpg.OperatorInterventionError,
+    asyncpg.TooManyConnectionsError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+
+
+async def until_database_answers(attempt: Callable[[], Awaitable[T]], patience_seconds: float = 60.0) -> T:
+    """``attempt()``, tried again while the database is away (DATABASE_AWAY) for up to
+    ``patience_seconds``; any other error, or the database still away then, is raised."""
+    deadline = asyncio.get_running_loop().time() + patience_seconds
+    delay = 0.2
+    while True:
+        try:
+            return await attempt()
+        except DATABASE_AWAY as exc:
+            if asyncio.get_running_loop().time() + delay > deadline:
+                raise
+            log.warning("the database is away (%s); trying again in %.1f s", exc, delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

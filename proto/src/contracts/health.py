@@ -88,8 +88,17 @@ async def read_beats(bus: Bus) -> dict[str, dict[str, dict[str, Any]]]:
         except KeyNotFoundError:
             continue
         if entry.value:
-            beat = json.loads(entry.value)
-            beats.setdefault(beat["service"], {})[beat.get("instance", key)] = beat  # key: a beat from before instances
+            try:
+                beat = json.loads(entry.value)
+                datetime.fromisoformat(beat["at"])  # what is_fresh reads
+                if not isinstance(beat.get("details", {}), dict):
+                    raise TypeError("details is not an object")
+                service = str(beat["service"])
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                # Anyone on the bus can write the bucket: one bad entry must not take /health down.
+                log.warning("the health entry under %s is not a heartbeat (%s); ignored", key, exc)
+                continue
+            beats.setdefault(service, {})[str(beat.get("instance", key))] = beat  # key: a beat from before instances
     return beats
 
 

@@ -10,6 +10,7 @@ import asyncpg
 from contracts import outbox
 from contracts.bus import Bus
 from contracts.calls import CallRef
+from contracts.db import until_database_answers
 from contracts.transcripts import Speaker, TranscriptChunk
 
 
@@ -22,13 +23,20 @@ class TranscriptWriter:
     next_seq: int = 0
 
     async def write(self, speaker: Speaker, text: str) -> TranscriptChunk:
+        """Numbered as it is said; while the database is away the line waits for it with its number (a
+        line lost, or a gap in the numbers, would be the call's record wrong for good). Tried again after
+        a commit whose answer was lost, it is stored once: same number, same event id."""
         seq, self.next_seq = self.next_seq, self.next_seq + 1
         chunk = TranscriptChunk(**self.ids.fields(), seq=seq, speaker=speaker, text=text,
                                 brain=self.brain if speaker == "agent" else None)
-        async with outbox.change(self.pool, self.bus) as change:
-            await change.conn.execute(
-                """insert into transcript_lines(call_id, seq, supervisor_id, speaker, text, brain, occurred_at)
-                   values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing""",
-                self.ids.call_id, seq, self.ids.supervisor_id, speaker, text, chunk.brain, chunk.occurred_at)
-            change.events.append(chunk)
+
+        async def store() -> None:
+            async with outbox.change(self.pool, self.bus) as change:
+                await change.conn.execute(
+                    """insert into transcript_lines(call_id, seq, supervisor_id, speaker, text, brain, occurred_at)
+                       values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing""",
+                    self.ids.call_id, seq, self.ids.supervisor_id, speaker, text, chunk.brain, chunk.occurred_at)
+                change.events.append(chunk)
+
+        await until_database_answers(store)
         return chunk

@@ -113,9 +113,13 @@ def build(settings: Settings) -> FastAPI:
 
 
 async def _database_ok(pool) -> bool:  # type: ignore[no-untyped-def]
-    try:
-        async with asyncio.timeout(2):
-            await pool.fetchval("select 1")
-        return True
-    except Exception:
+    # The probe is not awaited past its time: a query cut short on a database that does not answer (a
+    # host hung or gone from the network) hands its connection back only once PostgreSQL confirms the
+    # cancel, and /health would hang as long as the outage it should report.
+    probe = asyncio.ensure_future(pool.fetchval("select 1"))
+    done, _ = await asyncio.wait({probe}, timeout=2)
+    if not done:
+        probe.cancel()
+        probe.add_done_callback(lambda task: task.cancelled() or task.exception())
         return False
+    return probe.exception() is None

@@ -12,6 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from contracts.db import DATABASE_AWAY
+
 log = logging.getLogger("gateway.errors")
 
 
@@ -84,6 +86,11 @@ _DATABASE_CLIENT_ERRORS: dict[type[Exception], tuple[int, str, str]] = {
 }
 
 
+def _database_unavailable() -> JSONResponse:
+    return JSONResponse(error_body("unavailable", "The database cannot be reached right now; try again in a moment"),
+                        503, headers={"Retry-After": "5"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -100,8 +107,20 @@ def install_error_handlers(app: FastAPI) -> None:
         message = "No such endpoint" if exc.status_code == 404 and exc.detail == "Not Found" else str(exc.detail)
         return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
 
+    async def database_away(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("%s %s: the database is away (%s)", request.method, request.url.path, exc)
+        return _database_unavailable()
+
+    # The database away is not the request's fault, and likely to pass in a moment (its PostgresErrors are
+    # told apart below; a timeout could be anything's, and stays a 500).
+    for away in DATABASE_AWAY:
+        if not issubclass(away, (asyncpg.PostgresError, TimeoutError)):
+            app.add_exception_handler(away, database_away)
+
     @app.exception_handler(asyncpg.PostgresError)
     async def database_error(request: Request, exc: asyncpg.PostgresError) -> JSONResponse:
+        if isinstance(exc, DATABASE_AWAY):
+            return await database_away(request, exc)
         for kind, (status, code, message) in _DATABASE_CLIENT_ERRORS.items():
             if isinstance(exc, kind):
                 detail = getattr(exc, "constraint_name", None) or getattr(exc, "detail", None)
