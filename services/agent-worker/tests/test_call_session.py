@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
+from uuid import uuid4
 
 import asyncpg
 import pytest
@@ -162,6 +163,28 @@ async def test_end_call_is_carried_out_by_the_session(pool: asyncpg.Pool, bus: B
             await session.close()
     assert hangup.by == "agent" and hangup.reason == "resolved"
     assert await pool.fetchval("select count(*) from tool_requests where call_id = $1", call.call_id) == 0
+
+
+async def test_a_message_the_dead_owner_stored_is_answered_once_by_the_next(pool: asyncpg.Pool, bus: Bus,
+                                                                            call: CallRef) -> None:
+    """The owner stored the customer's line, then died before acknowledging the message: the next owner
+    answers the line from the transcript, and the redelivered message is not stored or answered again."""
+    message = uuid4()
+    dead = session_for(pool, bus, call, ScriptedLLM())
+    await dead.transcript.write("customer", "Where is ORD-3003?", source_event_id=message)
+    brain = ScriptedLLM("It was delivered.", "Anything else?")
+    session = session_for(pool, bus, call, brain, next_seq=1)
+    await session.start(greet=False)
+    try:
+        assert await session.resume_from_transcript()
+        await session.receive("Where is ORD-3003?", event_id=message)  # the redelivery
+        await eventually(lambda: _has(lines(pool, call), 2), within=10)
+        await session.receive("Thanks")
+        assert await eventually(lambda: _has(lines(pool, call), 4), within=10) == [
+            ("customer", "Where is ORD-3003?"), ("agent", "It was delivered."), ("customer", "Thanks"),
+            ("agent", "Anything else?")]
+    finally:
+        await session.close()
 
 
 async def _has(rows: Any, count: int) -> list[tuple[str, str]] | None:

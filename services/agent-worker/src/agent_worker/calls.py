@@ -117,7 +117,8 @@ def declare_steering(subscriber: Subscriber[ContextT],
     async def decided(session: CallSession, event: ToolPermissionDecision) -> None:
         session.decided(event)
 
-    subscriber.handles(CustomerMessage)(steering(lambda session, event: session.receive(event.text)))
+    subscriber.handles(CustomerMessage)(steering(
+        lambda session, event: session.receive(event.text, event_id=event.event_id)))
     subscriber.handles(WhisperPause)(steering(lambda session, _: session.pause()))
     subscriber.handles(WhisperInject)(steering(lambda session, event: session.inject(event.instructions)))
     subscriber.handles(ToolPermissionDecision)(steering(decided))

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 from livekit import rtc
@@ -138,12 +138,18 @@ class CallSession:
 
     # --- the conversation ----------------------------------------------------------------------
 
-    async def receive(self, text: str, spoken: llm.MetricsReport | None = None) -> None:
+    async def receive(self, text: str, spoken: llm.MetricsReport | None = None,
+                      event_id: UUID | None = None) -> None:
         """A customer message (typed, or ``spoken``: its timings as livekit-agents measured them): on the
         transcript at once; answered in order, after any pause; while a person has the call, left for
-        them (and answered on hand-back if they did not)."""
+        them (and answered on hand-back if they did not). A bus message (``event_id``) the call's
+        earlier owner stored before it died is not taken twice: resume_from_transcript answered it."""
+        if event_id is not None and await self.transcript.has(event_id):
+            log.info("a message the call's earlier owner took; not taken again",
+                     extra={"call_id": str(self.ids.call_id)})
+            return
         self._last_heard, self._asked_if_there = time.monotonic(), False
-        await self.transcript.write("customer", text)
+        await self.transcript.write("customer", text, source_event_id=event_id)
         if not self.taken_over:
             self.inbox.put_nowait((text, spoken))
 

@@ -4,6 +4,7 @@ TranscriptChunk in the same change (contracts.outbox), so the table and the bus 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from uuid import UUID
 
 import asyncpg
 
@@ -22,10 +23,11 @@ class TranscriptWriter:
     brain: str  # marks the agent's lines: which dialogue engine said them
     next_seq: int = 0
 
-    async def write(self, speaker: Speaker, text: str) -> TranscriptChunk:
+    async def write(self, speaker: Speaker, text: str, source_event_id: UUID | None = None) -> TranscriptChunk:
         """Numbered as it is said; while the database is away the line waits for it with its number (a
         line lost, or a gap in the numbers, would be the call's record wrong for good). Tried again after
-        a commit whose answer was lost, it is stored once: same number, same event id."""
+        a commit whose answer was lost, it is stored once: same number, same event id. ``source_event_id``:
+        the bus message the line came from (a customer's message), which ``has`` finds again."""
         seq, self.next_seq = self.next_seq, self.next_seq + 1
         chunk = TranscriptChunk(**self.ids.fields(), seq=seq, speaker=speaker, text=text,
                                 brain=self.brain if speaker == "agent" else None)
@@ -33,10 +35,18 @@ class TranscriptWriter:
         async def store() -> None:
             async with outbox.change(self.pool, self.bus) as change:
                 await change.conn.execute(
-                    """insert into transcript_lines(call_id, seq, supervisor_id, speaker, text, brain, occurred_at)
-                       values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing""",
-                    self.ids.call_id, seq, self.ids.supervisor_id, speaker, text, chunk.brain, chunk.occurred_at)
+                    """insert into transcript_lines(call_id, seq, supervisor_id, speaker, text, brain, occurred_at,
+                                                   source_event_id)
+                       values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict do nothing""",
+                    self.ids.call_id, seq, self.ids.supervisor_id, speaker, text, chunk.brain, chunk.occurred_at,
+                    source_event_id)
                 change.events.append(chunk)
 
         await until_database_answers(store)
         return chunk
+
+    async def has(self, source_event_id: UUID) -> bool:
+        """Whether the line from this bus message is stored already (by this call's earlier owner)."""
+        return bool(await self.pool.fetchval(
+            "select exists(select 1 from transcript_lines where call_id = $1 and source_event_id = $2)",
+            self.ids.call_id, source_event_id))
