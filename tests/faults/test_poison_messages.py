@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -59,9 +60,16 @@ def taken_by(filters: list[str], subject: str) -> bool:
     return any(one(f.split("."), subject.split(".")) for f in filters)
 
 
+# A consumer of one call's subjects (its owner's, its room's) is named after the call and goes with it:
+# the bad messages here name calls of their own, and such a consumer may be gone before they reach it.
+ONE_CALLS_CONSUMER = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 async def durable_consumers(bus: Bus) -> dict[str, list[str]]:
+    """The durable consumers of every call's events: the services' own."""
     return {info.name: list(info.config.filter_subjects or [info.config.filter_subject])
-            for info in await bus.js.consumers_info(CALLS_STREAM) if info.config.durable_name}
+            for info in await bus.js.consumers_info(CALLS_STREAM)
+            if info.config.durable_name and not ONE_CALLS_CONSUMER.search(info.name)}
 
 
 @pytest.fixture

@@ -97,10 +97,12 @@ async def test_a_lease_has_one_holder_until_it_expires_and_sweeps_take_live_chat
         assert await one.take(isolated_pool, call.call_id) == "new"
     assert await other.take(isolated_pool, chat.call_id) is None
     assert await one.renew(isolated_pool) == {chat.call_id, voice.call_id, over.call_id}
-    assert await other.take_orphans(isolated_pool) == []  # none expired
+    assert await other.take_orphans(isolated_pool, []) == []  # none expired
     await asyncio.sleep(0.6)
+    # The holder, its leases expired while the database was away, does not take its own calls again.
+    assert await one.take_orphans(isolated_pool, [chat.call_id, voice.call_id, over.call_id]) == []
     # Only the live chat call: a voice call's room is LiveKit's, an ended call nobody's.
-    assert await other.take_orphans(isolated_pool) == [chat]
+    assert await other.take_orphans(isolated_pool, []) == [chat]
     assert await one.renew(isolated_pool) == {voice.call_id, over.call_id}
     await other.let_go(isolated_pool, [chat.call_id])
     assert await one.take(isolated_pool, chat.call_id) == "taken over"
@@ -115,7 +117,7 @@ async def test_concurrent_sweeps_never_take_the_same_call(isolated_pool: asyncpg
         await dead.take(isolated_pool, call.call_id)
     await asyncio.sleep(0.2)
     sweepers = [Leases("svc", 5.0) for _ in range(3)]
-    taken = await asyncio.gather(*(sweeper.take_orphans(isolated_pool, limit=30) for sweeper in sweepers))
+    taken = await asyncio.gather(*(sweeper.take_orphans(isolated_pool, [], limit=30) for sweeper in sweepers))
     ids = [call.call_id for batch in taken for call in batch]
     assert sorted(ids) == sorted(call.call_id for call in calls)  # each once, by one sweeper
 

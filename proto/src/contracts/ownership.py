@@ -106,9 +106,12 @@ class Leases:
                where service = $1 and holder = $2 returning call_id""", self.service, self.holder, self.seconds)
         return {row["call_id"] for row in rows}
 
-    async def take_orphans(self, pool: asyncpg.Pool, limit: int = TAKEOVER_BATCH) -> list[CallRef]:
-        """Take live calls whose lease expired (their owner died), at most ``limit``; forget expired
-        leases of calls that are over."""
+    async def take_orphans(self, pool: asyncpg.Pool, following: list[UUID],
+                           limit: int = TAKEOVER_BATCH) -> list[CallRef]:
+        """Take live calls whose lease expired (their owner died), at most ``limit``, but none of the
+        calls this instance is ``following`` (after the database was away, our own leases look expired
+        until the next renewal: taking them again would serve a call twice); forget expired leases of
+        calls that are over."""
         async with pool.acquire() as conn, conn.transaction():
             await conn.execute(
                 """delete from call_leases l where l.service = $1
@@ -119,14 +122,14 @@ class Leases:
                 """with orphans as (
                      select l.call_id from call_leases l join calls c on c.id = l.call_id
                      where l.service = $1 and l.expires_at < now() and c.status = 'active'
-                       and not ($4 and c.livekit_room is not null)
+                       and not ($4 and c.livekit_room is not null) and l.call_id <> all($6::uuid[])
                      order by l.expires_at limit $5
                      for update of l skip locked)
                    update call_leases l set holder = $2, expires_at = now() + make_interval(secs => $3)
                    from orphans o, calls c
                    where l.service = $1 and l.call_id = o.call_id and c.id = o.call_id
                    returning c.supervisor_id, c.agent_id, l.call_id""",
-                self.service, self.holder, self.seconds, self.rooms_elsewhere, limit)
+                self.service, self.holder, self.seconds, self.rooms_elsewhere, limit, following)
         return [CallRef(supervisor_id=r["supervisor_id"], agent_id=r["agent_id"], call_id=r["call_id"]) for r in rows]
 
     async def release(self, pool: asyncpg.Pool, call_id: UUID) -> None:
@@ -272,7 +275,7 @@ class CallOwnership(Generic[ServiceT]):
             self._followed[call_id].over.set()
 
     async def _take_orphans(self) -> None:
-        orphans = await self.leases.take_orphans(self.pool)
+        orphans = await self.leases.take_orphans(self.pool, list(self._followed))
         for call in orphans:
             with call_context(call.call_id):
                 log.info("taking over a call whose owner stopped renewing its lease")

@@ -100,7 +100,7 @@ async def test_the_scorer_publishes_the_hosted_estimate_while_current_then_the_f
     subscription = await bus.nc.subscribe(f"satisfaction.score.{ids['supervisor_id']}.>", cb=collect)
     scorer = Scorer(bus, None, load_model(None), interval=5.0, lease_seconds=5.0,  # type: ignore[arg-type]
                     hosted=groq_estimator(served))
-    await scorer.open_call(CallRef(**ids), taken_over=False)  # fed by the test: no database, no other instance
+    await scorer.open_call(CallRef(**ids), inherited=False)  # fed by the test: no database, no other instance
 
     async def customer_says(seq: int, text: str) -> None:
         await scorer.follow(TranscriptChunk(**ids, seq=seq, speaker="customer", text=text))

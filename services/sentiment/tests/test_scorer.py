@@ -39,7 +39,7 @@ def call_ids() -> dict[str, uuid.UUID]:
 async def scorer_of_one_call(bus: Bus, model: object, ids: dict[str, uuid.UUID]) -> Scorer:
     """A scorer fed straight by the test, owning one call (no database: nobody else competes for it)."""
     scorer = Scorer(bus, None, model, interval=5, lease_seconds=5)  # type: ignore[arg-type]
-    await scorer.open_call(CallRef(**ids), taken_over=False)
+    await scorer.open_call(CallRef(**ids), inherited=False)
     return scorer
 
 
