@@ -19,7 +19,7 @@ from agent_worker.calls import open_session
 from agent_worker.config import Settings
 from agent_worker.dispatch import perform
 from agent_worker.session import STILL_THERE_LINE, CallSession, takeover_line
-from agent_worker.transcript import TranscriptWriter
+from agent_worker.transcript import LineNumberTaken, TranscriptWriter
 from contracts.bus import Bus
 from contracts.calls import CallHangup, CallRef
 from contracts.envelope import Envelope
@@ -72,6 +72,24 @@ async def test_the_transcript_writer_numbers_stores_and_announces_each_line(pool
             isinstance(e, TranscriptChunk) for e in events) >= 2 else None)
     assert [(c.seq, c.speaker, c.brain) for c in chunks] == [(3, "customer", None), (4, "agent", "scripted")]
     assert await lines(pool, call) == [("customer", "Hello"), ("agent", "Hi there")]
+
+
+async def test_a_line_number_another_session_wrote_is_refused_and_not_announced(pool: asyncpg.Pool, bus: Bus,
+                                                                                call: CallRef) -> None:
+    """A session that lost the call while it waited for the database finds its next number taken by the
+    new owner: it stops there (its message goes to the new owner) instead of announcing a line nobody
+    stored; the same line tried again (its commit's answer lost) is stored and announced once."""
+    new_owner, stale = (TranscriptWriter(call, pool, bus, brain="scripted") for _ in range(2))
+    async with heard(bus, call) as events:
+        await new_owner.write("customer", "Hello")
+        with pytest.raises(LineNumberTaken):
+            await stale.write("customer", "Where is ORD-3003?")
+        again = TranscriptWriter(call, pool, bus, brain="scripted")
+        await again.write("customer", "Hello")  # line 0 again, as a retry would write it
+        await eventually(lambda: [e for e in events if isinstance(e, TranscriptChunk)] or None)
+        await asyncio.sleep(0.2)
+    assert [(c.seq, c.text) for c in events if isinstance(c, TranscriptChunk)] == [(0, "Hello")]
+    assert await lines(pool, call) == [("customer", "Hello")]
 
 
 async def test_built_in_tools_are_dispatched_by_their_specs(pool: asyncpg.Pool, call: CallRef) -> None:

@@ -36,7 +36,7 @@ from agent_worker.local_brain import DialogueEngine
 from agent_worker.model_files import inference_executor
 from agent_worker.room_listener import RoomListener
 from agent_worker.speech import VoiceIO
-from agent_worker.transcript import TranscriptWriter
+from agent_worker.transcript import LineNumberTaken, TranscriptWriter
 from contracts import outbox
 from contracts.bus import Bus
 from contracts.calls import CallHangup, CallRef, customer_identity, supervisor_identity
@@ -183,6 +183,10 @@ class CallSession:
                 continue  # on the transcript, for the person; hand_back() answers what they left
             try:
                 await self._turn(text, spoken)
+            except LineNumberTaken:
+                log.warning("the call has another owner now; this session stops answering",
+                            extra={"call_id": str(self.ids.call_id)})
+                return
             except Exception:
                 log.exception("the agent failed to answer")
                 await self.say("I'm sorry, something went wrong on my side. Could you say that again?")
