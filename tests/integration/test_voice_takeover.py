@@ -9,6 +9,7 @@ in the chat take-over test: the route does not look at the channel.)"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from datetime import timedelta
@@ -28,8 +29,12 @@ from tests.integration.test_voice_speech import next_line, share_of_words
 from tests.pg import connection
 from tests.voice_customer import on_the_phone
 
-# The whole call, a cold job process included, on two busy cores.
-TEST_LIMIT = 90.0
+# The whole call, a cold job process included, on two busy cores (the full suite's load included).
+TEST_LIMIT = 150.0
+# Whisper tiny on a busy machine: half the words of a line is the supervisor heard (a silent or foreign
+# track would give none), short of the whole line.
+HEARD_SHARE = 0.5
+REST_OF_LINE_SECONDS = 8.0
 SUPERVISOR_LINES = ("Hello, this is the team lead, I am looking at your refund right now.",
                     "Sorry, I dropped out for a second, I am back with you now.")
 CUSTOMER_ASKS = "Can you also check order ORD-2001?"
@@ -37,10 +42,13 @@ CUSTOMER_ASKS = "Can you also check order ORD-2001?"
 
 async def supervisor_says(events: SseReader, said: str) -> None:
     """The supervisor's chunks until they carry what was said: mostly one line, but on a machine too
-    busy to feed the microphone in time, a gap can open mid-sentence and the rest is the next line."""
-    heard = ""
-    while share_of_words(said, heard) < 0.6:
-        heard += " " + (await next_line(events, "supervisor")).data["text"]
+    busy to feed the microphone in time, a gap can open mid-sentence and the rest is the next line (which
+    follows within seconds: a mishearing is not waited on until the test's limit)."""
+    heard = (await next_line(events, "supervisor")).data["text"]
+    with contextlib.suppress(TimeoutError):
+        while share_of_words(said, heard) < HEARD_SHARE:
+            heard += " " + (await next_line(events, "supervisor", within=REST_OF_LINE_SECONDS)).data["text"]
+    assert share_of_words(said, heard) >= HEARD_SHARE, f"said {said!r}, the transcript has {heard!r}"
 
 
 async def test_a_supervisor_takes_a_voice_call_over_speaks_in_the_room_and_hands_it_back(
