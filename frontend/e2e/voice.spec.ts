@@ -72,15 +72,18 @@ function measureRemoteAudio(page: Page) {
   return page.addInitScript(() => {
     const w = window as unknown as { remoteAudioPeaks: Peaks };
     w.remoteAudioPeaks = {};
-    new MutationObserver(() => {
+    // Looked for every 100 ms rather than on DOM changes: an element can be in the page before its
+    // stream is attached (srcObject still null), and nothing in the DOM changes when it is.
+    setInterval(() => {
       for (const element of document.querySelectorAll<HTMLAudioElement>("audio[data-voice-participant]:not([data-measured])")) {
+        if (!(element.srcObject instanceof MediaStream)) continue;
         element.dataset.measured = "yes";
         const kind = (element.dataset.voiceParticipant ?? "").split("-")[0];
         w.remoteAudioPeaks[kind] ??= 0;
         const context = new AudioContext();
         const analyser = context.createAnalyser();
         analyser.fftSize = 2048;
-        context.createMediaStreamSource(element.srcObject as MediaStream).connect(analyser);
+        context.createMediaStreamSource(element.srcObject).connect(analyser);
         void context.resume();
         const samples = new Float32Array(analyser.fftSize);
         setInterval(() => {
@@ -89,7 +92,7 @@ function measureRemoteAudio(page: Page) {
           w.remoteAudioPeaks[kind] = Math.max(w.remoteAudioPeaks[kind], rms);
         }, 50);
       }
-    }).observe(document, { childList: true, subtree: true });
+    }, 100);
   });
 }
 
