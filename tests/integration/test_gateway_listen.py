@@ -47,11 +47,15 @@ async def _insert_call(database_url: str, supervisor_id: str, agent_id: str, cha
 @pytest.fixture(scope="module")
 def calls(voice_gateway: RunningGateway, world: World, database_url: str) -> dict[str, uuid.UUID]:
     """Supervisor A's calls, each on an agent of its own (an agent has one live call at a time, and no
-    other test's calls queue behind these)."""
-    made = {}
+    other test's calls queue behind these), but the queued one, which waits behind the live voice call
+    (on a free agent, a router serving the database would connect it)."""
+    made: dict[str, uuid.UUID] = {}
+    agents: dict[str, str] = {}
     with httpx.Client(base_url=voice_gateway.url) as client:
         for channel, status in (("voice", "active"), ("voice", "queued"), ("voice", "ended"), ("chat", "active")):
-            agent = create_agent(client, world.headers(client, world.a["email"]), name="Listen desk")["id"]
+            agent = agents["voice-active"] if status == "queued" else \
+                create_agent(client, world.headers(client, world.a["email"]), name="Listen desk")["id"]
+            agents[f"{channel}-{status}"] = agent
             made[f"{channel}-{status}"] = asyncio.run(_insert_call(database_url, world.a["id"], agent, channel,
                                                                    status))
     return made
