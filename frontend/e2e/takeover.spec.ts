@@ -1,20 +1,21 @@
-import { expect, test } from "@playwright/test";
-import { bearer, deskAndPhone, dialChat, PASSWORD } from "./desk";
+import { expect, test, type APIRequestContext } from "@playwright/test";
+import { bearer, deskAndPhone, dialChat, PASSWORD, signIn } from "./desk";
 
 // A supervisor steps into a live chat call and gives it back, in a real browser on the real platform:
 // the customer's dialer says who they are talking with, sees the supervisor's lines as theirs, gets no
 // answer from the agent while the person has the call, and hears from the agent again once it is back.
 
 const run = Date.now().toString(36);
-const supervisor = { name: `Tess Takeover ${run}`, email: `tess-${run}@e2e.local`, password: "tess-password-1" };
-const agent = { name: `Orders desk ${run}`, number: `+1-555-6${run.slice(-3).replace(/\D/g, "1").padStart(3, "1")}` };
-const greeting = `Hello, this is ${agent.name}. How can I help?`;
+const ADMIN = { email: "admin@demo.local", password: PASSWORD };
 
-test("a supervisor takes a chat call over, writes to the customer, and hands it back to the agent", async ({ browser, request }) => {
-  test.setTimeout(60_000);
-  const admin = await bearer(request, "admin@demo.local", PASSWORD);
+/** A supervisor of their own with one agent (``digit`` keeps each test's number apart), set up through the API. */
+async function floor(request: APIRequestContext, name: string, digit: number) {
+  const supervisor = { name: `${name} ${run}`, email: `${name.split(" ")[0].toLowerCase()}-${run}@e2e.local`, password: "tess-password-1" };
+  const agent = { name: `Orders desk ${digit} ${run}`, number: `+1-555-${digit}${run.slice(-3).replace(/\D/g, "1").padStart(3, "1")}` };
+  const greeting = `Hello, this is ${agent.name}. How can I help?`;
   const made = await request.post("/api/supervisors", {
-    headers: admin, data: { email: supervisor.email, password: supervisor.password, full_name: supervisor.name },
+    headers: await bearer(request, ADMIN.email, ADMIN.password),
+    data: { email: supervisor.email, password: supervisor.password, full_name: supervisor.name },
   });
   expect(made.ok()).toBeTruthy();
   const created = await request.post("/api/agents", {
@@ -22,7 +23,12 @@ test("a supervisor takes a chat call over, writes to the customer, and hands it 
     data: { name: agent.name, phone_number: agent.number, greeting, tools: [{ name: "order_lookup", requires_approval: false }] },
   });
   expect(created.ok()).toBeTruthy();
+  return { supervisor, agent, greeting };
+}
 
+test("a supervisor takes a chat call over, writes to the customer, and hands it back to the agent", async ({ browser, request }) => {
+  test.setTimeout(60_000);
+  const { supervisor, agent, greeting } = await floor(request, "Tess Takeover", 6);
   const { phone, card } = await deskAndPhone(browser, supervisor, agent.name);
   const call = await dialChat(phone, `jo-${run}@example.com`, agent.name);
   const status = call.getByTestId("call-status");
@@ -57,6 +63,43 @@ test("a supervisor takes a chat call over, writes to the customer, and hands it 
   await expect(agentLines).toHaveCount(agentLinesBefore + 1);
   await expect(agentLines.last()).toContainText("ORD-1042");
   await expect(card.getByTestId("agent-status")).toHaveText("in call");
+
+  await call.getByRole("button", { name: "Hang up" }).click();
+  await expect(status).toHaveText("You hung up.");
+});
+
+test("a reloaded desk names who has the call, and an admin hands a colleague's call back from the admin dashboard", async ({ browser, request }) => {
+  test.setTimeout(60_000);
+  const { supervisor, agent, greeting } = await floor(request, "Hana Handback", 5);
+  const { desk, phone, card } = await deskAndPhone(browser, supervisor, agent.name);
+  const call = await dialChat(phone, `kim-${run}@example.com`, agent.name);
+  const status = call.getByTestId("call-status");
+  await expect(call.getByText(greeting)).toBeVisible();
+  const [live] = await (await request.get("/api/calls", { headers: await bearer(request, supervisor.email, supervisor.password) })).json();
+
+  // The admin takes the call over; the supervisor's desk, opened again, says who has it.
+  const admin = await bearer(request, ADMIN.email, ADMIN.password);
+  const taken = await request.post(`/api/calls/${live.id}/takeover`, { headers: admin });
+  expect(taken.ok()).toBeTruthy();
+  const adminName = (await taken.json()).name;
+  await desk.reload();
+  await expect(card.getByText(`${adminName} has this call: the agent is silent until handed back`)).toBeVisible();
+  expect((await request.post(`/api/calls/${live.id}/handback`, { headers: admin })).ok()).toBeTruthy();
+  await expect(card.getByRole("button", { name: "Take over" })).toBeVisible();
+
+  // The supervisor takes it over; the admin's dashboard names them and hands the call back, once confirmed.
+  await card.getByRole("button", { name: "Take over" }).click();
+  await expect(card.getByText("You have this call: the agent is silent until you hand it back")).toBeVisible();
+  const dashboard = await (await browser.newContext()).newPage();
+  await signIn(dashboard, ADMIN.email, ADMIN.password);
+  const held = dashboard.getByRole("region", { name: "Calls taken over" })
+    .getByRole("listitem", { name: `Taken over: ${agent.name} with kim-${run}@example.com` });
+  await expect(held.getByText(`${supervisor.name} has this call`)).toBeVisible();
+  dashboard.once("dialog", (dialog) => void dialog.accept());
+  await held.getByRole("button", { name: "Hand back" }).click();
+  await expect(held).toBeHidden();
+  await expect(card.getByRole("button", { name: "Take over" })).toBeVisible();
+  await expect(status).toHaveText(`Connected · ${agent.name} is back with you`);
 
   await call.getByRole("button", { name: "Hang up" }).click();
   await expect(status).toHaveText("You hung up.");

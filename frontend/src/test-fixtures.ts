@@ -18,7 +18,7 @@ export function liveCall(fields: Partial<LiveCall> = {}): LiveCall {
   return {
     id: IDS.call, supervisor_id: IDS.supervisor, agent_id: IDS.agent, agent_name: "Orders", channel: "chat", caller: "jo@example.com",
     status: "active", brain: null, queue_position: null, queued_at: "2026-11-25T10:00:00Z", started_at: "2026-11-25T10:00:01Z",
-    ended_at: null, end_reason: null, taken_over_by: null, ...fields,
+    ended_at: null, end_reason: null, taken_over_by: null, taken_over_by_name: null, ...fields,
   };
 }
 

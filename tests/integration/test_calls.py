@@ -427,6 +427,40 @@ async def test_only_the_person_who_took_a_call_over_writes_to_its_customer_and_a
         await until(customer, of_type("call.ended"))
 
 
+async def test_a_call_taken_over_names_its_holder_to_a_dashboard_read_later_and_refuses_a_whisper_pause(
+        desk: Desk) -> None:
+    owner = {"Authorization": desk.supervisor["Authorization"]}
+    call = await desk.dial()
+    path = f"/api/calls/{call['call_id']}"
+
+    async def holder_as_read_by(headers: dict[str, str]) -> list[tuple[str | None, str | None]]:
+        """Who has the call, as the live-calls list and the call itself say it."""
+        listed = (await desk.http.get("/api/calls", headers=headers)).json()
+        [entry] = [c for c in listed if c["id"] == call["call_id"]]
+        detail = (await desk.http.get(path, headers=headers)).json()
+        return [(c["taken_over_by"], c["taken_over_by_name"]) for c in (entry, detail)]
+
+    async with customer_stream(desk, call) as customer:
+        await agent_says(customer)  # greeting
+        assert await holder_as_read_by(owner) == [(None, None)] * 2
+        taken = await desk.http.post(f"{path}/takeover", headers=desk.admin)
+        assert taken.status_code == 200, taken.text
+        admin_id = taken.json()["taken_over_by"]
+        # RLS hides the admin's user row from the supervisor: the name still reaches them.
+        assert await holder_as_read_by(owner) == [(admin_id, "Test Admin")] * 2
+        assert await holder_as_read_by(desk.admin) == [(admin_id, "Test Admin")] * 2
+
+        paused = await desk.http.post(f"{path}/whisper", headers=owner)
+        assert paused.status_code == 409 and paused.json()["error"] == "call_taken_over", paused.text
+        assert "silent already" in paused.json()["message"]
+
+        assert (await desk.http.post(f"{path}/handback", headers=desk.admin)).status_code == 202
+        await until(customer, of_type("call.handed_back"))
+        assert await holder_as_read_by(owner) == [(None, None)] * 2
+        assert (await desk.http.post(f"{path}/end", headers=owner)).status_code == 202
+        await until(customer, of_type("call.ended"))
+
+
 async def test_asking_for_a_person_notifies_the_supervisor_and_the_agent_carries_on_when_nobody_comes(
         desk: Desk) -> None:
     auth = {"Authorization": desk.supervisor["Authorization"]}

@@ -1357,6 +1357,11 @@ export interface components {
              * @description The person handling the call now; None while the agent does.
              */
             taken_over_by: string | null;
+            /**
+             * Taken Over By Name
+             * @description Their name as colleagues see it (full name, else email), so a dashboard opened later says who has the call.
+             */
+            taken_over_by_name: string | null;
         };
         /** LiveCallDetail */
         LiveCallDetail: {
@@ -1403,6 +1408,11 @@ export interface components {
              * @description The person handling the call now; None while the agent does.
              */
             taken_over_by: string | null;
+            /**
+             * Taken Over By Name
+             * @description Their name as colleagues see it (full name, else email), so a dashboard opened later says who has the call.
+             */
+            taken_over_by_name: string | null;
             /** Tool Requests */
             tool_requests: components["schemas"]["ToolDecision"][];
             /** Transcript */

@@ -1,8 +1,8 @@
 import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeEventSource, renderAt, sentTo, stubFetch } from "../../test-helpers";
-import { kpis, supervisorCard } from "../../test-fixtures";
+import { FakeEventSource, renderAt, sentTo, signedInAs, stubFetch } from "../../test-helpers";
+import { kpis, liveCall, supervisorCard } from "../../test-fixtures";
 import { AdminDashboard } from "./AdminDashboard";
 
 const FLOOR = { supervisor_id: "s1", active_calls: 1, queued_calls: 0, agents_total: 3, agents_busy: 1, longest_wait_seconds: 0 };
@@ -16,8 +16,9 @@ beforeEach(() => {
 });
 afterEach(() => vi.unstubAllGlobals());
 
-function dashboard() {
+function dashboard(routes: Record<string, unknown> = {}) {
   const requests = stubFetch({
+    "/api/calls": [],
     "/api/admin/overview": { live_calls: 1, queued_calls: 0, supervisors: [supervisorCard(), supervisorCard({ id: "s2", email: "lee@demo.local", full_name: "", active: false })] },
     "/api/analytics/live": { active_calls: 1, queued_calls: 0, agents_busy: 1, agents_total: 3, supervisors: [FLOOR] },
     "/api/analytics/kpis": { scope: "overall", id: null, from: "2026-11-01", to: "2026-11-30", kpis: kpis(), breakdown: [] },
@@ -28,6 +29,7 @@ function dashboard() {
     "/api/analytics/timeseries": { scope: "overall", id: null, from: "2026-11-01", to: "2026-11-30", bucket: "day", points: [{ start: "2026-11-01", kpis: kpis() }] },
     "/api/admin/dead-letters": { by_consumer: {}, items: [] },
     "/health": { status: "healthy", database: "connected", nats: "connected", livekit: "configured", ai_services: {}, services: {} },
+    ...routes,
   });
   renderAt("/admin", <AdminDashboard />);
   return requests;
@@ -103,5 +105,63 @@ describe("the admin dashboard", () => {
     await waitFor(() => expect(overviews()).toBe(before + 1), { timeout: 3000 });
     await new Promise((settle) => setTimeout(settle, 200));
     expect(overviews()).toBe(before + 1);
+  });
+});
+
+describe("the admin dashboard's calls taken over", () => {
+  // Dana's call, taken over by her colleague Sam; another call still with its agent.
+  const samHasIt = liveCall({ taken_over_by: "sam-1", taken_over_by_name: "Sam" });
+  const withItsAgent = liveCall({ id: "c2", caller: "kim@example.com" });
+  const section = () => screen.getByRole("region", { name: "Calls taken over" });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    localStorage.clear();
+  });
+
+  it("names who has each call and hands one back to its agent once the admin confirms", async () => {
+    dashboard({ "/api/calls": [samHasIt, withItsAgent], [`/api/calls/${samHasIt.id}/handback`]: [202, { event_id: "e1" }] });
+    const call = await within(section()).findByRole("listitem", { name: "Taken over: Orders with jo@example.com" });
+    expect(call).toHaveTextContent("Sam has this call");
+    expect(await within(call).findByText("Orders · jo@example.com · chat · Dana's floor")).toBeInTheDocument();
+    expect(within(section()).queryByText(/kim@example.com/)).toBeNull();
+
+    const confirm = vi.spyOn(window, "confirm").mockReturnValue(false);
+    await userEvent.click(within(call).getByRole("button", { name: "Hand back" }));
+    expect(confirm).toHaveBeenCalledWith("Hand this call back to Orders? Sam is handling it and will lose it.");
+    expect(sentTo(`/api/calls/${samHasIt.id}/handback`)).toEqual([]);
+
+    confirm.mockReturnValue(true);
+    await userEvent.click(within(call).getByRole("button", { name: "Hand back" }));
+    expect(await within(section()).findByText("None: every live call is with its agent.")).toBeInTheDocument();
+    expect(sentTo(`/api/calls/${samHasIt.id}/handback`, "POST")[0]?.body).toEqual({ instructions: null });
+  });
+
+  it("hands back the admin's own call without asking, and shows a refusal", async () => {
+    signedInAs("admin"); // user u1
+    dashboard({
+      "/api/calls": [liveCall({ taken_over_by: "u1", taken_over_by_name: "Ada Admin" })],
+      [`/api/calls/${samHasIt.id}/handback`]: [409, { error: "already_handled", message: "the call is not taken over: the agent has it" }],
+    });
+    const call = await within(section()).findByRole("listitem", { name: "Taken over: Orders with jo@example.com" });
+    expect(call).toHaveTextContent("You have this call");
+    const confirm = vi.spyOn(window, "confirm");
+    await userEvent.click(within(call).getByRole("button", { name: "Hand back" }));
+    expect(await within(call).findByRole("alert")).toHaveTextContent("the call is not taken over: the agent has it");
+    expect(confirm).not.toHaveBeenCalled();
+  });
+
+  it("follows take-overs, hand-backs and ends from the stream", async () => {
+    dashboard({ "/api/calls": [withItsAgent] });
+    await screen.findByText("None: every live call is with its agent.");
+    const stream = await FakeEventSource.at("/api/stream/admin");
+    stubFetch({ "/api/calls": [samHasIt, withItsAgent] }); // the list once Sam took the call over
+    stream.emit("call.taken_over", { ...ON_CALL, call_id: samHasIt.id, by: "sam-1", by_name: "Sam" });
+    expect(await within(section()).findByText("Sam has this call")).toBeInTheDocument();
+    expect(sentTo()).toHaveLength(1);
+    stream.emit("call.ended", {
+      ...ON_CALL, call_id: samHasIt.id, caller: "jo", channel: "chat", duration_seconds: 30, started_at: "2026-11-25T10:00:00Z",
+      ended_at: "2026-11-25T10:00:30Z", ended_by: "customer", reason: "customer_hangup",
+    });
+    expect(within(section()).getByText("None: every live call is with its agent.")).toBeInTheDocument();
   });
 });

@@ -9,8 +9,9 @@ import { decimal, daysAgo, duration, isoDay, percent } from "../../components/fo
 import { KpiCharts } from "../../components/KpiCharts";
 import { useLoad } from "../../components/useLoad";
 import { useEventStream } from "../../live/useEventStream";
+import { TakenOverCalls } from "./TakenOverCalls";
 
-const STREAM_TYPES = ["analytics.counters", "sentiment.score", "call.ended", "archive.saved"] as const;
+const STREAM_TYPES = ["analytics.counters", "sentiment.score", "call.ended", "archive.saved", "call.taken_over", "call.handed_back"] as const;
 
 /** A supervisor's floor as /api/analytics/live gives it, from the stream's counters event. */
 function floorOf(event: LiveCounters): FloorCounters {
@@ -23,6 +24,7 @@ export function AdminDashboard() {
   const { from, to } = range;
   const overview = useLoad(() => ok(api.GET("/api/admin/overview")), []);
   const live = useLoad(() => ok(api.GET("/api/analytics/live")), []);
+  const calls = useLoad(() => ok(api.GET("/api/calls")), []);
   const kpis = useLoad(() => ok(api.GET("/api/analytics/kpis", { params: { query: { from, to } } })), [from, to]);
   const board = useLoad(() => ok(api.GET("/api/analytics/leaderboard", { params: { query: { from, to } } })), [from, to]);
   const series = useLoad(() => ok(api.GET("/api/analytics/timeseries", { params: { query: { from, to } } })), [from, to]);
@@ -45,7 +47,12 @@ export function AdminDashboard() {
       case "sentiment.score":
         setMoods((all) => ({ ...all, [event.supervisor_id]: { ...all[event.supervisor_id], [event.call_id]: event.score } }));
         break;
+      case "call.taken_over":
+      case "call.handed_back":
+        void calls.reload();
+        break;
       case "call.ended":
+        calls.setData((all) => all && all.filter((call) => call.id !== event.call_id));
         setMoods((all) => {
           const mine = { ...all[event.supervisor_id] };
           delete mine[event.call_id];
@@ -62,6 +69,11 @@ export function AdminDashboard() {
     (sum, c) => ({ active: sum.active + c.active_calls, queued: sum.queued + c.queued_calls, busy: sum.busy + c.agents_busy }),
     { active: 0, queued: 0, busy: 0 },
   );
+  const takenOver = (calls.data ?? []).filter((call) => call.status === "active" && call.taken_over_by);
+  const supervisorName = (id: string) => {
+    const card = overview.data?.supervisors.find((s) => s.id === id);
+    return card ? card.full_name || card.email : "another supervisor";
+  };
 
   return (
     <div className="page">
@@ -70,6 +82,13 @@ export function AdminDashboard() {
         <div className="stat"><span>Live calls</span><strong data-testid="total-live">{totals.active}</strong></div>
         <div className="stat"><span>Queued</span><strong>{totals.queued}</strong></div>
         <div className="stat"><span>Agents busy</span><strong>{totals.busy}</strong></div>
+      </section>
+
+      <section aria-labelledby="taken-over-title">
+        <h2 id="taken-over-title">Calls taken over</h2>
+        <ErrorNote error={calls.error} />
+        <TakenOverCalls calls={takenOver} supervisorName={supervisorName}
+          onHandedBack={(id) => calls.setData((all) => all && all.filter((call) => call.id !== id))} />
       </section>
 
       <section aria-labelledby="cards-title">

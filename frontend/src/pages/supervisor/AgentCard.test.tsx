@@ -112,6 +112,28 @@ describe("the agent card, following the agent's stream", () => {
     expect(screen.getByRole("button", { name: "Take over" })).toBeInTheDocument();
   });
 
+  it("names who has a call taken over when the dashboard opens after the take-over (a reload)", async () => {
+    const held = liveCall({ taken_over_by: "admin-1", taken_over_by_name: "Sam" });
+    stubFetch({ [`/api/calls/${IDS.call}`]: { ...held, tool_requests: [], transcript: [] } });
+    render(<AgentCard agent={agent({ status: "busy" })} activeCall={held} />, { wrapper: OnTheFloor });
+    expect(await screen.findByText("Sam has this call: the agent is silent until handed back")).toBeInTheDocument();
+    expect(screen.getByTestId("agent-status")).toHaveTextContent("taken over");
+    expect(screen.queryByText(/Another supervisor/)).toBeNull();
+    expect(screen.queryByRole("button", { name: "Take over" })).toBeNull();
+  });
+
+  it("leaves the voice room when an admin hands the call back from under the supervisor", async () => {
+    const join = { url: "ws://rooms.test", room: `call-${IDS.call}`, token: "speak-token" };
+    stubFetch({ [`/api/calls/${IDS.call}/takeover`]: { call_id: IDS.call, taken_over_by: IDS.supervisor, name: "Dana", livekit: join } });
+    const stream = await cardOnItsStream();
+    stream.emit("call.started", { ...STARTED, channel: "voice" });
+    fireEvent.click(screen.getByRole("button", { name: "Take over" }));
+    expect(await screen.findByTestId("voice-state")).toHaveTextContent("Audio connected");
+    stream.emit("call.handed_back", { ...ON_CALL, by: "admin-1", agent_name: "Orders" });
+    expect(await screen.findByRole("button", { name: "Take over" })).toBeInTheDocument();
+    await waitFor(() => expect(FakeRoom.last().disconnect).toHaveBeenCalled());
+  });
+
   it("takes a voice call over into its room with the microphone, and leaves the room on hand-back", async () => {
     const join = { url: "ws://rooms.test", room: `call-${IDS.call}`, token: "speak-token" };
     stubFetch({
@@ -170,6 +192,13 @@ describe("reduceCall", () => {
     expect(second?.id).toBe("c2");
     expect(second?.lines).toEqual([]);
     expect(reduceCall(null, { type: "call.ended", ...ENDED })).toBeNull();
+  });
+
+  it("ends a whisper pause when the call is taken over: the person has it, the agent is silent", () => {
+    const paused = reduceCall(reduceCall(null, started("c1")), { type: "whisper.ack", ...ON_CALL, stage: "paused", message: "paused" });
+    const taken = reduceCall(paused, { type: "call.taken_over", ...ON_CALL, by: "u1", by_name: "Dana" });
+    expect(taken?.whisper).toBe("none");
+    expect(taken?.takenOverBy).toEqual({ id: "u1", name: "Dana" });
   });
 
   it("keeps the last direction of satisfaction when a score repeats", () => {

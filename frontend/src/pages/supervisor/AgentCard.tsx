@@ -70,8 +70,8 @@ export function reduceCall(view: CallView | null, event: CardEvent): CallView | 
     }
     case "whisper.ack":
       return { ...view, whisper: event.stage };
-    case "call.taken_over":
-      return { ...view, takenOverBy: { id: event.by, name: event.by_name } };
+    case "call.taken_over": // a whisper pause ends there: the person has the call, the agent is silent
+      return { ...view, takenOverBy: { id: event.by, name: event.by_name }, whisper: "none" };
     case "call.handed_back":
       return { ...view, takenOverBy: null };
     case "call.ended":
@@ -103,14 +103,15 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
   const activeChannel = activeCall?.channel ?? "";
   const activeBrain = activeCall?.brain ?? null;
   const activeHolder = activeCall?.taken_over_by ?? null;
+  const activeHolderName = activeCall?.taken_over_by_name ?? null;
   useEffect(() => {
     if (!activeId) return;
     setCall((current) =>
       current?.id === activeId
         ? current
-        : newCall(activeId, activeCaller, activeChannel, activeBrain, activeHolder ? { id: activeHolder, name: null } : null),
+        : newCall(activeId, activeCaller, activeChannel, activeBrain, activeHolder ? { id: activeHolder, name: activeHolderName } : null),
     );
-  }, [activeId, activeCaller, activeChannel, activeBrain, activeHolder]);
+  }, [activeId, activeCaller, activeChannel, activeBrain, activeHolder, activeHolderName]);
 
   // ... starting from the transcript so far, once per call.
   useEffect(() => {
@@ -126,9 +127,12 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
       .catch(() => undefined);
   }, [activeId]);
 
+  const { leave } = useTakeOver();
   const stream = useEventStream(`/api/stream/agents/${agent.id}`, STREAM_TYPES, (event) => {
     if (event.type === "agent.status") setStatus(event.status);
     else if (event.type === "call.started") setStatus("busy");
+    // Handed back by someone else (an admin): a voice room joined to speak in is no longer ours to speak in.
+    else if (event.type === "call.handed_back") void leave(event.call_id);
     setCall((current) => reduceCall(current, event));
   });
 

@@ -382,6 +382,8 @@ class LiveCall(BaseModel):
     ended_at: datetime | None
     end_reason: str | None
     taken_over_by: UUID | None = Field(description="The person handling the call now; None while the agent does.")
+    taken_over_by_name: str | None = Field(description="Their name as colleagues see it (full name, else email), "
+                                                       "so a dashboard opened later says who has the call.")
 
 
 class LiveCallDetail(LiveCall):

@@ -3,6 +3,7 @@ requests. A pool or a connection: the caller decides whether row-level security 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 import asyncpg
@@ -11,7 +12,9 @@ from gateway.queries import Reader
 from gateway.queries.tool_requests import COLUMNS as TOOL_REQUEST_COLUMNS
 from gateway.schemas import DirectoryEntry, LiveCall, ToolDecision, TranscriptLine
 
-LIVE_COLUMNS = ", ".join(LiveCall.model_fields)
+# The holder's name is not a column of calls: it is read apart (holder_names), from users, which row-level
+# security hides from everyone but their owner.
+LIVE_COLUMNS = ", ".join(name for name in LiveCall.model_fields if name != "taken_over_by_name")
 
 
 async def directory(db: Reader) -> list[DirectoryEntry]:
@@ -29,16 +32,30 @@ async def live_call(db: Reader, call_id: UUID) -> asyncpg.Record | None:
     return await db.fetchrow(f"select {LIVE_COLUMNS} from calls where id = $1", call_id)
 
 
+async def person_names(db: Reader, user_ids: Iterable[UUID | None]) -> dict[UUID, str]:
+    """How people are named to others: their full name, else their email."""
+    wanted = list({user_id for user_id in user_ids if user_id is not None})
+    if not wanted:
+        return {}
+    rows = await db.fetch("select id, coalesce(nullif(full_name, ''), email) as name from users where id = any($1)",
+                          wanted)
+    return {row["id"]: row["name"] for row in rows}
+
+
 async def person_name(db: Reader, user_id: UUID) -> str | None:
-    """How a person is named to others: their full name, else their email."""
-    return await db.fetchval("select coalesce(nullif(full_name, ''), email) from users where id = $1", user_id)
+    return (await person_names(db, [user_id])).get(user_id)
 
 
-async def live_calls(db: Reader, agent_id: UUID | None) -> list[LiveCall]:
-    rows = await db.fetch(
+async def live_calls(db: Reader, agent_id: UUID | None) -> list[asyncpg.Record]:
+    return await db.fetch(
         f"""select {LIVE_COLUMNS} from calls where status <> 'ended' and ($1::uuid is null or agent_id = $1)
             order by queued_at""", agent_id)
-    return [LiveCall(**dict(r)) for r in rows]
+
+
+async def with_holder_names(people: Reader, calls: Sequence[asyncpg.Record]) -> list[LiveCall]:
+    """The calls as a dashboard reads them, each naming who has it (``people``: a reader that sees users)."""
+    names = await person_names(people, (call["taken_over_by"] for call in calls))
+    return [LiveCall(**dict(call), taken_over_by_name=names.get(call["taken_over_by"])) for call in calls]
 
 
 async def transcript(db: Reader, call_id: UUID) -> list[TranscriptLine]:

@@ -61,17 +61,18 @@ async def own_call(db: Db, principal: Principal, call_id: UUID) -> asyncpg.Recor
 
 
 @router.get("", response_model=list[LiveCall], summary="Live calls (queued and active), oldest first")
-async def live_calls(principal: CurrentUser, db: Db, agent_id: UUID | None = None) -> list[LiveCall]:
+async def live_calls(principal: CurrentUser, db: Db, pool: ServicePool, agent_id: UUID | None = None) -> list[LiveCall]:
     async with db.as_user(principal) as conn:
-        return await queries.live_calls(conn, agent_id)
+        calls = await queries.live_calls(conn, agent_id)
+    return await queries.with_holder_names(pool, calls)
 
 
 @router.get("/{call_id}", response_model=LiveCallDetail,
             summary="One call as it stands: transcript so far and tool requests (for a dashboard that reloads)")
-async def call_detail(call_id: UUID, principal: CurrentUser, db: Db) -> LiveCallDetail:
-    call = await own_call(db, principal, call_id)
+async def call_detail(call_id: UUID, principal: CurrentUser, db: Db, pool: ServicePool) -> LiveCallDetail:
+    [call] = await queries.with_holder_names(pool, [await own_call(db, principal, call_id)])
     async with db.as_user(principal) as conn:
-        return LiveCallDetail(**dict(call), transcript=await queries.transcript(conn, call_id),
+        return LiveCallDetail(**call.model_dump(), transcript=await queries.transcript(conn, call_id),
                               tool_requests=await queries.tool_requests(conn, call_id))
 
 
@@ -80,6 +81,10 @@ async def whisper(bus: BusDep, db: Db, principal: Principal, call_id: UUID, comm
     call = await own_call(db, principal, call_id)
     if call["status"] != "active":
         raise ApiError(409, "call_not_active", f"the call is {call['status']}; only a live call takes whispers")
+    if instructions is None and call["taken_over_by"] is not None:
+        # The agent would "pause" without a word to the customer and acknowledge that it told them.
+        raise ApiError(409, "call_taken_over", "the call is taken over: the agent is silent already, so there is "
+                                               "nothing to pause; instructions reach it with Inject or the hand-back")
     ids = CallRef(supervisor_id=call["supervisor_id"], agent_id=call["agent_id"], call_id=call_id).fields()
     event = WhisperPause(**ids, requested_by=principal.user_id) if instructions is None else \
         WhisperInject(**ids, requested_by=principal.user_id, instructions=instructions)
@@ -127,12 +132,17 @@ def live_ids(call: asyncpg.Record, verb: str) -> CallRef:
     return CallRef(supervisor_id=call["supervisor_id"], agent_id=call["agent_id"], call_id=call["id"])
 
 
-async def held_by_someone(pool: ServicePool, call: asyncpg.Record, principal: Principal, verb: str) -> ApiError:
-    """409 for whoever is not the person who has the call (taken over by someone else), naming that person:
-    a conflict with the call's state, which changes back when they hand it back, not a lack of rights."""
-    who = await queries.person_name(pool, call["taken_over_by"]) or "another supervisor"
-    return ApiError(409, "taken_over_by_someone_else", f"{who} has this call: only the person who took it over "
-                                                       f"can {verb}")
+async def refuse_unless_holder(pool: ServicePool, call: asyncpg.Record, principal: Principal, verb: str,
+                               admin_may: bool = False) -> None:
+    """The rule of a call taken over: only the person who has it may ``verb`` (an admin too where
+    ``admin_may``); anyone else gets 409 naming that person, a conflict with the call's state, which changes
+    back when they hand it back, not a lack of rights. A call nobody has taken over passes."""
+    holder = call["taken_over_by"]
+    if holder is None or holder == principal.user_id or (admin_may and principal.is_admin):
+        return
+    who = await queries.person_name(pool, holder) or "another supervisor"
+    raise ApiError(409, "taken_over_by_someone_else", f"{who} has this call: only the person who took it over "
+                                                      f"can {verb}")
 
 
 async def change_handler(db: Db, bus: BusDep, principal: Principal, call_id: UUID, action: str, update: str,
@@ -160,8 +170,7 @@ async def take_over(call_id: UUID, principal: CurrentUser, db: Db, pool: Service
     ids = live_ids(call, "taken over")
     if call["taken_over_by"] == principal.user_id:
         raise ApiError(409, "already_handled", "you have this call already")
-    if call["taken_over_by"] is not None:
-        raise await held_by_someone(pool, call, principal, "hand it back")
+    await refuse_unless_holder(pool, call, principal, "hand it back")
     name = await queries.person_name(pool, principal.user_id) or principal.email
     row = await change_handler(
         db, bus, principal, call_id, "call.takeover",
@@ -183,8 +192,7 @@ async def supervisor_message(call_id: UUID, body: MessageIn, principal: CurrentU
     ids = live_ids(call, "written to")
     if call["taken_over_by"] is None:
         raise ApiError(409, "not_taken_over", "take the call over first: the agent is answering this customer")
-    if call["taken_over_by"] != principal.user_id:
-        raise await held_by_someone(pool, call, principal, "write to the customer")
+    await refuse_unless_holder(pool, call, principal, "write to the customer")
     message = SupervisorMessage(**ids.fields(), by=principal.user_id, text=body.text)
     await bus.publish(message)
     return Accepted(event_id=message.event_id)
@@ -199,9 +207,7 @@ async def hand_back(call_id: UUID, principal: CurrentUser, db: Db, pool: Service
                     body: HandbackIn | None = None) -> Accepted:
     call = await own_call(db, principal, call_id)
     ids = live_ids(call, "handed back")
-    holder = call["taken_over_by"]
-    if holder is not None and holder != principal.user_id and not principal.is_admin:
-        raise await held_by_someone(pool, call, principal, "hand it back")
+    await refuse_unless_holder(pool, call, principal, "hand it back", admin_may=True)
     instructions = body.instructions if body is not None else None
     back: list[CallHandedBack] = []
 
@@ -215,5 +221,5 @@ async def hand_back(call_id: UUID, principal: CurrentUser, db: Db, pool: Service
     await change_handler(db, bus, principal, call_id, "call.handback",
                          # Only from the holder seen above: a call taken over again meanwhile is not theirs.
                          "taken_over_by = null, taken_over_at = null where id = $1 and taken_over_by = $2",
-                         events, holder)
+                         events, call["taken_over_by"])
     return Accepted(event_id=back[0].event_id)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from contracts.analytics import LiveCounters, SentimentScore
-from contracts.calls import AgentStatusChanged, CallEnded, CallQueued, CallStarted
+from contracts.calls import AgentStatusChanged, CallEnded, CallQueued, CallStarted, CallTakenOver
 from contracts.envelope import utc_now
 from contracts.results import ArchiveSaved, NotificationCreated
 from contracts.subjects import agent_filter, supervisor_topic_filter, topic_filter
@@ -27,11 +27,12 @@ from gateway.tokens import STREAM_AUDIENCE, InvalidToken, Principal, verify_toke
 
 router = APIRouter(prefix="/api/stream", tags=["streams"], route_class=DocumentedRoute)
 
-# What each stream carries, by topic (tool.permission: the requests and their decisions).
+# What each stream carries, by topic (tool.permission: the requests and their decisions; call.handled: take-overs
+# and hand-backs, for the admin's list of calls taken over).
 SUPERVISOR_TOPICS = tuple(event.topic for event in (NotificationCreated, ToolPermissionRequest, AgentStatusChanged,
                                                     CallQueued, CallStarted, CallEnded, LiveCounters))
-ADMIN_TOPICS = tuple(event.topic for event in (AgentStatusChanged, CallQueued, CallStarted, CallEnded, SentimentScore,
-                                               ArchiveSaved, LiveCounters))
+ADMIN_TOPICS = tuple(event.topic for event in (AgentStatusChanged, CallQueued, CallStarted, CallEnded, CallTakenOver,
+                                               SentimentScore, ArchiveSaved, LiveCounters))
 
 StreamToken = Annotated[str | None, Query(description="A token from POST /api/stream-token (EventSource "
                                                       "cannot send an Authorization header)")]
