@@ -12,7 +12,7 @@ An owner that dies stops renewing. Every instance sweeps for live calls whose le
 them with one update that succeeds for one instance only; the new owner rebuilds the call's state and
 attaches to the same per-call consumer, so what the dead owner had not acked is delivered again and
 nothing the customer said is lost. How the state is rebuilt is the service's: from the database (the
-agent-worker's transcript), or by reading the call's events again from the start (``takeover_replays``:
+agent-worker's transcript), or by reading the call's events again from the start (``replays_inherited_calls``:
 sentiment, whose scores live nowhere else). An instance that cannot renew for a whole lease stops
 following its calls (another may have them by then); one that stops cleanly frees its leases at once.
 
@@ -163,9 +163,9 @@ class CallOwnership(Generic[ServiceT]):
     leases: Leases
     calls: Subscriber[ServiceT]
     service: ServiceT
-    # Taking a call over reads its events again from the start instead of resuming after the last one
+    # Inheriting a dead owner's call (not a supervisor's take-over) reads its events again from the start instead of resuming after the last one
     # the dead owner acked: for a service that rebuilds its state from them.
-    takeover_replays: bool = False
+    replays_inherited_calls: bool = False
     _followed: dict[UUID, _Followed] = field(default_factory=dict)
     _last_renewed: float = field(default_factory=time.monotonic)
 
@@ -209,7 +209,7 @@ class CallOwnership(Generic[ServiceT]):
             await self.leases.release(self.pool, call.call_id)
             return
         durable = self.durable(call.call_id)
-        if inherited and self.takeover_replays:
+        if inherited and self.replays_inherited_calls:
             with contextlib.suppress(NotFoundError):
                 await self.bus.delete_consumer(durable)
         consumer = self.calls.consumer(

@@ -58,7 +58,7 @@ class Scorer:
     def __post_init__(self) -> None:
         # A call taken over from a dead instance is read again from its start: its scores lived only there.
         self.ownership = CallOwnership(self.pool, self.bus, Leases("sentiment", self.lease_seconds), call_events, self,
-                                       takeover_replays=True)
+                                       replays_inherited_calls=True)
 
     async def open_call(self, call: CallRef, inherited: bool) -> bool:
         mood = CallMood(call.supervisor_id, call.agent_id, call.call_id, last_heard_at=time.monotonic())
