@@ -163,8 +163,9 @@ class CallOwnership(Generic[ServiceT]):
     leases: Leases
     calls: Subscriber[ServiceT]
     service: ServiceT
-    # Inheriting a dead owner's call (not a supervisor's take-over) reads its events again from the start instead of resuming after the last one
-    # the dead owner acked: for a service that rebuilds its state from them.
+    # Inheriting a dead owner's call (not a supervisor's take-over) reads its events again from the
+    # start instead of resuming after the last one the dead owner acked: for a service that rebuilds
+    # its state from them.
     replays_inherited_calls: bool = False
     _followed: dict[UUID, _Followed] = field(default_factory=dict)
     _last_renewed: float = field(default_factory=time.monotonic)
