@@ -8,7 +8,8 @@ from gateway.config import Settings
 def main() -> None:
     settings = Settings()
     configure_logging("gateway", settings.log_level, settings.instance)
-    uvicorn.run(build(settings), host=settings.host, port=settings.port, log_config=None)
+    uvicorn.run(build(settings), host=settings.host, port=settings.port, log_config=None,
+                timeout_keep_alive=settings.keep_alive_seconds)
 
 
 if __name__ == "__main__":

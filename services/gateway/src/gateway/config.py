@@ -39,6 +39,11 @@ class Settings(LiveKitSettings):
     max_streams_per_supervisor: int = Field(3, ge=1, description="Agent streams open at once (one per agent).")
     sse_ping_seconds: float = Field(15.0, gt=0, description="Heartbeat comments keep proxies from closing streams.")
     max_body_bytes: int = Field(256 * 1024, ge=1024)
+    keep_alive_seconds: int = Field(
+        75, ge=1, description="How long an idle HTTP connection stays open. Longer than a load balancer's idle "
+                                "timeout (60 s is common) and than the gap between a customer's messages: a server "
+                                "closing first races the client's next request on that connection (uvicorn's 5 s "
+                                "default reset requests under load).")
     login_attempts_per_minute: int = Field(10, ge=1, description="Per client address and per account.")
     refresh_attempts_per_minute: int = Field(30, ge=1)
     call_attempts_per_minute: int = Field(10, ge=1, description="Calls a client address may start per minute.")
