@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,16 @@ import httpx
 import psutil
 import pytest
 
-from embedded_stack.launcher import DEMO_PROCESSES, SERVICES, Child, LauncherLog, Supervisor
+from embedded_stack.launcher import (
+    DEMO_PROCESSES,
+    SERVICES,
+    Child,
+    LauncherLog,
+    Options,
+    Supervisor,
+    env_name,
+    service_children,
+)
 from embedded_stack.lifetime import LEFTOVER_MARK, AlreadyRunning, hold_lock, leftovers, watch
 from embedded_stack.postgres_server import clear_leftover, free_port, prepare_data_dir
 from tests.e2e.test_make_run import archived_calls, wait_healthy
@@ -309,3 +319,19 @@ async def test_a_process_left_by_a_dead_child_holds_up_neither_its_restart_nor_t
             if (msg := json.loads(line)["msg"]).isdigit():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(msg), signal.SIGKILL)
+
+
+def test_a_metrics_port_another_program_holds_is_swapped_for_a_free_one(capsys: pytest.CaptureFixture[str]) -> None:
+    # A second platform on this machine: its services would otherwise serve no metrics at all.
+    base = free_port()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", base))  # the first bus service's port: call-router's (the gateway has none)
+        holder.listen()
+        children = service_children(Options(data_dir=Path("unused"), metrics_port=base - 1),
+                                    LauncherLog(colour=False, json_logs=True))
+    ports = {child.name: int(child.env[f"{env_name(child.name)}_METRICS_PORT"])
+             for child in children if child.name != "gateway"}
+    assert ports["call-router"] != base and ports["agent-worker"] == base + 1
+    warning = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert warning["child"] == "call-router" and warning["port"] == ports["call-router"]
+    assert f"metrics port {base} is taken" in warning["msg"]

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from embedded_stack.launcher import BUS_SERVICES, INSTANCES_ENV, Options, instance_counts, run
+from embedded_stack.launcher import BUS_SERVICES, INSTANCES_ENV, METRICS_BASE_PORT, Options, instance_counts, run
 
 
 def main() -> None:
@@ -24,6 +24,9 @@ def main() -> None:
                         help="port of the demo MCP server (loyalty points) the demo agents use")
     parser.add_argument("--room-server-port", type=int, default=7880,
                         help="port of the embedded room server for voice calls (when LIVEKIT_URL is not set)")
+    parser.add_argument("--metrics-port", type=int, default=METRICS_BASE_PORT,
+                        help="the first bus service's metrics port; the others follow it (a taken one is swapped "
+                             "for a free one, logged)")
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
     parser.add_argument("--log-format", choices=("text", "json"), default=os.environ.get("PLATFORM_LOG_FORMAT", "text"),
                         help="text: every line rendered readable (default); json: one JSON object a line, as the "
@@ -41,6 +44,7 @@ def main() -> None:
         data_dir=args.data_dir.resolve(), gateway_port=args.port, nats_port=args.nats_port,
         nats_monitoring_port=args.nats_monitoring_port, postgres_port=args.postgres_port,
         demo_mcp_port=args.demo_mcp_port, room_server_port=args.room_server_port,
+        metrics_port=args.metrics_port,
         demo_password=os.environ.get("DEMO_PASSWORD", "demo-password"), seed=not args.no_demo,
         json_logs=args.log_format == "json", instances=instances)
     sys.exit(asyncio.run(run(options)))

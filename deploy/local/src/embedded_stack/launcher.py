@@ -90,6 +90,7 @@ class Options:
     postgres_port: int = 54329
     demo_mcp_port: int = 8765
     room_server_port: int = 7880
+    metrics_port: int = METRICS_BASE_PORT  # the first service's; the others' follow (metrics_port)
     demo_password: str = "demo-password"
     seed: bool = True
     colour: bool = field(default_factory=sys.stdout.isatty)
@@ -123,9 +124,9 @@ def instance_counts(flags: Sequence[str], environ: Mapping[str, str]) -> dict[st
     return {name: count for name, count in counts.items() if count != 1}
 
 
-def metrics_port(service_index: int, instance: int) -> int:
+def metrics_port(service_index: int, instance: int, base: int = METRICS_BASE_PORT) -> int:
     """Where instance ``instance`` (from 1) of the ``service_index``-th of SERVICES serves its metrics."""
-    return METRICS_BASE_PORT + service_index + METRICS_INSTANCE_STRIDE * (instance - 1)
+    return base + service_index + METRICS_INSTANCE_STRIDE * (instance - 1)
 
 
 def render_line(service: str, raw: str, colour: bool, width: int = 12) -> str:
@@ -541,7 +542,7 @@ async def start_everything(options: Options, supervisor: Supervisor, env: dict[s
     await prepare_database(database_url, options, log)
     env |= {"NATS_URL": nats_url, "DATABASE_URL": database_url, "GATEWAY_PORT": str(options.gateway_port),
             "DEMO_MCP_PORT": str(options.demo_mcp_port)}
-    children = [*service_children(options), *(Child(name, [sys.executable, "-m", module])
+    children = [*service_children(options, log), *(Child(name, [sys.executable, "-m", module])
                                                for name, module in DEMO_PROCESSES)]
     log.width = max(log.width, *(len(child.name) for child in children))
     if not os.environ.get("LIVEKIT_URL"):
@@ -561,16 +562,22 @@ async def start_everything(options: Options, supervisor: Supervisor, env: dict[s
     print_banner(options, nats_monitoring, env["LIVEKIT_URL"], log)
 
 
-def service_children(options: Options) -> list[Child]:
+def service_children(options: Options, log: LauncherLog) -> list[Child]:
     """Each instance of each service: its instance number (SERVICE_INSTANCE, which its heartbeat and log
-    lines carry) and metrics port of its own, named agent-worker#2 in the logs when there are several."""
+    lines carry) and metrics port of its own, named agent-worker#2 in the logs when there are several.
+    A metrics port another program holds (a second platform on this machine) is swapped for a free one."""
     children = []
     for index, (name, module) in enumerate(SERVICES):
         count = options.instances.get(name, 1)
         for instance in range(1, count + 1):
+            child_name = name if count == 1 else f"{name}#{instance}"
             env = {"SERVICE_INSTANCE": str(instance)}
             if name != "gateway":
-                env[f"{env_name(name)}_METRICS_PORT"] = str(metrics_port(index, instance))
-            children.append(Child(name if count == 1 else f"{name}#{instance}", [sys.executable, "-m", module],
-                                  env=env))
+                port = wanted = metrics_port(index, instance, options.metrics_port)
+                if port_taken(HOST, port):
+                    port = free_port(HOST)
+                    log.warning(f"metrics port {wanted} is taken by another program: {child_name} serves its metrics "
+                                f"on {port} instead (--metrics-port to choose)", child=child_name, port=port)
+                env[f"{env_name(name)}_METRICS_PORT"] = str(port)
+            children.append(Child(child_name, [sys.executable, "-m", module], env=env))
     return children
