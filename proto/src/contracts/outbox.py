@@ -1,14 +1,15 @@
 """Transactional outbox: events staged in the same transaction as the change that implies them,
-published after it commits. A crash between commit and publish leaves them staged; the next flush
-(at start-up or on the service's timer) sends them. Publishing twice is harmless: the event id is
-JetStream's message id, so a duplicate inside the window is dropped."""
+published after it commits by whoever made the change (``send``: its own events, in order, before it
+goes on). A crash between commit and publish leaves them staged; the service's timer (``flush_forever``,
+and at start-up) sends what is left. Publishing twice is harmless: the event id is JetStream's message
+id, so a duplicate inside the window is dropped."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -44,22 +45,35 @@ class Change:
 @contextlib.asynccontextmanager
 async def change(pool: asyncpg.Pool, bus: Bus) -> AsyncIterator[Change]:
     """A transaction and the events it implies, which cannot part: staged in it, published after it."""
-    async with pool.acquire() as conn, conn.transaction():
-        staged = Change(conn)
-        yield staged
-        await stage(conn, staged.events)
-    if staged.events:
-        await flush(pool, bus)
+    async with pool.acquire() as conn:
+        async with conn.transaction():
+            staged = Change(conn)
+            yield staged
+            await stage(conn, staged.events)
+        await send(conn, bus, staged.events)
 
 
-async def flush(pool: asyncpg.Pool, bus: Bus, batch: int = 500) -> int:
-    """Publish staged events in order; returns how many. Concurrent flushers take turns per row."""
+async def send(db: asyncpg.Pool | asyncpg.Connection, bus: Bus, events: Sequence[Envelope]) -> None:
+    """Publish the events a committed change staged, in order, and take them off the outbox. Only its own:
+    taking whatever else was staged (as a flush does) let other changes' senders go on before their
+    events were out, so a call's next event could overtake them; and it cost a transaction and a query."""
+    if not events:
+        return
+    for event in events:
+        await bus.publish(event)
+    await db.execute("delete from public.outbox where event_id = any($1::uuid[])", [e.event_id for e in events])
+
+
+async def flush(pool: asyncpg.Pool, bus: Bus, batch: int = 500, older_than_seconds: float = 0.0) -> int:
+    """Publish staged events in order (those staged at least ``older_than_seconds`` ago); returns how
+    many. Concurrent flushers take turns per row."""
     sent = 0
     while True:
         async with pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
-                "select id, payload::text as payload from public.outbox order by id limit $1 for update skip locked",
-                batch)
+                "select id, payload::text as payload from public.outbox"
+                " where staged_at <= now() - make_interval(secs => $2)"
+                " order by id limit $1 for update skip locked", batch, older_than_seconds)
             for row in rows:
                 await bus.publish(decode_event(row["payload"]))
             if rows:
@@ -69,11 +83,14 @@ async def flush(pool: asyncpg.Pool, bus: Bus, batch: int = 500) -> int:
             return sent
 
 
-async def flush_forever(pool: asyncpg.Pool, bus: Bus, interval_seconds: float = 1.0) -> None:
-    """Catches what a crashed or disconnected publisher left behind."""
+async def flush_forever(pool: asyncpg.Pool, bus: Bus, interval_seconds: float = 1.0,
+                        left_after_seconds: float = 2.0) -> None:
+    """Catches what a crashed or disconnected sender left behind: events staged ``left_after_seconds``
+    ago or more (younger ones are their sender's to send; taking them too would only contend for the
+    rows)."""
     while True:
         try:
-            await flush(pool, bus)
+            await flush(pool, bus, older_than_seconds=left_after_seconds)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the bus or database is away: try again next round

@@ -116,7 +116,7 @@ async def decide(router: Router, agent_id: UUID | None, decision: routing.Decisi
     for started in events:
         if isinstance(started, CallStarted) and started.livekit_room:
             await router.rooms.open(started, started.livekit_room)
-    await outbox.flush(router.pool, router.bus)
+    await outbox.send(router.pool, router.bus, events)
     for ended in events:
         if isinstance(ended, CallEnded) and ended.channel == "voice" and ended.started_at \
                 and router.settings.voice_enabled:

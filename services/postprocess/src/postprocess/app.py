@@ -52,7 +52,7 @@ async def ended(archivist: Archivist, event: CallEnded) -> None:
         events = await archive_call(conn, event, shared_embedder(), timedelta(days=settings.fcr_window_days),
                                     summary, note)
         await outbox.stage(conn, events)
-    await outbox.flush(pool, archivist.bus)
+    await outbox.send(pool, archivist.bus, events)
 
 
 async def hosted_summary(pool: asyncpg.Pool, client: groq.AsyncGroq, settings: Settings,

@@ -156,8 +156,9 @@ async def change_handler(db: Db, bus: BusDep, principal: Principal, call_id: UUI
             raise ApiError(409, "already_handled", "the call is already taken over" if action == "call.takeover"
                            else "the call is not taken over: the agent has it")
         await audit.record(conn, principal, action, "call", call_id, row["supervisor_id"])
-        await outbox.stage_after_user_change(conn, events(row))
-    await outbox.flush(db.pool, bus)
+        announced = events(row)
+        await outbox.stage_after_user_change(conn, announced)
+    await outbox.send(db.pool, bus, announced)
     return row
 
 

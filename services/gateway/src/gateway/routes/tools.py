@@ -45,9 +45,10 @@ async def decide(request_id: UUID, body: DecisionIn, principal: CurrentUser, db:
             raise ApiError(409, "already_decided", f"too late: this request has already {ALREADY[status]}")
         await audit.record(conn, principal, "tool_request.decide", "tool_request", request_id, row["supervisor_id"],
                            allowed=body.allow, note=body.note)
-        await outbox.stage_after_user_change(conn, [ToolPermissionDecision(
+        decision = ToolPermissionDecision(
             supervisor_id=row["supervisor_id"], agent_id=row["agent_id"], call_id=row["call_id"],
             request_id=request_id, allowed=body.allow, decided_by="supervisor", decided_by_user=principal.user_id,
-            note=body.note)])
-    await outbox.flush(db.pool, bus)
+            note=body.note)
+        await outbox.stage_after_user_change(conn, [decision])
+    await outbox.send(db.pool, bus, [decision])
     return ToolDecision(**{k: row[k] for k in ToolDecision.model_fields})
