@@ -56,8 +56,6 @@ TAKEN_OVER_REFUSAL = "A colleague has taken this call over, so I can't do that n
 BACK_LINE = "I'm back with you. Is there anything else I can help with?"
 STILL_THERE_LINE = "Are you still there? I'm here whenever you're ready."
 WENT_WRONG = "I'm sorry, something went wrong on my side. Could you say that again?"
-
-
 TAKEOVER_LINE_END = " from our team is joining the conversation now and will take it from here."
 
 
