@@ -22,16 +22,21 @@ import asyncpg
 import pytest
 
 from agent_worker.app import setup as worker_setup
+from agent_worker.approval import APPROVAL_LINE
 from agent_worker.config import Settings as WorkerSettings
-from agent_worker.session import PAUSE_LINE
+from agent_worker.session import PAUSE_LINE, RESUME_LINE
+from contracts import outbox
 from contracts.analytics import SentimentScore
 from contracts.bus import Bus
 from contracts.calls import CallEnded, CallRef, CallStarted, CustomerMessage
 from contracts.ownership import Leases, renewal_interval
 from contracts.service import Runtime
-from contracts.subjects import CALLS_STREAM
+from contracts.subjects import CALLS_STREAM, call_filter
+from contracts.tools import ToolExecuted, ToolPermissionDecision
 from contracts.transcripts import TranscriptChunk
-from contracts.whisper import WhisperPause
+from contracts.whisper import WhisperInject, WhisperPause
+from embedded_stack.demo import seed_shop
+from gateway.queries.tool_requests import decide as store_decision
 from sentiment.app import setup as sentiment_setup
 from sentiment.config import Settings as SentimentSettings
 from sentiment.model import Scored, load_model
@@ -177,7 +182,7 @@ def agent_worker_process(nats_url: str, database_url: str) -> Iterator[subproces
             process.wait(10)
 
 
-async def test_a_killed_owners_call_is_taken_over_and_its_waiting_messages_answered_once(
+async def test_a_killed_owners_call_is_taken_over_still_paused_and_its_waiting_messages_answered_once(
         nats_url: str, isolated_database_url: str, isolated_pool: asyncpg.Pool, bus: Bus) -> None:
     [call] = await live_calls(isolated_pool, 1)
     with agent_worker_process(nats_url, isolated_database_url) as doomed:
@@ -186,7 +191,7 @@ async def test_a_killed_owners_call_is_taken_over_and_its_waiting_messages_answe
         [dead_holder] = (await holders(isolated_pool, "agent-worker", [call])).values()
         with running_service("agent-worker", worker_settings(nats_url, isolated_database_url), worker_setup):
             # The supervisor pauses the agent, so the customer's first message is on the transcript (and
-            # acked) but not answered when the owner dies.
+            # acked) but not answered when the owner dies; the new owner keeps the pause.
             await bus.publish(WhisperPause(**call.fields(), requested_by=uuid.uuid4()))
             await eventually(lambda: has_line(isolated_pool, call, PAUSE_LINE), within=10)
             await bus.publish(CustomerMessage(**call.fields(), text=QUESTIONS[0]))
@@ -198,21 +203,86 @@ async def test_a_killed_owners_call_is_taken_over_and_its_waiting_messages_answe
             await bus.publish(CustomerMessage(**call.fields(), text=QUESTIONS[1]))
             await eventually(lambda: taken_from(isolated_pool, call, dead_holder), within=15, every=0.02)
             taken_after = time.monotonic() - killed_at
-            await eventually(lambda: all_have(isolated_pool, [call], 6), within=20)
-            answered_after = time.monotonic() - killed_at
+            await eventually(lambda: has_line(isolated_pool, call, QUESTIONS[1]), within=10)
+            await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # an answer would have come by now
+            held = await transcript(isolated_pool, call)
+            await bus.publish(WhisperInject(**call.fields(), requested_by=uuid.uuid4(),
+                                            instructions="Carry on as before."))
+            await eventually(lambda: all_have(isolated_pool, [call], 7), within=20)
             await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # a second answer would have come by now
             said = await transcript(isolated_pool, call)
-    print(f"\nowner killed: call taken over after {taken_after:.2f} s, both waiting messages answered after "
-          f"{answered_after:.2f} s (lease {LEASE_SECONDS} s)")
+    print(f"\nowner killed: call taken over after {taken_after:.2f} s (lease {LEASE_SECONDS} s)")
     assert taken_after < LEASE_SECONDS + 2 * renewal_interval(LEASE_SECONDS) + 1.0
     assert said[:3] == [("agent", said[0][1]), ("agent", PAUSE_LINE), ("customer", QUESTIONS[0])]
+    assert held == said[:4] and said[3] == ("customer", QUESTIONS[1])  # nothing answered while paused
     assert [text for speaker, text in said if speaker == "customer"] == list(QUESTIONS)  # each once
-    assert [speaker for speaker, _ in said[3:]].count("agent") == 2, said  # each answered once
-    assert len(said) == 6, said
+    assert said[4] == ("agent", RESUME_LINE)
+    assert [speaker for speaker, _ in said[5:]] == ["agent", "agent"], said  # each answered once, on resume
 
 
 async def has_line(pool: asyncpg.Pool, call: CallRef, text: str) -> bool:
     return any(said == text for _, said in await transcript(pool, call))
+
+
+REFUND_ASKED = "The shoes arrived damaged, I want a refund for ORD-1042"
+REFUNDED = "I've refunded $89.90 on order ORD-1042"
+
+
+@pytest.mark.parametrize("decision_heard", [True, False], ids=["allowed-after-the-kill", "allowed-unheard"])
+async def test_a_refund_waiting_for_approval_when_its_owner_is_killed_is_run_once_by_the_next(
+        nats_url: str, isolated_database_url: str, isolated_pool: asyncpg.Pool, bus: Bus,
+        decision_heard: bool) -> None:
+    """The owner asked the supervisor and died waiting. The supervisor allows: the decision reaches
+    the call's consumer, read by the next owner (allowed-after-the-kill); or only its row says so, as
+    when the dead owner had taken the decision and died before running the tool (allowed-unheard).
+    Either way the next owner refunds once, records it once and tells the customer once."""
+    [call] = await live_calls(isolated_pool, 1)
+    async with isolated_pool.acquire() as conn:
+        await seed_shop(conn)
+        await conn.execute("insert into agent_tools(agent_id, supervisor_id, name, requires_approval)"
+                           " values ($1, $2, 'refund_order', true)", call.agent_id, call.supervisor_id)
+    async with bus.listen(call_filter(call.supervisor_id, call.agent_id, call.call_id)) as events:
+        executed: set[uuid.UUID] = set()  # event ids: an outbox publishes an event again after a crash
+
+        async def collect() -> None:
+            async for event in events:
+                if isinstance(event, ToolExecuted):
+                    executed.add(event.event_id)
+
+        collecting = asyncio.create_task(collect())
+        with agent_worker_process(nats_url, isolated_database_url) as doomed:
+            await bus.publish(started(call))
+            await eventually(lambda: all_have(isolated_pool, [call], 1), within=45)
+            with running_service("agent-worker", worker_settings(nats_url, isolated_database_url), worker_setup):
+                await bus.publish(CustomerMessage(**call.fields(), text=REFUND_ASKED))
+                await eventually(lambda: has_line(isolated_pool, call, APPROVAL_LINE), within=20)
+                request_id = await isolated_pool.fetchval(
+                    "select id from tool_requests where call_id = $1 and status = 'pending'", call.call_id)
+                doomed.send_signal(signal.SIGKILL)
+                await supervisor_allows(isolated_pool, bus, call, request_id, heard=decision_heard)
+                await eventually(lambda: refund_told(isolated_pool, call), within=20)
+                await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # a second one would have come by now
+                said = await transcript(isolated_pool, call)
+        collecting.cancel()
+    assert said[1:3] == [("customer", REFUND_ASKED), ("agent", APPROVAL_LINE)]
+    assert [text for _, text in said[3:]] == [await refund_told(isolated_pool, call)], said
+    assert await isolated_pool.fetchval("select count(*) from shop_refunds where order_id = 'ORD-1042'") == 1
+    assert await isolated_pool.fetchval("select status from tool_requests where id = $1", request_id) == "executed"
+    assert len(executed) == 1
+
+
+async def supervisor_allows(pool: asyncpg.Pool, bus: Bus, call: CallRef, request_id: uuid.UUID, heard: bool) -> None:
+    """The decision as the gateway stores it; announced on the bus when ``heard``."""
+    async with outbox.change(pool, bus) as change:
+        assert await store_decision(change.conn, request_id, True, call.supervisor_id, "") is not None
+        if heard:
+            change.events.append(ToolPermissionDecision(**call.fields(), request_id=request_id, allowed=True,
+                                                        decided_by="supervisor", decided_by_user=call.supervisor_id))
+
+
+async def refund_told(pool: asyncpg.Pool, call: CallRef) -> str | None:
+    return next((text for speaker, text in await transcript(pool, call)
+                 if speaker == "agent" and text.startswith(REFUNDED)), None)
 
 
 async def taken_from(pool: asyncpg.Pool, call: CallRef, dead_holder: uuid.UUID) -> bool:

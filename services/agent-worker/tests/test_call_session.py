@@ -13,12 +13,20 @@ from uuid import uuid4
 import asyncpg
 import pytest
 
+from agent_worker import dispatch
 from agent_worker.agent import AgentConfig, ToolConfig
-from agent_worker.approval import APPROVAL_LINE, ToolApproval
+from agent_worker.approval import APPROVAL_LINE, STARTED_UNRECORDED, UNCONFIRMED, ToolApproval
 from agent_worker.calls import open_session
 from agent_worker.config import Settings
 from agent_worker.dispatch import perform
-from agent_worker.session import STILL_THERE_LINE, CallSession, takeover_line
+from agent_worker.session import (
+    PAUSE_LINE,
+    RESUME_LINE,
+    STILL_THERE_LINE,
+    CallSession,
+    paused_when_left,
+    takeover_line,
+)
 from agent_worker.transcript import LineNumberTaken, TranscriptWriter
 from contracts.bus import Bus
 from contracts.calls import CallHangup, CallRef
@@ -114,7 +122,7 @@ async def test_approval_waits_for_the_decision_then_runs_and_records_the_tool(po
     approval = ToolApproval(call, pool, bus, timedelta(seconds=10), announce)
     ran: list[bool] = []
 
-    async def execute() -> dict[str, Any]:
+    async def execute(_conn: asyncpg.Connection | None) -> dict[str, Any]:
         ran.append(True)
         return {"ok": True, "message": "done"}
 
@@ -135,7 +143,7 @@ async def test_no_decision_in_time_is_a_refusal_and_the_tool_never_runs(pool: as
     async def nothing(_text: str) -> None:
         return None
 
-    async def execute() -> dict[str, Any]:
+    async def execute(_conn: asyncpg.Connection | None) -> dict[str, Any]:
         raise AssertionError("a refused tool must not run")
 
     approval = ToolApproval(call, pool, bus, timedelta(seconds=0.3), nothing)
@@ -278,3 +286,164 @@ async def test_a_session_built_after_a_take_over_says_it_once_and_stays_silent(
     assert await lines(pool, call) == [("agent", takeover_line(name)), ("customer", "Hello?"),
                                        ("agent", takeover_line(name)), ("customer", "Is anyone there?"),
                                        ("customer", "Is anyone there?")]
+
+
+# --- a call inherited from an owner that died ----------------------------------------------------
+
+A_DOLLAR = {"order_id": "ORD-1042", "amount": 1.0}  # the shop is shared by the tests: a small part each time
+REFUNDED = "I've refunded $1.00 on order ORD-1042"
+
+
+def refunding(call: CallRef) -> Any:
+    return lambda conn: dispatch.execute(conn, call, REFUND, A_DOLLAR)
+
+
+async def left_waiting(pool: asyncpg.Pool, bus: Bus, call: CallRef, tool: ToolConfig = REFUND,
+                       arguments: dict[str, Any] = A_DOLLAR) -> None:
+    """A request its owner asked the supervisor about, then died waiting."""
+    said: list[str] = []
+
+    async def announce(text: str) -> None:
+        said.append(text)
+
+    dead = ToolApproval(call, pool, bus, timedelta(seconds=10), announce)
+    waiting = asyncio.create_task(dead.run(tool, arguments, refunding(call)))
+    await eventually(lambda: said)
+    waiting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await waiting
+
+
+async def decide(pool: asyncpg.Pool, call: CallRef, status: str) -> None:
+    """The supervisor's decision, as the gateway stores it, while no owner of the call is there to hear it."""
+    await pool.execute("update tool_requests set status = $2, decided_at = now() where call_id = $1"
+                       " and status = 'pending'", call.call_id, status)
+
+
+async def refunds(pool: asyncpg.Pool, call: CallRef) -> int:
+    return await pool.fetchval("select count(*) from shop_refunds where call_id = $1", call.call_id)
+
+
+async def test_an_inherited_request_waits_for_its_decision_then_runs_once(pool: asyncpg.Pool, bus: Bus,
+                                                                          call: CallRef) -> None:
+    await left_waiting(pool, bus, call)
+    heir = ToolApproval(call, pool, bus, timedelta(seconds=10), announce=None)  # type: ignore[arg-type]
+    [request] = await heir.unfinished()
+    async with heard(bus, call) as events:
+        running = asyncio.create_task(heir.carry_on(request, REFUND, refunding(call)))
+        await asyncio.sleep(0.2)
+        assert not running.done() and await refunds(pool, call) == 0
+        heir.decided(ToolPermissionDecision(**call.fields(), request_id=request.id, allowed=True,
+                                            decided_by="supervisor"))
+        result = await running
+        assert result["ok"] and result["message"].startswith(REFUNDED)
+        # Another session that read the request before (one that lost the call) finds it done.
+        assert await heir.carry_on(request, REFUND, refunding(call)) == result
+        await eventually(lambda: [e for e in events if isinstance(e, ToolExecuted)] or None)
+        await asyncio.sleep(0.2)
+    assert [e.request_id for e in events if isinstance(e, ToolExecuted)] == [request.id]
+    assert await refunds(pool, call) == 1 and await heir.unfinished() == []
+
+
+async def test_an_allowed_request_nobody_ran_runs_once_however_many_sessions_race(pool: asyncpg.Pool, bus: Bus,
+                                                                                  call: CallRef) -> None:
+    """Allowed while the call had no owner (or its owner died before running it): not run, since a
+    built-in tool's change commits with its record; two sessions racing for it run it once."""
+    await left_waiting(pool, bus, call)
+    await decide(pool, call, "allowed")
+    sessions = [ToolApproval(call, pool, bus, timedelta(seconds=10), announce=None)  # type: ignore[arg-type]
+                for _ in range(2)]
+    [request] = await sessions[0].unfinished()
+    results = await asyncio.gather(*(s.carry_on(request, REFUND, refunding(call)) for s in sessions))
+    assert results[0] == results[1] and results[0]["message"].startswith(REFUNDED)
+    assert await refunds(pool, call) == 1
+    assert await pool.fetchval("select status from tool_requests where id = $1", request.id) == "executed"
+
+
+async def test_an_inherited_refusal_is_told_once_and_the_tool_never_runs(pool: asyncpg.Pool, bus: Bus,
+                                                                         call: CallRef) -> None:
+    await left_waiting(pool, bus, call)
+    await decide(pool, call, "denied")
+    await left_waiting(pool, bus, call)
+    await pool.execute("update tool_requests set expires_at = now() where call_id = $1 and status = 'pending'",
+                       call.call_id)  # its deadline passed while nobody owned the call
+    heir = ToolApproval(call, pool, bus, timedelta(seconds=10), announce=None)  # type: ignore[arg-type]
+    denied, expired = await heir.unfinished()
+    assert (denied.status, expired.status) == ("denied", "pending")
+    assert (await heir.carry_on(denied, REFUND, refunding(call)))["message"].startswith("I'm sorry, I'm not able")
+    assert "isn't available" in (await heir.carry_on(expired, REFUND, refunding(call)))["message"]
+    assert await heir.unfinished() == [] and await refunds(pool, call) == 0
+    assert await pool.fetchval("select status from tool_requests where id = $1", expired.id) == "timed_out"
+
+
+async def test_an_mcp_tool_its_earlier_owner_started_is_not_called_again(pool: asyncpg.Pool, bus: Bus,
+                                                                        call: CallRef) -> None:
+    """Its server's change cannot commit with our record: started and unrecorded, it may have run."""
+    remote = ToolConfig("book_visit", "", True, "mcp", "http://127.0.0.1:9/mcp")
+    await left_waiting(pool, bus, call, remote, {"day": "Monday"})
+    await decide(pool, call, "allowed")
+    await pool.execute("update tool_requests set error = $2 where call_id = $1", call.call_id, STARTED_UNRECORDED)
+
+    async def never(_conn: asyncpg.Connection | None) -> dict[str, Any]:
+        raise AssertionError("a tool that may have run must not run again")
+
+    heir = ToolApproval(call, pool, bus, timedelta(seconds=10), announce=None)  # type: ignore[arg-type]
+    [request] = await heir.unfinished()
+    assert await heir.carry_on(request, remote, never) == {"ok": False, "message": UNCONFIRMED}
+    assert await pool.fetchval("select status from tool_requests where id = $1", request.id) == "failed"
+
+
+async def test_a_session_carries_on_with_the_request_before_answering_later_lines(pool: asyncpg.Pool, bus: Bus,
+                                                                                 call: CallRef) -> None:
+    dead = TranscriptWriter(call, pool, bus, brain="scripted")
+    await dead.write("customer", "Refund a dollar on ORD-1042 please")
+    await dead.write("agent", APPROVAL_LINE)
+    await left_waiting(pool, bus, call)
+    await dead.write("customer", "Hello?")
+    session = session_for(pool, bus, call, ScriptedLLM("Still here."), next_seq=3)
+    await session.start(greet=False)
+    try:
+        await session.resume_tool_requests()
+        assert await session.resume_from_transcript()
+        await asyncio.sleep(0.3)
+        assert len(await lines(pool, call)) == 3  # "Hello?" waits for the refund's outcome
+        await decide(pool, call, "allowed")
+        [request_id] = await pool.fetch("select id from tool_requests where call_id = $1", call.call_id)
+        session.decided(ToolPermissionDecision(**call.fields(), request_id=request_id["id"], allowed=True,
+                                               decided_by="supervisor"))
+        said = await eventually(lambda: _has(lines(pool, call), 5), within=10)
+    finally:
+        await session.close()
+    assert said[3][0] == "agent" and said[3][1].startswith(REFUNDED)
+    assert said[4] == ("agent", "Still here.") and await refunds(pool, call) == 1
+
+
+def test_a_transcript_ends_paused_until_the_agent_resumes_or_a_person_takes_over() -> None:
+    def ends_paused(*said: tuple[str, str]) -> bool:
+        return paused_when_left([{"speaker": speaker, "text": text} for speaker, text in said])
+
+    assert not ends_paused()
+    assert not ends_paused(("agent", "Hi"), ("customer", "Hello"))
+    assert ends_paused(("agent", "Hi"), ("agent", PAUSE_LINE), ("customer", "Hello?"), ("customer", "Anyone?"))
+    assert not ends_paused(("agent", PAUSE_LINE), ("agent", RESUME_LINE), ("customer", "Hello?"))
+    assert ends_paused(("agent", PAUSE_LINE), ("agent", RESUME_LINE), ("agent", "Sure."), ("agent", PAUSE_LINE))
+    assert not ends_paused(("agent", PAUSE_LINE), ("agent", takeover_line("Dana")), ("customer", "Hi"))
+    assert not ends_paused(("agent", PAUSE_LINE), ("supervisor", "Dana here."))
+
+
+async def test_a_session_resumed_from_a_paused_transcript_stays_paused_until_the_supervisor_resumes(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef) -> None:
+    dead = TranscriptWriter(call, pool, bus, brain="scripted")
+    for speaker, text in (("agent", "Hi, Orders here."), ("agent", PAUSE_LINE), ("customer", "Where is ORD-3003?")):
+        await dead.write(speaker, text)  # type: ignore[arg-type]
+    session = session_for(pool, bus, call, ScriptedLLM("It was delivered."), next_seq=3)
+    await session.start(greet=False)
+    try:
+        assert await session.resume_from_transcript()
+        await asyncio.sleep(0.5)
+        assert len(await lines(pool, call)) == 3
+        await session.inject("Tell them it was delivered.")
+        said = await eventually(lambda: _has(lines(pool, call), 5), within=10)
+    finally:
+        await session.close()
+    assert said[3:] == [("agent", RESUME_LINE), ("agent", "It was delivered.")]

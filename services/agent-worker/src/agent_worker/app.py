@@ -46,10 +46,14 @@ class Worker:
         session = await open_session(self.pool, self.bus, self.settings, call.call_id, greet=True)
         if session is None:
             return False
-        if inherited and not session.taken_over:
-            # The instance that had the call died: what the customer said since its last answer (on the
-            # transcript, acked) gets one now; what it had not acked comes again from the call's consumer.
-            await session.resume_from_transcript()
+        if inherited:
+            # The instance that had the call died: the tool requests it left are seen through (first: the
+            # customer's later lines wait for their outcome); unless a person has the call, what the
+            # customer said since its last answer (on the transcript, acked) gets one now, after any
+            # whisper pause it was in; what it had not acked comes again from the call's consumer.
+            await session.resume_tool_requests()
+            if not session.taken_over:
+                await session.resume_from_transcript()
         self.sessions[call.call_id] = session
         LIVE_CALLS.labels("agent-worker").set(len(self.sessions))
         return True

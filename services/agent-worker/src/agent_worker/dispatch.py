@@ -13,11 +13,20 @@ from agent_worker.agent import ToolConfig
 from contracts.calls import CallRef
 
 
-async def execute(pool: asyncpg.Pool, ids: CallRef, config: ToolConfig, arguments: dict[str, Any]) -> dict[str, Any]:
-    if config.source == "mcp" and config.mcp_server_url:
+def runs_remotely(config: ToolConfig) -> bool:
+    """An MCP tool, which runs on its server: nothing it changes commits with our own transactions."""
+    return config.source == "mcp" and bool(config.mcp_server_url)
+
+
+async def execute(conn: asyncpg.Connection | None, ids: CallRef, config: ToolConfig,
+                  arguments: dict[str, Any]) -> dict[str, Any]:
+    """Run the tool: a built-in one on ``conn`` (in the caller's transaction), an MCP one (``conn`` None)
+    on its server."""
+    if runs_remotely(config):
+        assert config.mcp_server_url is not None
         return await mcp_tools.call(config.mcp_server_url, config.name, arguments)
-    async with pool.acquire() as conn:
-        return await perform(conn, config.name, arguments, ids)
+    assert conn is not None
+    return await perform(conn, config.name, arguments, ids)
 
 
 async def perform(conn: asyncpg.Connection, tool: str, arguments: dict[str, Any], ids: CallRef) -> dict[str, Any]:

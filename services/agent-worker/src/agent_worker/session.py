@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -30,7 +30,7 @@ from livekit.agents import ChatContext, llm
 
 from agent_worker import dispatch, mcp_tools
 from agent_worker.agent import AgentConfig, ToolConfig, build_agent, full_instructions, history_of
-from agent_worker.approval import APPROVAL_LINE, ToolApproval
+from agent_worker.approval import APPROVAL_LINE, Execute, ToolApproval, Unfinished
 from agent_worker.conversation import Conversation
 from agent_worker.local_brain import DialogueEngine
 from agent_worker.model_files import inference_executor
@@ -55,10 +55,27 @@ NOBODY_CAME = "I'm sorry, nobody from the team is free to join right now, so I'l
 TAKEN_OVER_REFUSAL = "A colleague has taken this call over, so I can't do that now."
 BACK_LINE = "I'm back with you. Is there anything else I can help with?"
 STILL_THERE_LINE = "Are you still there? I'm here whenever you're ready."
+WENT_WRONG = "I'm sorry, something went wrong on my side. Could you say that again?"
+TAKEOVER_LINE_END = " from our team is joining the conversation now and will take it from here."
 
 
 def takeover_line(name: str) -> str:
-    return f"{name} from our team is joining the conversation now and will take it from here."
+    return f"{name}{TAKEOVER_LINE_END}"
+
+
+def paused_when_left(lines: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether the transcript (``speaker``, ``text``) ends inside a whisper pause: the agent told the
+    customer it was pausing and has not said since that it is back, nor has a person taken the call
+    over (which ends a pause). The pause is kept nowhere else: the transcript is what the customer heard."""
+    for line in reversed(lines):
+        if line["speaker"] == "supervisor":
+            return False
+        if line["speaker"] == "agent":
+            if line["text"] == PAUSE_LINE:
+                return True
+            if line["text"] == RESUME_LINE or line["text"].endswith(TAKEOVER_LINE_END):
+                return False
+    return False
 
 
 __all__ = ["APPROVAL_LINE", "BACK_LINE", "PAUSE_LINE", "RESUME_LINE", "CallSession", "takeover_line"]
@@ -95,6 +112,7 @@ class CallSession:
     _task: asyncio.Task[None] | None = None
     _waiting_for_human: asyncio.Task[None] | None = None
     _silence_watch: asyncio.Task[None] | None = None
+    _carrying_on: asyncio.Task[None] | None = None  # the tool requests an earlier owner of the call left
     _supervisor_heard: RoomListener | None = None  # in a room, while a person has the call
     _last_heard: float = field(default_factory=time.monotonic)
     _asked_if_there: bool = False
@@ -179,6 +197,8 @@ class CallSession:
         while True:
             text, spoken = await self.inbox.get()
             await self.resumed.wait()
+            if self._carrying_on is not None:  # as a live turn waits for its tool: the outcome first
+                await asyncio.wait([self._carrying_on])
             if self.taken_over:
                 continue  # on the transcript, for the person; hand_back() answers what they left
             try:
@@ -189,7 +209,7 @@ class CallSession:
                 return
             except Exception:
                 log.exception("the agent failed to answer")
-                await self.say("I'm sorry, something went wrong on my side. Could you say that again?")
+                await self.say(WENT_WRONG)
             if self.ending:
                 await self.bus.publish(CallHangup(**self.ids.fields(), by="agent", reason="resolved"))
                 return
@@ -233,8 +253,29 @@ class CallSession:
             return {"ok": False, "message": TAKEN_OVER_REFUSAL}
         if (own := self._session_tools.get(config.name)) is not None:
             return await own(arguments)
-        return await self.approval.run(config, arguments,
-                                       lambda: dispatch.execute(self.pool, self.ids, config, arguments))
+        return await self.approval.run(config, arguments, self._execution(config, arguments))
+
+    def _execution(self, config: ToolConfig, arguments: dict[str, Any]) -> Execute:
+        return lambda conn: dispatch.execute(conn, self.ids, config, arguments)
+
+    async def resume_tool_requests(self) -> None:
+        """Carry on with the tool requests the call's earlier owner left (it died waiting for the
+        supervisor, or before running an allowed tool): each seen through in turn, and its outcome told
+        to the customer as the agent's line, before any later line of theirs is answered."""
+        if unfinished := await self.approval.unfinished():
+            self._carrying_on = asyncio.create_task(self._carry_on(unfinished), name=f"tools-{self.ids.call_id}")
+
+    async def _carry_on(self, requests: list[Unfinished]) -> None:
+        configured = {tool.name: tool for tool in self.config.tools}
+        for request in requests:
+            # Decided on as it was asked for, even should the agent's configuration have changed since.
+            config = configured.get(request.tool_name, ToolConfig(request.tool_name, "", True, "builtin", None))
+            try:
+                result = await self.approval.carry_on(request, config, self._execution(config, request.arguments))
+            except Exception:
+                log.exception("could not carry on with a tool request", extra={"call_id": str(self.ids.call_id)})
+                result = {"message": WENT_WRONG}
+            await self.say(str(result["message"]), add_to_history=True)
 
     async def _end_call(self, _arguments: dict[str, Any]) -> dict[str, Any]:
         self.ending = True
@@ -316,6 +357,8 @@ class CallSession:
         unanswered = [line["text"] for line in lines[answered:]]
         await self.conversation.replace_history(history_of(lines[:answered]))
         self.taken_over = False
+        if paused_when_left(lines):  # a whisper pause the earlier owner was in: held until resumed
+            self.resumed.clear()
         if unanswered:
             self.inbox.put_nowait((" ".join(unanswered), None))
         return bool(unanswered)
@@ -328,7 +371,7 @@ class CallSession:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        for watch in (self._waiting_for_human, self._silence_watch):
+        for watch in (self._waiting_for_human, self._silence_watch, self._carrying_on):
             if watch is not None:
                 watch.cancel()
         self.approval.close()
