@@ -290,16 +290,27 @@ async def test_a_session_built_after_a_take_over_says_it_once_and_stays_silent(
 
 # --- a call inherited from an owner that died ----------------------------------------------------
 
-A_DOLLAR = {"order_id": "ORD-1042", "amount": 1.0}  # the shop is shared by the tests: a small part each time
-REFUNDED = "I've refunded $1.00 on order ORD-1042"
+@pytest.fixture
+async def a_dollar(pool: asyncpg.Pool) -> dict[str, Any]:
+    """A dollar of an order of this test's own (other tests refund the demo shop's orders in full)."""
+    order_id = f"ORD-{uuid4().int % 10**9:09d}"
+    await pool.execute(
+        """insert into shop_orders(id, customer_email, customer_name, items, total, status, shipping_address)
+           values ($1, 'jo@example.com', 'Jo Rivera', '[{"name": "Rain jacket", "quantity": 1}]'::jsonb, 120,
+                   'delivered', '4 Mill Lane, Leeds LS1 4AP')""", order_id)
+    return {"order_id": order_id, "amount": 1.0}
 
 
-def refunding(call: CallRef) -> Any:
-    return lambda conn: dispatch.execute(conn, call, REFUND, A_DOLLAR)
+def refunded(arguments: dict[str, Any]) -> str:
+    return f"I've refunded $1.00 on order {arguments['order_id']}"
 
 
-async def left_waiting(pool: asyncpg.Pool, bus: Bus, call: CallRef, tool: ToolConfig = REFUND,
-                       arguments: dict[str, Any] = A_DOLLAR) -> None:
+def refunding(call: CallRef, arguments: dict[str, Any]) -> Any:
+    return lambda conn: dispatch.execute(conn, call, REFUND, arguments)
+
+
+async def left_waiting(pool: asyncpg.Pool, bus: Bus, call: CallRef, arguments: dict[str, Any],
+                       tool: ToolConfig = REFUND) -> None:
     """A request its owner asked the supervisor about, then died waiting."""
     said: list[str] = []
 
@@ -307,7 +318,7 @@ async def left_waiting(pool: asyncpg.Pool, bus: Bus, call: CallRef, tool: ToolCo
         said.append(text)
 
     dead = ToolApproval(call, pool, bus, timedelta(seconds=10), announce)
-    waiting = asyncio.create_task(dead.run(tool, arguments, refunding(call)))
+    waiting = asyncio.create_task(dead.run(tool, arguments, refunding(call, arguments)))
     await eventually(lambda: said)
     waiting.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -324,54 +335,55 @@ async def refunds(pool: asyncpg.Pool, call: CallRef) -> int:
     return await pool.fetchval("select count(*) from shop_refunds where call_id = $1", call.call_id)
 
 
-async def test_an_inherited_request_waits_for_its_decision_then_runs_once(pool: asyncpg.Pool, bus: Bus,
-                                                                          call: CallRef) -> None:
-    await left_waiting(pool, bus, call)
+async def test_an_inherited_request_waits_for_its_decision_then_runs_once(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef, a_dollar: dict[str, Any]) -> None:
+    await left_waiting(pool, bus, call, a_dollar)
     heir = ToolApproval(call, pool, bus, timedelta(seconds=10), announce=None)  # type: ignore[arg-type]
     [request] = await heir.unfinished()
     async with heard(bus, call) as events:
-        running = asyncio.create_task(heir.carry_on(request, REFUND, refunding(call)))
+        running = asyncio.create_task(heir.carry_on(request, REFUND, refunding(call, a_dollar)))
         await asyncio.sleep(0.2)
         assert not running.done() and await refunds(pool, call) == 0
         heir.decided(ToolPermissionDecision(**call.fields(), request_id=request.id, allowed=True,
                                             decided_by="supervisor"))
         result = await running
-        assert result["ok"] and result["message"].startswith(REFUNDED)
+        assert result["ok"] and result["message"].startswith(refunded(a_dollar))
         # Another session that read the request before (one that lost the call) finds it done.
-        assert await heir.carry_on(request, REFUND, refunding(call)) == result
+        assert await heir.carry_on(request, REFUND, refunding(call, a_dollar)) == result
         await eventually(lambda: [e for e in events if isinstance(e, ToolExecuted)] or None)
         await asyncio.sleep(0.2)
     assert [e.request_id for e in events if isinstance(e, ToolExecuted)] == [request.id]
     assert await refunds(pool, call) == 1 and await heir.unfinished() == []
 
 
-async def test_an_allowed_request_nobody_ran_runs_once_however_many_sessions_race(pool: asyncpg.Pool, bus: Bus,
-                                                                                  call: CallRef) -> None:
+async def test_an_allowed_request_nobody_ran_runs_once_however_many_sessions_race(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef, a_dollar: dict[str, Any]) -> None:
     """Allowed while the call had no owner (or its owner died before running it): not run, since a
     built-in tool's change commits with its record; two sessions racing for it run it once."""
-    await left_waiting(pool, bus, call)
+    await left_waiting(pool, bus, call, a_dollar)
     await decide(pool, call, "allowed")
     sessions = [ToolApproval(call, pool, bus, timedelta(seconds=10), announce=None)  # type: ignore[arg-type]
                 for _ in range(2)]
     [request] = await sessions[0].unfinished()
-    results = await asyncio.gather(*(s.carry_on(request, REFUND, refunding(call)) for s in sessions))
-    assert results[0] == results[1] and results[0]["message"].startswith(REFUNDED)
+    results = await asyncio.gather(*(s.carry_on(request, REFUND, refunding(call, a_dollar)) for s in sessions))
+    assert results[0] == results[1] and results[0]["message"].startswith(refunded(a_dollar))
     assert await refunds(pool, call) == 1
     assert await pool.fetchval("select status from tool_requests where id = $1", request.id) == "executed"
 
 
-async def test_an_inherited_refusal_is_told_once_and_the_tool_never_runs(pool: asyncpg.Pool, bus: Bus,
-                                                                         call: CallRef) -> None:
-    await left_waiting(pool, bus, call)
+async def test_an_inherited_refusal_is_told_once_and_the_tool_never_runs(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef, a_dollar: dict[str, Any]) -> None:
+    await left_waiting(pool, bus, call, a_dollar)
     await decide(pool, call, "denied")
-    await left_waiting(pool, bus, call)
+    await left_waiting(pool, bus, call, a_dollar)
     await pool.execute("update tool_requests set expires_at = now() where call_id = $1 and status = 'pending'",
                        call.call_id)  # its deadline passed while nobody owned the call
     heir = ToolApproval(call, pool, bus, timedelta(seconds=10), announce=None)  # type: ignore[arg-type]
     denied, expired = await heir.unfinished()
     assert (denied.status, expired.status) == ("denied", "pending")
-    assert (await heir.carry_on(denied, REFUND, refunding(call)))["message"].startswith("I'm sorry, I'm not able")
-    assert "isn't available" in (await heir.carry_on(expired, REFUND, refunding(call)))["message"]
+    refused = await heir.carry_on(denied, REFUND, refunding(call, a_dollar))
+    assert refused["message"].startswith("I'm sorry, I'm not able")
+    assert "isn't available" in (await heir.carry_on(expired, REFUND, refunding(call, a_dollar)))["message"]
     assert await heir.unfinished() == [] and await refunds(pool, call) == 0
     assert await pool.fetchval("select status from tool_requests where id = $1", expired.id) == "timed_out"
 
@@ -380,7 +392,7 @@ async def test_an_mcp_tool_its_earlier_owner_started_is_not_called_again(pool: a
                                                                         call: CallRef) -> None:
     """Its server's change cannot commit with our record: started and unrecorded, it may have run."""
     remote = ToolConfig("book_visit", "", True, "mcp", "http://127.0.0.1:9/mcp")
-    await left_waiting(pool, bus, call, remote, {"day": "Monday"})
+    await left_waiting(pool, bus, call, {"day": "Monday"}, remote)
     await decide(pool, call, "allowed")
     await pool.execute("update tool_requests set error = $2 where call_id = $1", call.call_id, STARTED_UNRECORDED)
 
@@ -393,12 +405,12 @@ async def test_an_mcp_tool_its_earlier_owner_started_is_not_called_again(pool: a
     assert await pool.fetchval("select status from tool_requests where id = $1", request.id) == "failed"
 
 
-async def test_a_session_carries_on_with_the_request_before_answering_later_lines(pool: asyncpg.Pool, bus: Bus,
-                                                                                 call: CallRef) -> None:
+async def test_a_session_carries_on_with_the_request_before_answering_later_lines(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef, a_dollar: dict[str, Any]) -> None:
     dead = TranscriptWriter(call, pool, bus, brain="scripted")
-    await dead.write("customer", "Refund a dollar on ORD-1042 please")
+    await dead.write("customer", f"Refund a dollar on {a_dollar['order_id']} please")
     await dead.write("agent", APPROVAL_LINE)
-    await left_waiting(pool, bus, call)
+    await left_waiting(pool, bus, call, a_dollar)
     await dead.write("customer", "Hello?")
     session = session_for(pool, bus, call, ScriptedLLM("Still here."), next_seq=3)
     await session.start(greet=False)
@@ -414,7 +426,7 @@ async def test_a_session_carries_on_with_the_request_before_answering_later_line
         said = await eventually(lambda: _has(lines(pool, call), 5), within=10)
     finally:
         await session.close()
-    assert said[3][0] == "agent" and said[3][1].startswith(REFUNDED)
+    assert said[3][0] == "agent" and said[3][1].startswith(refunded(a_dollar))
     assert said[4] == ("agent", "Still here.") and await refunds(pool, call) == 1
 
 
