@@ -24,11 +24,12 @@ from contracts.envelope import utc_now
 from gateway.tokens import Principal, issue_token
 from tests.integration.conftest import JWT_SECRET
 from tests.integration.test_gateway_streams import SseReader
-from tests.integration.test_voice_rooms import VoicePlatform, transcript, until_ended, voice_call
+from tests.integration.test_voice_rooms import WORKER_WAIT, VoicePlatform, transcript, until_ended, voice_call
 from tests.integration.test_voice_rooms import voice as voice  # the fixture
 from tests.integration.test_voice_speech import next_line, share_of_words
 from tests.pg import connection
-from tests.voice_customer import on_the_phone
+from tests.voice_customer import microphone_only, on_the_phone
+from tests.waiting import eventually
 
 # The whole call, a cold job process included, on two busy cores (the full suite's load included).
 TEST_LIMIT = 150.0
@@ -65,6 +66,9 @@ async def test_a_supervisor_takes_a_voice_call_over_speaks_in_the_room_and_hands
     token = issue_token(Principal(voice.supervisor_id, email, "supervisor", None), JWT_SECRET, timedelta(hours=1),
                         utc_now())
     auth = {"Authorization": f"Bearer {token}"}
+    # The worker takes rooms once LiveKit has its registration, after its first job process is warm
+    # (tens of seconds on a busy machine): a call dialled before that would wait for no agent.
+    await eventually(lambda: voice.livekit.registered, within=WORKER_WAIT)
     async with asyncio.timeout(TEST_LIMIT), voice_call(voice) as (call, events), \
             httpx.AsyncClient(base_url=voice.gateway.url, timeout=20) as http:
         call_id = uuid.UUID(call["call_id"])
@@ -84,7 +88,7 @@ async def test_a_supervisor_takes_a_voice_call_over_speaks_in_the_room_and_hands
             # The supervisor joins after the take-over was announced, speaks, drops out and comes back.
             heard_after: list[float] = []
             for said_line in SUPERVISOR_LINES:
-                async with on_the_phone(join) as (supervisor, _supervisor_ear):
+                async with microphone_only(join) as supervisor:
                     said = await supervisor.say(said_line)
                     await supervisor_says(events, said_line)
                     heard_after.append(time.monotonic() - said.ended)
