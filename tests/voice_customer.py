@@ -44,6 +44,7 @@ class Microphone:
 
     source: rtc.AudioSource = field(default_factory=lambda: rtc.AudioSource(RATE, 1))
     _queued: list[rtc.AudioFrame] = field(default_factory=list)
+    _saying: int = 0  # frames of what is being said
     _said: asyncio.Event = field(default_factory=asyncio.Event)
     _ended: float = 0.0
 
@@ -63,9 +64,14 @@ class Microphone:
         frames = spoken(text)
         self._said.clear()
         started = time.monotonic()
+        self._saying = len(frames)
         self._queued.extend(frames)
         await asyncio.wait_for(self._said.wait(), 60)
         return Said(started, self._ended)
+
+    def still_saying(self, after: float) -> bool:
+        """``after`` seconds of what it is saying are out, and more is still to come."""
+        return 0 < len(self._queued) <= self._saying - after * 100
 
 
 @dataclass
