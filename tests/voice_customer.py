@@ -14,7 +14,7 @@ import numpy as np
 from livekit import rtc
 
 from agent_worker.piper_voice import PiperTTS
-from tests.integration.test_voice_rooms import in_room
+from tests.integration.test_voice_rooms import Customer, in_room
 from tests.waiting import eventually
 
 RATE = 48000
@@ -44,6 +44,7 @@ class Microphone:
 
     source: rtc.AudioSource = field(default_factory=lambda: rtc.AudioSource(RATE, 1))
     _queued: list[rtc.AudioFrame] = field(default_factory=list)
+    _saying: int = 0  # frames of what is being said
     _said: asyncio.Event = field(default_factory=asyncio.Event)
     _ended: float = 0.0
 
@@ -63,9 +64,14 @@ class Microphone:
         frames = spoken(text)
         self._said.clear()
         started = time.monotonic()
+        self._saying = len(frames)
         self._queued.extend(frames)
         await asyncio.wait_for(self._said.wait(), 60)
         return Said(started, self._ended)
+
+    def still_saying(self, after: float) -> bool:
+        """``after`` seconds of what it is saying are out, and more is still to come."""
+        return 0 < len(self._queued) <= self._saying - after * 100
 
 
 @dataclass
@@ -114,23 +120,42 @@ class Ear:
 
 
 @contextlib.asynccontextmanager
+async def speaking(participant: Customer) -> AsyncIterator[Microphone]:
+    """``participant``'s microphone, published and sending (silence until it is given something to say)."""
+    microphone = Microphone()
+    await participant.room.local_participant.publish_track(
+        rtc.LocalAudioTrack.create_audio_track("microphone", microphone.source),
+        rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+    talking = asyncio.create_task(microphone.run())
+    try:
+        yield microphone
+    finally:
+        talking.cancel()
+
+
+@contextlib.asynccontextmanager
 async def on_the_phone(join: dict[str, str]) -> AsyncIterator[tuple[Microphone, Ear]]:
     """In the call's room with a microphone, hearing the agent."""
     async with in_room(join) as customer:
-        ear, microphone = Ear(), Microphone()
+        ear = Ear()
         customer.room.on("track_subscribed", lambda track, _publication, _participant: ear.listen(track))
         for participant in customer.room.remote_participants.values():
             for publication in participant.track_publications.values():
                 if publication.track is not None:
                     ear.listen(publication.track)
-        await customer.room.local_participant.publish_track(
-            rtc.LocalAudioTrack.create_audio_track("microphone", microphone.source),
-            rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
-        talking = asyncio.create_task(microphone.run())
         try:
-            yield microphone, ear
+            async with speaking(customer) as microphone:
+                yield microphone, ear
         finally:
-            talking.cancel()
             ear.close()
 
 
+@contextlib.asynccontextmanager
+async def microphone_only(join: dict[str, str]) -> AsyncIterator[Microphone]:
+    """In the call's room with a microphone, subscribed to nothing: a speaker whose hearing no test
+    checks. The room server of the tests runs in the test process and encodes the audio once for each
+    subscriber; on two busy cores it forwarded below real time with a third listening participant
+    (about 30 of 50 frames a second), and the delay of everything it forwarded grew by the second."""
+    async with in_room(join, rtc.RoomOptions(auto_subscribe=False)) as participant, \
+            speaking(participant) as microphone:
+        yield microphone

@@ -227,7 +227,7 @@ class Customer:
 
 
 @contextlib.asynccontextmanager
-async def in_room(join: dict[str, str]) -> AsyncIterator[Customer]:
+async def in_room(join: dict[str, str], options: rtc.RoomOptions | None = None) -> AsyncIterator[Customer]:
     room = rtc.Room()
     heard: asyncio.Queue[str] = asyncio.Queue()
 
@@ -238,7 +238,7 @@ async def in_room(join: dict[str, str]) -> AsyncIterator[Customer]:
         "lk.transcription", lambda reader, _identity: asyncio.ensure_future(read(reader)))
     disconnected = asyncio.Event()
     room.on("disconnected", lambda _reason: disconnected.set())
-    await room.connect(join["url"], join["token"])
+    await room.connect(join["url"], join["token"], options or rtc.RoomOptions())
     try:
         yield Customer(room, heard, disconnected)
     finally:

@@ -10,6 +10,10 @@ listener runs: whenever a microphone track of theirs is subscribed (the job's ro
 track), it is transcribed until it goes away. Each track gets its own recognition stream: a VAD stream
 keeps the state of one audio source, and offline Whisper, which does not stream, is cut into
 lines by the VAD (livekit-agents' own ``stt.StreamAdapter``, as the AgentSession does).
+
+When the listener closes (the call handed back) or a track goes, a line still being said is let
+finish and handed over: the VAD drops speech it never saw end, so the speaker's words at the instant
+of the hand-back would otherwise be lost.
 """
 
 from __future__ import annotations
@@ -23,14 +27,21 @@ from dataclasses import dataclass, field
 from livekit import rtc
 from livekit.agents import stt
 
+from agent_worker.offline_speech import LINE_PAUSE_SECONDS
 from agent_worker.speech import VoiceIO
 from agent_worker.spoken_text import normalise_transcript
 
 log = logging.getLogger("agent_worker.room_listener")
 SAMPLE_RATE = 16000  # what Silero and Whisper work at: the SDK resamples the track once, on its side
-# On close, a line being recognised is still handed over (a supervisor who hands back right after
-# speaking); a recogniser that hangs must not hold the hand-back longer than this.
+# On close, a line being said is let finish and is still handed over (a supervisor who hands back
+# while speaking); a speaker who does not pause must not hold the hand-back longer than this, nor
+# must a recogniser that hangs.
 DRAIN_SECONDS = 10.0
+# On close, how long audio still on its way is heard before deciding whether a line is being said:
+# the room forwards it a fraction of a second late, more on a busy machine.
+IN_FLIGHT_SECONDS = 1.0
+# A pause that ends a line, pushed after the last audio: the VAD drops speech it never saw end.
+LINE_END = rtc.AudioFrame.create(SAMPLE_RATE, 1, int(SAMPLE_RATE * (LINE_PAUSE_SECONDS + 0.5)))
 
 
 @dataclass
@@ -41,6 +52,7 @@ class _Heard:
     recognizer: stt.RecognizeStream
     feeding: asyncio.Task[None]
     transcribing: asyncio.Task[None]
+    between_lines: asyncio.Event  # not in the middle of a line (as the VAD heard it)
 
 
 @dataclass
@@ -82,8 +94,11 @@ class RoomListener:
             return
         recognizer = self._recognition.stream()
         audio = rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1)
+        between_lines = asyncio.Event()
+        between_lines.set()
         self._tracks[publication.sid] = _Heard(recognizer, asyncio.create_task(self._feed(audio, recognizer)),
-                                               asyncio.create_task(self._transcribe(recognizer)))
+                                               asyncio.create_task(self._transcribe(recognizer, between_lines)),
+                                               between_lines)
         log.info("listening to %s", self.identity, extra=self.log_extra)
 
     def _on_track_gone(self, _track: rtc.Track, publication: rtc.RemoteTrackPublication,
@@ -95,10 +110,16 @@ class RoomListener:
 
     @staticmethod
     async def _stop(heard: _Heard) -> None:
+        # A line being said goes on until the speaker pauses (or their track ends), as it would have.
+        await asyncio.wait([heard.feeding], timeout=IN_FLIGHT_SECONDS)
+        paused = asyncio.create_task(heard.between_lines.wait())
+        await asyncio.wait([paused, heard.feeding], timeout=DRAIN_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        paused.cancel()
         heard.feeding.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heard.feeding
-        heard.recognizer.end_input()  # what the VAD already cut off is recognised, then the stream ends
+        heard.recognizer.push_frame(LINE_END)  # a line cut short (the track gone, no pause) still ends
+        heard.recognizer.end_input()  # the lines the VAD cut off are recognised, then the stream ends
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(heard.transcribing), DRAIN_SECONDS)
         heard.transcribing.cancel()
@@ -114,8 +135,12 @@ class RoomListener:
         finally:
             await audio.aclose()
 
-    async def _transcribe(self, recognizer: stt.RecognizeStream) -> None:
+    async def _transcribe(self, recognizer: stt.RecognizeStream, between_lines: asyncio.Event) -> None:
         async for event in recognizer:
+            if event.type == stt.SpeechEventType.START_OF_SPEECH:
+                between_lines.clear()
+            elif event.type == stt.SpeechEventType.END_OF_SPEECH:
+                between_lines.set()
             if event.type != stt.SpeechEventType.FINAL_TRANSCRIPT or not event.alternatives:
                 continue
             if text := normalise_transcript(event.alternatives[0].text).strip():
