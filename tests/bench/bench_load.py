@@ -426,6 +426,7 @@ async def level(platform: Platform, admin_email: str, calls: int, args: argparse
               f"and watched in {time.perf_counter() - began:.0f}s; dialling over {args.ramp_per_call * calls:.1f}s",
               flush=True)
         processes = {**platform.processes(), "bench-client": psutil.Process()}
+        nats_before = platform.nats_message_counts()
         with Meter(processes, alone=frozenset({"bench-client"})) as meter:
             load_began = time.perf_counter()
             customers = [asyncio.create_task(customer(session, desk, i, orders[i], run, i * args.ramp_per_call))
@@ -437,6 +438,7 @@ async def level(platform: Platform, admin_email: str, calls: int, args: argparse
             if late:
                 run.errors["timeout:level (customers cut short)"] += len(late)
             load_seconds = time.perf_counter() - load_began
+        nats_after = platform.nats_message_counts()
         await asyncio.gather(*deciding, return_exceptions=True)
         for watcher in watchers:
             watcher.cancel()
@@ -478,6 +480,11 @@ async def level(platform: Platform, admin_email: str, calls: int, args: argparse
         "unsettled_at_cleanup": unsettled,
         "per_call": {name: {"cpu_s": v["cpu_s"], "rss_mb": v["rss_mb"]} for name, v in services.items()},
         "processes": services,
+        # Clients are counted by name; a client that connected during the level counts from zero.
+        "nats_messages_per_call": {
+            client: {way: round((counts[way] - nats_before.get(client, {}).get(way, 0)) / calls, 1)
+                     for way in ("in", "out")}
+            for client, counts in nats_after.items()},
     }
 
 
@@ -515,6 +522,7 @@ def show(result: dict[str, Any]) -> None:
             print(f"  {name:26s} no samples")
     print("  per call:  " + "  ".join(f"{name} {v['cpu_s'] * 1000:.0f} ms CPU / {v['rss_mb']:.2f} MB"
                                       for name, v in result["per_call"].items()))
+    print(f"  NATS messages per call: {result['nats_messages_per_call']}")
 
 
 async def measure_all(platform: Platform, args: argparse.Namespace,

@@ -5,6 +5,7 @@ service's CPU time and resident memory, read per process tree with psutil."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -33,6 +34,21 @@ class Platform:
     data_dir: Path
     log_path: Path
     nats_url: str
+    nats_monitoring_url: str
+
+    def nats_message_counts(self) -> dict[str, dict[str, int]]:
+        """NATS's running totals of messages in (published, pull requests and acks included) and out, of
+        each client by its name (the service) and of the server as a whole ("all")."""
+        with urllib.request.urlopen(f"{self.nats_monitoring_url}/connz?limit=10000", timeout=5) as response:
+            connections = json.load(response)["connections"]
+        with urllib.request.urlopen(f"{self.nats_monitoring_url}/varz", timeout=5) as response:
+            varz = json.load(response)
+        counts: dict[str, dict[str, int]] = {"all": {"in": varz["in_msgs"], "out": varz["out_msgs"]}}
+        for client in connections:
+            total = counts.setdefault(client.get("name") or "unnamed", {"in": 0, "out": 0})
+            total["in"] += client["in_msgs"]
+            total["out"] += client["out_msgs"]
+        return counts
 
     def processes(self) -> dict[str, psutil.Process]:
         """Each service's process (its children, e.g. the agent-worker's job process, are counted with
@@ -70,7 +86,8 @@ def running_platform(env_overrides: dict[str, str], ready_within: float = 240.0)
             launcher = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{ports['--port']}"
         platform = Platform(url, f"postgresql://{SUPERUSER}@127.0.0.1:{ports['--postgres-port']}/platform",
-                            launcher, data_dir, log_path, f"nats://127.0.0.1:{ports['--nats-port']}")
+                            launcher, data_dir, log_path, f"nats://127.0.0.1:{ports['--nats-port']}",
+                            f"http://127.0.0.1:{ports['--nats-monitoring-port']}")
         try:
             wait_healthy(platform, ready_within)
             yield platform
