@@ -13,7 +13,14 @@ import httpx
 import pytest
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from contracts.bus import DEAD_LETTER_PAYLOAD_CHARS, Bus, EventConsumer, connect_bus, ensure_streams
+from contracts.bus import (
+    DEAD_LETTER_PAYLOAD_CHARS,
+    Bus,
+    ConsumerGone,
+    EventConsumer,
+    connect_bus,
+    ensure_streams,
+)
 from contracts.calls import CustomerMessage
 from contracts.deadletter import DeadLetter
 from contracts.envelope import Envelope
@@ -362,3 +369,30 @@ async def test_a_services_consumers_are_counted_and_timed_on_its_metrics_port(bu
         page = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
     assert f'bus_events_total{{consumer="{durable}",outcome="handled",type="call.message"}} 2.0' in page
     assert f'bus_handler_seconds_count{{consumer="{durable}",type="call.message"}} 2.0' in page
+
+
+async def test_a_reader_taking_events_one_at_a_time_keeps_one_pull_request_open(bus: Bus) -> None:
+    """nats-py's fetch sent two pull requests per batch (a probe, then one that waits): a live stream,
+    whose events come one at a time, cost the bus three messages more per event than it carried."""
+    ids = fresh_ids()
+    requests = await bus.nc.subscribe("$JS.API.CONSUMER.MSG.NEXT.>")
+    async with bus.tail([call_filter(**ids)]) as tail:
+        for n in range(10):
+            await bus.publish(CustomerMessage(**ids, text=f"line {n}"))
+            batch = await tail.next_batch(5.0)
+            assert [event.text for _, event in batch] == [f"line {n}"]
+        await bus.nc.flush()
+        assert requests.pending_msgs == 1
+    await requests.unsubscribe()
+
+
+async def test_a_reader_whose_consumer_is_deleted_is_told_so(bus: Bus) -> None:
+    ids = fresh_ids()
+    async with bus.tail([call_filter(**ids)]) as tail:
+        assert await tail.next_batch(0.2) == []  # its pull request is open
+        consumer = next(info.name for info in await bus.js.consumers_info(CALLS_STREAM)
+                        if info.config.filter_subjects == [call_filter(**ids)])
+        await bus.delete_consumer(consumer)
+        with pytest.raises(ConsumerGone):
+            async with asyncio.timeout(5):
+                await tail.next_batch(10.0)
