@@ -371,6 +371,27 @@ async def test_a_services_consumers_are_counted_and_timed_on_its_metrics_port(bu
     assert f'bus_handler_seconds_count{{consumer="{durable}",type="call.message"}} 2.0' in page
 
 
+async def test_a_calls_own_consumers_are_counted_by_their_family(bus: Bus) -> None:
+    """Every call has consumers of its own, named after it: a metric label each would grow without end."""
+    port = free_port()
+    serve_metrics(port, "127.0.0.1")
+    family = unique_durable("per-call")
+    calls = [fresh_ids() for _ in range(2)]
+    recorder = Recorder()
+    for ids in calls:
+        await bus.publish(CustomerMessage(**ids, text="hello"))
+        consumer = EventConsumer(bus, f"{family}-{ids['call_id']}", [call_filter(**ids)], recorder,
+                                 accepts=(CustomerMessage,), forget_after_idle_seconds=60)
+        async with running(consumer):
+            await eventually(lambda ids=ids: any(e.call_id == ids["call_id"] for e in recorder.events))
+    async with httpx.AsyncClient() as http:
+        page = (await http.get(f"http://127.0.0.1:{port}/metrics")).text
+    assert f'bus_events_total{{consumer="{family}",outcome="handled",type="call.message"}} 2.0' in page
+    assert not any(str(ids["call_id"]) in page for ids in calls)
+    assert {lag.consumer for lag in await bus.consumer_lag()} >= {family}
+    assert not any(str(ids["call_id"]) in lag.consumer for lag in await bus.consumer_lag() for ids in calls)
+
+
 async def test_a_reader_taking_events_one_at_a_time_keeps_one_pull_request_open(bus: Bus) -> None:
     """nats-py's fetch sent two pull requests per batch (a probe, then one that waits): a live stream,
     whose events come one at a time, cost the bus three messages more per event than it carried."""

@@ -11,10 +11,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import time
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -151,9 +152,16 @@ class Bus:
         await self.js.delete_consumer(CALLS_STREAM, name)
 
     async def consumer_lag(self) -> list[ConsumerLag]:
-        """How far each durable consumer of the CALLS stream lags: for the metrics endpoint."""
-        return [ConsumerLag(info.name, info.num_pending or 0, info.num_ack_pending or 0)
-                for info in await self.js.consumers_info(CALLS_STREAM) if info.config.durable_name]
+        """How far each durable consumer of the CALLS stream lags, a call's own consumers summed by
+        family (consumer_family): for the metrics endpoint."""
+        lag: dict[str, ConsumerLag] = {}
+        for info in await self.js.consumers_info(CALLS_STREAM):
+            if info.config.durable_name:
+                family = consumer_family(info.name)
+                before = lag.get(family, ConsumerLag(family, 0, 0))
+                lag[family] = ConsumerLag(family, before.pending + (info.num_pending or 0),
+                                          before.unacked + (info.num_ack_pending or 0))
+        return list(lag.values())
 
     async def close(self) -> None:
         if not self.nc.is_closed:
@@ -166,6 +174,15 @@ TAIL_IDLE_SECONDS = 30.0
 # threshold above, so a live reader's consumer is never taken for a dead one's).
 TAIL_BATCH = 256
 TAIL_ASK_SECONDS = 10.0
+
+
+CALL_ID_SUFFIX = re.compile(r"-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def consumer_family(durable: str) -> str:
+    """A durable consumer's name for metrics: a call's own consumer (named after the call) by the
+    family it belongs to, as every call has one and a label per call would grow without end."""
+    return CALL_ID_SUFFIX.sub("", durable)
 
 
 @dataclass(frozen=True)
@@ -285,17 +302,18 @@ class ConsumerFeed:
             timer.cancel()
             self._waiter = None
 
-    async def close(self, hand_back: bool = False) -> None:
-        """Stop reading; ``hand_back``: tell the server the messages that came and were not taken are
-        not handled, so another reader of a shared consumer gets them at once rather than after the
-        ack wait."""
+    async def close(self, unfinished: Sequence[Msg] | None = None) -> None:
+        """Stop reading. ``unfinished``: messages of a shared consumer taken and not handled, handed
+        back with those that came and were not taken, so another reader gets them at once rather than
+        after the ack wait; only once this reader's interest is withdrawn, or the server would hand them
+        straight back to its open request."""
         self.bus.feeds.discard(self)
         if self._subscription is not None:
             await self._subscription.unsubscribe()
-        left = [m for m in self._arrived if JetStreamContext.is_status_msg(m) is None]
+        came = [m for m in self._arrived if JetStreamContext.is_status_msg(m) is None]
         self._arrived.clear()
-        if hand_back:
-            await asyncio.gather(*(m.nak() for m in left), return_exceptions=True)
+        if unfinished is not None:
+            await asyncio.gather(*(m.nak() for m in [*unfinished, *came]), return_exceptions=True)
 
 
 @dataclass
@@ -447,6 +465,9 @@ class EventConsumer:
     # service, measured); stopping and reconnecting cut the wait short.
     ask_seconds: float = 10.0
 
+    def __post_init__(self) -> None:
+        self.metrics_label = consumer_family(self.durable)
+
     async def _subscribe(self) -> ConsumerFeed:
         config = ConsumerConfig(
             durable_name=self.durable,
@@ -488,6 +509,7 @@ class EventConsumer:
                 feed.wake()
 
         waker = asyncio.create_task(wake_when_stopped())
+        unfinished: dict[int, Msg] = {}  # of the batch in hand, by its place: handed back if stopped
         try:
             while not stop.is_set():
                 try:
@@ -504,37 +526,30 @@ class EventConsumer:
                     feed = None
                     await asyncio.sleep(0.5)
                     continue
-                await self._process_batch(messages)
+                await self._process_batch(messages, unfinished)
         finally:
             waker.cancel()
-            # Withdraw interest at once, and hand back what came and was not taken: another instance of
-            # this consumer gets it now rather than after ack_wait.
+            # Withdraw interest at once and hand back what was not finished: another instance of this
+            # consumer (or this one restarted) gets it now rather than after ack_wait.
             if feed is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(feed.close(hand_back=True))
+                    await asyncio.shield(feed.close(list(unfinished.values())))
 
-    async def _process_batch(self, messages: list[Msg]) -> None:
+    async def _process_batch(self, messages: list[Msg], unfinished: dict[int, Msg]) -> None:
         """Each call's messages in order, different calls' side by side: one call's slow handler (an
-        agent's session being built, a database round trip) does not hold up every other call."""
-        done: set[int] = set()
+        agent's session being built, a database round trip) does not hold up every other call.
+        ``unfinished`` holds the messages not yet handled, for ``run`` to hand back if stopped."""
+        unfinished.update(enumerate(messages))
 
         async def in_order(indexes: list[int]) -> None:
             for index in indexes:
                 await self.process(messages[index])
-                done.add(index)
+                del unfinished[index]
 
         by_call: dict[str, list[int]] = {}
         for index, message in enumerate(messages):
             by_call.setdefault(call_token(self._original_subject(message.subject)), []).append(index)
-        try:
-            await asyncio.gather(*(in_order(indexes) for indexes in by_call.values()))
-        except asyncio.CancelledError:
-            # Stopping mid-batch: hand back what was not finished so a restarted instance gets it at once,
-            # not after ack_wait.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(asyncio.gather(
-                    *(m.nak() for index, m in enumerate(messages) if index not in done)))
-            raise
+        await asyncio.gather(*(in_order(indexes) for indexes in by_call.values()))
 
     async def process(self, message: Msg) -> None:
         try:
@@ -549,7 +564,7 @@ class EventConsumer:
             await self._dead_letter(message, f"{self.durable} does not accept {event.type}")
             return
         if event.event_id in self.seen:
-            EVENTS.labels(self.durable, event.type, "duplicate").inc()
+            EVENTS.labels(self.metrics_label, event.type, "duplicate").inc()
             await message.ack()
             return
         with call_context(event.call_id):
@@ -564,12 +579,12 @@ class EventConsumer:
                     return
                 delay = self.retry_delays[min(deliveries - 1, len(self.retry_delays) - 1)]
                 log.warning("handler failed (%s); retry %d in %.1fs", _short(exc), deliveries, delay)
-                EVENTS.labels(self.durable, event.type, "retried").inc()
+                EVENTS.labels(self.metrics_label, event.type, "retried").inc()
                 await message.nak(delay=delay)
                 return
             finally:
-                HANDLER_SECONDS.labels(self.durable, event.type).observe(time.perf_counter() - started)
-        EVENTS.labels(self.durable, event.type, "handled").inc()
+                HANDLER_SECONDS.labels(self.metrics_label, event.type).observe(time.perf_counter() - started)
+        EVENTS.labels(self.metrics_label, event.type, "handled").inc()
         self.seen.add(event.event_id)
         await message.ack()
 
@@ -592,7 +607,7 @@ class EventConsumer:
         )
         log.error("dead-lettered message on %s: %s", message.subject, reason,
                   extra={"consumer": self.durable})
-        EVENTS.labels(self.durable, "unknown", "dead_lettered").inc()
+        EVENTS.labels(self.metrics_label, "unknown", "dead_lettered").inc()
         await self.bus.js.publish(deadletter_subject(self.durable), letter.model_dump_json().encode())
         await message.ack()
 
