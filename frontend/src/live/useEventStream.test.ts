@@ -6,6 +6,15 @@ import { FakeEventSource, stubFetch } from "../test-helpers";
 import { api } from "../api/client";
 import { backoffMs, useEventStream, useStreamStart } from "./useEventStream";
 
+beforeEach(() => {
+  FakeEventSource.reset();
+  vi.stubGlobal("EventSource", FakeEventSource);
+});
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.restoreAllMocks();
+});
+
 describe("reconnect back-off", () => {
   it("doubles from one second and stops at thirty", () => {
     const middle = () => 0.5; // no jitter
@@ -22,15 +31,6 @@ describe("reconnect back-off", () => {
 
 describe("useEventStream", () => {
   const TYPES = ["call.queued", "call.ended"] as const;
-
-  beforeEach(() => {
-    FakeEventSource.reset();
-    vi.stubGlobal("EventSource", FakeEventSource);
-  });
-  afterEach(() => {
-    vi.unstubAllGlobals();
-    vi.restoreAllMocks();
-  });
 
   it("opens the stream with a fresh token and hands over each event typed by its name", async () => {
     stubFetch({ "/api/stream-token": { token: "t-1", expires_in: 300 } });
@@ -88,15 +88,6 @@ describe("useEventStream", () => {
 describe("a stream that follows a view's reads", () => {
   const TYPES = ["call.handed_back"] as const;
   const HANDED_BACK = { call_id: "c1", agent_id: "a1", supervisor_id: "s1", by: "admin-1", agent_name: "Orders" };
-
-  beforeEach(() => {
-    FakeEventSource.reset();
-    vi.stubGlobal("EventSource", FakeEventSource);
-  });
-  afterEach(() => {
-    vi.unstubAllGlobals();
-    vi.restoreAllMocks();
-  });
 
   /** A view built from the live calls and the agents (and a read that fails), following the admin stream. */
   function view(onEvent: (event: StreamEvent<(typeof TYPES)[number]>) => void = () => undefined) {
