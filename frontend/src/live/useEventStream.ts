@@ -18,7 +18,7 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
 }
 
 /** The gateway's header on a read a view follows with a stream: the id of the last bus event the answer reflects. */
-export const LAST_EVENT_ID_HEADER = "X-Last-Event-ID";
+const LAST_EVENT_ID_HEADER = "X-Last-Event-ID";
 
 /** Where a stream first opens: just after ``after``, or from now when it is null; not at all until ``known``. */
 export interface StreamStart {
