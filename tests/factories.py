@@ -27,12 +27,18 @@ async def make_agent(conn: asyncpg.Connection, supervisor: uuid.UUID, name: str 
                                supervisor, name, new_number())
 
 
-async def make_live_call(conn: asyncpg.Connection) -> CallRef:
-    """A supervisor of its own with one agent, on a chat call that is live."""
-    supervisor = await make_user(conn, "supervisor")
-    agent = await make_agent(conn, supervisor)
+async def make_live_call(conn: asyncpg.Connection, agent: tuple[uuid.UUID, uuid.UUID] | None = None,
+                         taken_over_by: uuid.UUID | None = None) -> CallRef:
+    """A chat call that is live: on ``agent`` (its supervisor's id and its own), else on a supervisor of its own
+    with one agent; taken over by ``taken_over_by`` if given."""
+    if agent is None:
+        supervisor = await make_user(conn, "supervisor")
+        agent = supervisor, await make_agent(conn, supervisor)
+    supervisor_id, agent_id = agent
     call_id = await conn.fetchval(
-        """insert into calls(id, supervisor_id, agent_id, agent_name, channel, dialled_number, status)
-           values (gen_random_uuid(), $1, $2, 'A', 'chat', '+1-555-0000', 'active') returning id""",
-        supervisor, agent)
-    return CallRef(supervisor_id=supervisor, agent_id=agent, call_id=call_id)
+        """insert into calls(id, supervisor_id, agent_id, agent_name, channel, dialled_number, status, taken_over_by,
+                             taken_over_at)
+           values (gen_random_uuid(), $1, $2, 'A', 'chat', '+1-555-0000', 'active', $3,
+                   case when $3::uuid is not null then now() end) returning id""",
+        supervisor_id, agent_id, taken_over_by)
+    return CallRef(supervisor_id=supervisor_id, agent_id=agent_id, call_id=call_id)

@@ -84,8 +84,8 @@ test("a reloaded desk names who has the call, and an admin hands a colleague's c
   const adminName = (await taken.json()).name;
   await desk.reload();
   await expect(card.getByText(`${adminName} has this call: the agent is silent until handed back`)).toBeVisible();
-  // The hand-back reaches the card through its stream: live again since the reload (as a person would see).
-  await expect(card.getByRole("status", { name: /Live updates: Live/ })).toBeVisible();
+  // Handed back at once, likely before the reloaded card's stream is open: the stream starts from where
+  // the card's reads stood, so the hand-back reaches the card all the same.
   expect((await request.post(`/api/calls/${live.id}/handback`, { headers: admin })).ok()).toBeTruthy();
   await expect(card.getByRole("button", { name: "Take over" })).toBeVisible();
 

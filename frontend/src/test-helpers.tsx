@@ -26,8 +26,9 @@ export function sentTo(path?: string, method?: string): Sent[] {
 
 /**
  * Answers fetch by path ("/api/agents"), or by method and path ("POST /api/agents") where one path
- * answers differently: a JSON body (status 200) or [status, body]; anything else is 404. A stream
- * token is handed out unless the routes say otherwise. Returns the paths asked for, in order.
+ * answers differently: a JSON body (status 200) or [status, body] or [status, body, headers]; anything
+ * else is 404. A stream token is handed out unless the routes say otherwise. Returns the paths asked
+ * for, in order.
  */
 export function stubFetch(routes: Record<string, unknown>) {
   const calls: string[] = [];
@@ -41,19 +42,22 @@ export function stubFetch(routes: Record<string, unknown>) {
     sent.push({ method: request.method, path: url.pathname, query: url.searchParams, body: text ? JSON.parse(text) : undefined,
                 authorization: request.headers.get("Authorization") });
     const answer = answers[`${request.method} ${url.pathname}`] ?? answers[url.pathname];
-    const [status, body] = Array.isArray(answer) && typeof answer[0] === "number" ? answer : [answer === undefined ? 404 : 200, answer ?? { message: "not found" }];
-    return new Response(status === 204 ? null : JSON.stringify(body), { status: status as number, headers: { "content-type": "application/json" } });
+    const [status, body, headers] = Array.isArray(answer) && typeof answer[0] === "number" ? answer : [answer === undefined ? 404 : 200, answer ?? { message: "not found" }];
+    return new Response(status === 204 ? null : JSON.stringify(body), {
+      status: status as number, headers: { "content-type": "application/json", ...(headers as Record<string, string> | undefined) },
+    });
   }));
   return calls;
 }
 
 /**
  * EventSource does not exist in jsdom. This one records every stream the app opens, and the test
- * speaks through it: ``emit`` delivers one event as the gateway would (its name, its JSON, an id),
- * ``fail`` drops the connection.
+ * speaks through it: ``open`` is the gateway's answer, ``emit`` delivers one event as the gateway would
+ * (its name, its JSON, an id), ``fail`` drops the connection.
  */
 export class FakeEventSource {
   static opened: FakeEventSource[] = [];
+  onopen: (() => void) | null = null;
   onerror: (() => void) | null = null;
   closed = false;
   private readonly listeners = new Map<string, ((event: MessageEvent) => void)[]>();
@@ -89,7 +93,12 @@ export class FakeEventSource {
     this.closed = true;
   }
 
-  /** The gateway's first event on a stream. */
+  /** The gateway has answered: the stream is open. */
+  open() {
+    act(() => this.onopen?.());
+  }
+
+  /** The gateway's first event on a stream read from now. */
   ready() {
     this.dispatch("ready", "{}");
   }

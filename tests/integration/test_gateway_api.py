@@ -17,7 +17,7 @@ from contracts.bus import Bus, EventConsumer
 from contracts.calls import CustomerMessage
 from contracts.subjects import supervisor_filter
 from gateway.queries import archive as archive_queries
-from tests.factories import new_number
+from tests.factories import make_live_call, new_number
 from tests.integration.conftest import (
     METRICS_TOKEN,
     RunningGateway,
@@ -223,6 +223,45 @@ def test_admin_overview_has_a_card_per_supervisor(http: httpx.Client, world: Wor
     cards = {card["id"]: card for card in response.json()["supervisors"]}
     assert {world.a["id"], world.b["id"]} <= set(cards)
     assert cards[world.a["id"]]["agents"] >= 1 and cards[world.a["id"]]["calls_today"] >= 0
+
+
+def test_live_calls_filtered_by_take_over_keep_each_viewers_own(http: httpx.Client, world: World,
+                                                                  database_url: str) -> None:
+    admin = world.headers(http, world.admin_email)
+    floors = []
+    for label in ("dana", "lee"):
+        supervisor = create_supervisor(http, admin, label)
+        headers = world.headers(http, supervisor["email"])
+        agents = [uuid.UUID(create_agent(http, headers, name=f"A{n}")["id"]) for n in range(2)]
+        floors.append((uuid.UUID(supervisor["id"]), agents, headers))
+    (dana, dana_agents, dana_headers), (lee, lee_agents, _) = floors
+
+    async def calls() -> list[uuid.UUID]:  # an agent has one live call at a time
+        async with connection(database_url) as conn:
+            return [(await make_live_call(conn, (dana, dana_agents[0]), taken_over_by=dana)).call_id,
+                    (await make_live_call(conn, (dana, dana_agents[1]))).call_id,
+                    (await make_live_call(conn, (lee, lee_agents[0]), taken_over_by=lee)).call_id]
+
+    dana_took, with_its_agent, lee_took = made = asyncio.run(calls())
+
+    def listed(headers: dict[str, str], **query: str) -> dict[uuid.UUID, str | None]:
+        """The calls listed, each with who has it."""
+        response = http.get("/api/calls", headers=headers, params=query)
+        assert response.status_code == 200, response.text
+        return {uuid.UUID(call["id"]): call["taken_over_by_name"] for call in response.json()}
+
+    try:
+        assert listed(dana_headers, taken_over="true") == {dana_took: "Supervisor dana"}
+        assert listed(dana_headers, taken_over="false") == {with_its_agent: None}
+        assert listed(dana_headers).keys() == {dana_took, with_its_agent}
+        # An admin's list has every floor's (and only calls taken over).
+        everyones = listed(admin, taken_over="true")
+        assert {dana_took: "Supervisor dana", lee_took: "Supervisor lee"}.items() <= everyones.items()
+        assert all(everyones.values()) and with_its_agent not in everyones
+        refused = http.get("/api/calls", headers=dana_headers, params={"taken_over": "maybe"})
+        assert refused.status_code == 422 and "taken_over" in refused.json()["message"], refused.text
+    finally:
+        fetch(database_url, "update calls set status = 'ended', ended_at = now() where id = any($1)", made)
 
 
 def test_metrics_for_an_admin_or_the_scrape_token(http: httpx.Client, world: World) -> None:

@@ -1,5 +1,6 @@
 """SSE fan-out through a real gateway, a real HTTP client and real JetStream: resume with
-Last-Event-ID, the per-supervisor stream limit, ownership, heartbeats and clean-up on disconnect."""
+Last-Event-ID, a stream opened from where a dashboard's reads stood, the per-supervisor stream limit,
+ownership, heartbeats and clean-up on disconnect."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import httpx
 import pytest
 
 from contracts.bus import Bus
-from contracts.calls import AgentStatusChanged
+from contracts.calls import AgentStatusChanged, CallHandedBack
 from contracts.results import NotificationCreated
 from contracts.subjects import CALLS_STREAM
 from contracts.transcripts import TranscriptChunk
@@ -168,6 +169,36 @@ async def test_resuming_from_the_ready_event_loses_nothing_published_while_away(
     await bus.publish(event)
     async with open_stream(client, path, token=token, last_event_id=ready.id) as reader:
         assert (await reader.next()).data["event_id"] == str(event.event_id)
+
+
+async def test_a_stream_opened_from_a_reads_position_gets_what_was_published_after_the_read(
+        client: httpx.AsyncClient, http: httpx.Client, world: World, bus: Bus) -> None:
+    """A card reloaded as an admin hands its call back: the hand-back lands between the card's read of the
+    live calls and its stream's opening, and still reaches the card; what came before the read does not."""
+    headers = world.headers(http, world.a["email"])
+    await bus.publish(chunk(world.a, "before the read", 0))
+    read = await client.get("/api/calls", headers=headers)
+    assert read.status_code == 200, read.text
+    handed_back = CallHandedBack(supervisor_id=world.a["id"], agent_id=world.a["agent"], call_id=world.a["call"],
+                                 by=world.a["id"], agent_name="A1")
+    await bus.publish(handed_back)
+    token = stream_token(http, world, world.a["email"])
+    async with open_stream(client, f"/api/stream/agents/{world.a['agent']}", token=token,
+                           last_event_id=read.headers["X-Last-Event-ID"]) as reader:
+        first = await reader.next()
+    assert (first.event, first.data["event_id"]) == ("call.handed_back", str(handed_back.event_id))
+
+
+@pytest.mark.parametrize("path", ["/api/agents", "/api/calls", "/api/calls/{call}", "/api/notifications",
+                                  "/api/tool-requests", "/api/analytics/live", "/api/admin/overview"])
+async def test_every_read_a_dashboard_follows_with_a_stream_says_where_the_bus_stood(
+        client: httpx.AsyncClient, http: httpx.Client, world: World, bus: Bus, path: str) -> None:
+    reader = world.admin_email if path.startswith("/api/admin") else world.a["email"]
+    await bus.publish(chunk(world.a, "just before the read", 0))
+    last = (await bus.js.stream_info(CALLS_STREAM)).state.last_seq
+    read = await client.get(path.format(call=world.a["call"]), headers=world.headers(http, reader))
+    assert read.status_code == 200, read.text
+    assert int(read.headers["X-Last-Event-ID"]) >= last
 
 
 async def test_disconnect_removes_the_bus_consumer_and_frees_the_slot(

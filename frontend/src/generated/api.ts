@@ -1954,6 +1954,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The id of the last bus event this answer reflects: open the live stream with last_event_id set to it to miss nothing published since (left out while the bus is away) */
+                    "X-Last-Event-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2003,6 +2005,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The id of the last bus event this answer reflects: open the live stream with last_event_id set to it to miss nothing published since (left out while the bus is away) */
+                    "X-Last-Event-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2451,6 +2455,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The id of the last bus event this answer reflects: open the live stream with last_event_id set to it to miss nothing published since (left out while the bus is away) */
+                    "X-Last-Event-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2800,6 +2806,8 @@ export interface operations {
         parameters: {
             query?: {
                 agent_id?: string | null;
+                /** @description true: only the calls a person has taken over from their agent; false: only those nobody has */
+                taken_over?: boolean | null;
             };
             header?: never;
             path?: never;
@@ -2810,6 +2818,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The id of the last bus event this answer reflects: open the live stream with last_event_id set to it to miss nothing published since (left out while the bus is away) */
+                    "X-Last-Event-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2919,6 +2929,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The id of the last bus event this answer reflects: open the live stream with last_event_id set to it to miss nothing published since (left out while the bus is away) */
+                    "X-Last-Event-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3689,6 +3701,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The id of the last bus event this answer reflects: open the live stream with last_event_id set to it to miss nothing published since (left out while the bus is away) */
+                    "X-Last-Event-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4401,6 +4415,8 @@ export interface operations {
             /** @description Successful Response */
             200: {
                 headers: {
+                    /** @description The id of the last bus event this answer reflects: open the live stream with last_event_id set to it to miss nothing published since (left out while the bus is away) */
+                    "X-Last-Event-ID"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -8,7 +8,7 @@ import { ErrorNote } from "../../components/ErrorNote";
 import { decimal, daysAgo, duration, isoDay, percent } from "../../components/format";
 import { KpiCharts } from "../../components/KpiCharts";
 import { useLoad } from "../../components/useLoad";
-import { useEventStream } from "../../live/useEventStream";
+import { useEventStream, useStreamStart } from "../../live/useEventStream";
 import { TakenOverCalls } from "./TakenOverCalls";
 
 const STREAM_TYPES = ["analytics.counters", "sentiment.score", "call.ended", "archive.saved", "call.taken_over", "call.handed_back"] as const;
@@ -22,9 +22,12 @@ function floorOf(event: LiveCounters): FloorCounters {
 export function AdminDashboard() {
   const [range, setRange] = useState<Range>({ from: daysAgo(29), to: isoDay(new Date()) });
   const { from, to } = range;
-  const overview = useLoad(() => ok(api.GET("/api/admin/overview")), []);
-  const live = useLoad(() => ok(api.GET("/api/analytics/live")), []);
-  const calls = useLoad(() => ok(api.GET("/api/calls")), []);
+  // The stream starts from what these reads show.
+  const start = useStreamStart();
+  const { read } = start;
+  const overview = useLoad(() => read(api.GET("/api/admin/overview")), [read]);
+  const live = useLoad(() => read(api.GET("/api/analytics/live")), [read]);
+  const takenOver = useLoad(() => read(api.GET("/api/calls", { params: { query: { taken_over: true } } })), [read]);
   const kpis = useLoad(() => ok(api.GET("/api/analytics/kpis", { params: { query: { from, to } } })), [from, to]);
   const board = useLoad(() => ok(api.GET("/api/analytics/leaderboard", { params: { query: { from, to } } })), [from, to]);
   const series = useLoad(() => ok(api.GET("/api/analytics/timeseries", { params: { query: { from, to } } })), [from, to]);
@@ -49,10 +52,10 @@ export function AdminDashboard() {
         break;
       case "call.taken_over":
       case "call.handed_back":
-        void calls.reload();
+        void takenOver.reload();
         break;
       case "call.ended":
-        calls.setData((all) => all && all.filter((call) => call.id !== event.call_id));
+        takenOver.setData((all) => all && all.filter((call) => call.id !== event.call_id));
         setMoods((all) => {
           const mine = { ...all[event.supervisor_id] };
           delete mine[event.call_id];
@@ -64,12 +67,11 @@ export function AdminDashboard() {
         refreshSoon.current = setTimeout(() => void overview.reload(), 1500);
         break;
     }
-  });
+  }, { start });
   const totals = Object.values(counters).reduce(
     (sum, c) => ({ active: sum.active + c.active_calls, queued: sum.queued + c.queued_calls, busy: sum.busy + c.agents_busy }),
     { active: 0, queued: 0, busy: 0 },
   );
-  const takenOver = (calls.data ?? []).filter((call) => call.status === "active" && call.taken_over_by);
   const supervisorName = (id: string) => {
     const card = overview.data?.supervisors.find((s) => s.id === id);
     return card ? card.full_name || card.email : "another supervisor";
@@ -86,9 +88,9 @@ export function AdminDashboard() {
 
       <section aria-labelledby="taken-over-title">
         <h2 id="taken-over-title">Calls taken over</h2>
-        <ErrorNote error={calls.error} />
-        <TakenOverCalls calls={takenOver} supervisorName={supervisorName}
-          onHandedBack={(id) => calls.setData((all) => all && all.filter((call) => call.id !== id))} />
+        <ErrorNote error={takenOver.error} />
+        <TakenOverCalls calls={takenOver.data ?? []} supervisorName={supervisorName}
+          onHandedBack={(id) => takenOver.setData((all) => all && all.filter((call) => call.id !== id))} />
       </section>
 
       <section aria-labelledby="cards-title">

@@ -167,6 +167,37 @@ describe("the agent card, following the agent's stream", () => {
     expect(screen.getByTestId("agent-status")).toHaveTextContent("idle");
   });
 
+  it("opened from the floor's reads, hears a hand-back made before it opened, and takes what they showed again in its stride", async () => {
+    const held = liveCall({ taken_over_by: "admin-1", taken_over_by_name: "Sam" });
+    stubFetch({
+      [`/api/calls/${IDS.call}`]: {
+        ...held, tool_requests: [],
+        transcript: [{ seq: 0, speaker: "agent", text: "Hello, Orders here.", brain: "local", occurred_at: "2026-11-25T10:00:01Z" }],
+      },
+    });
+    render(<AgentCard agent={agent({ status: "busy" })} activeCall={held} start={{ known: true, after: "41" }} />, { wrapper: OnTheFloor });
+    expect(await screen.findByText("Hello, Orders here.")).toBeInTheDocument();
+    const stream = await FakeEventSource.at(`/api/stream/agents/${IDS.agent}`);
+    expect(stream.query.get("last_event_id")).toBe("41");
+    // What the reads showed already, replayed: the call's start and its first line change nothing.
+    stream.emit("call.started", STARTED);
+    stream.emit("transcript.chunk", chunk(0, "agent", "Hello, Orders here.", "local"));
+    expect(screen.getAllByText("Hello, Orders here.")).toHaveLength(1);
+    expect(screen.getByText("Sam has this call: the agent is silent until handed back")).toBeInTheDocument();
+    // The hand-back published between the reads and the stream's opening.
+    stream.emit("call.handed_back", { ...ON_CALL, by: "admin-1", agent_name: "Orders" });
+    expect(screen.getByRole("button", { name: "Take over" })).toBeInTheDocument();
+  });
+
+  it("waits for the floor's reads before opening", async () => {
+    stubFetch({});
+    const view = render(<AgentCard agent={agent()} activeCall={undefined} start={{ known: false, after: null }} />, { wrapper: OnTheFloor });
+    await new Promise((settle) => setTimeout(settle, 20));
+    expect(FakeEventSource.opened).toHaveLength(0);
+    view.rerender(<AgentCard agent={agent()} activeCall={undefined} start={{ known: true, after: "7" }} />);
+    expect((await FakeEventSource.at(`/api/stream/agents/${IDS.agent}`)).query.get("last_event_id")).toBe("7");
+  });
+
   it("starts from the transcript so far when the dashboard opens mid-call", async () => {
     stubFetch({
       [`/api/calls/${IDS.call}`]: {
@@ -192,6 +223,12 @@ describe("reduceCall", () => {
     expect(second?.id).toBe("c2");
     expect(second?.lines).toEqual([]);
     expect(reduceCall(null, { type: "call.ended", ...ENDED })).toBeNull();
+  });
+
+  it("keeps what it knows of the call shown when that call's start comes again", () => {
+    const taken = reduceCall(reduceCall(reduceCall(null, started("c1")), { type: "transcript.chunk", ...chunk(0, "agent", "Hello") }),
+      { type: "call.taken_over", ...ON_CALL, by: "u1", by_name: "Dana" });
+    expect(reduceCall(taken, started("c1"))).toBe(taken);
   });
 
   it("ends a whisper pause when the call is taken over: the person has it, the agent is silent", () => {

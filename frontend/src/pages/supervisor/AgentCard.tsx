@@ -6,7 +6,7 @@ import { ErrorNote } from "../../components/ErrorNote";
 import { brainName, decimal } from "../../components/format";
 import { mergeLines, type Line } from "../../components/transcript";
 import { VoiceStatus } from "../../components/VoiceStatus";
-import { useEventStream } from "../../live/useEventStream";
+import { useEventStream, type StreamStart } from "../../live/useEventStream";
 import { useVoiceRoom } from "../../live/useVoiceRoom";
 import { useTakeOver } from "./takeOver";
 
@@ -54,10 +54,12 @@ function newCall(id: string, caller: string, channel: string, brain: string | nu
 
 /**
  * The card's call after one event of the agent's stream: a call that starts replaces the last one;
- * the rest apply to the call shown, and events of any other call are ignored.
+ * the rest apply to the call shown, and events of any other call are ignored. An event applied twice
+ * (replayed from the floor's reads, or after a reconnect) changes nothing the second time.
  */
 export function reduceCall(view: CallView | null, event: CardEvent): CallView | null {
-  if (event.type === "call.started") return newCall(event.call_id, event.caller, event.channel);
+  // The start of the call shown already (a stream replaying what the card read) keeps what the card knows.
+  if (event.type === "call.started") return view?.id === event.call_id ? view : newCall(event.call_id, event.caller, event.channel);
   if (event.type === "agent.status" || !view || view.id !== event.call_id) return view;
   switch (event.type) {
     case "transcript.chunk":
@@ -90,8 +92,11 @@ function trendArrow(trend: number) {
   return trend > 0.05 ? "↑" : trend < -0.05 ? "↓" : "→";
 }
 
-/** One agent, live: status, the current call's transcript, sentiment and satisfaction, and the whisper panel. */
-export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: LiveCall | undefined }) {
+/**
+ * One agent, live: status, the current call's transcript, sentiment and satisfaction, and the whisper panel.
+ * ``start``: the floor's, whose reads ``agent`` and ``activeCall`` come from (without it, from now).
+ */
+export function AgentCard({ agent, activeCall, start }: { agent: Agent; activeCall: LiveCall | undefined; start?: StreamStart }) {
   const [call, setCall] = useState<CallView | null>(null);
   const [status, setStatus] = useState<Agent["status"] | AgentStatusChanged["status"]>(agent.status);
   const transcriptEnd = useRef<HTMLDivElement>(null);
@@ -134,7 +139,7 @@ export function AgentCard({ agent, activeCall }: { agent: Agent; activeCall: Liv
     // Handed back by someone else (an admin): a voice room joined to speak in is no longer ours to speak in.
     else if (event.type === "call.handed_back") void leave(event.call_id);
     setCall((current) => reduceCall(current, event));
-  });
+  }, { start });
 
   useEffect(() => {
     transcriptEnd.current?.scrollIntoView?.({ block: "nearest" });

@@ -63,6 +63,19 @@ describe("the supervisor dashboard's stream", () => {
     return { requests, stream: await FakeEventSource.at("/api/stream/supervisor") };
   }
 
+  it("opens its stream and each agent card's just after the earliest event its reads reflect", async () => {
+    const at = (position: string, body: unknown) => [200, body, { "X-Last-Event-ID": position }];
+    stubFetch({
+      "/api/agents": at("64", [{ id: "a1", name: "Orders", phone_number: "+1-555-0101", status: "idle" }]), "/api/calls": at("61", []),
+      "/api/notifications": at("63", []), "/api/tool-requests": at("62", []),
+    });
+    renderAt("/supervisor", <SupervisorDashboard />);
+    for (const path of ["/api/stream/supervisor", "/api/stream/agents/a1"]) {
+      expect((await FakeEventSource.at(path)).query.get("last_event_id")).toBe("61");
+    }
+    expect(FakeEventSource.opened).toHaveLength(2);
+  });
+
   it("adds a tool request as it arrives, and drops it once decided elsewhere", async () => {
     const { stream } = await dashboardOnItsStream();
     stream.emit("tool.permission.request", {

@@ -6,7 +6,7 @@ import { Countdown } from "../../components/Countdown";
 import { ErrorNote } from "../../components/ErrorNote";
 import { when } from "../../components/format";
 import { useLoad } from "../../components/useLoad";
-import { useEventStream } from "../../live/useEventStream";
+import { useEventStream, useStreamStart } from "../../live/useEventStream";
 import { useAuth } from "../../auth/AuthProvider";
 import { AgentCard } from "./AgentCard";
 import { TakeOverProvider, useTakeOver } from "./takeOver";
@@ -37,16 +37,19 @@ export function notificationFrom(event: NotificationCreated): Notification {
 
 export function SupervisorDashboard() {
   const { user } = useAuth();
-  const agents = useLoad(() => ok(api.GET("/api/agents")), []);
-  const calls = useLoad(() => ok(api.GET("/api/calls")), []);
-  const notifications = useLoad(() => ok(api.GET("/api/notifications")), []);
-  const pending = useLoad<PendingRequest[]>(() => ok(api.GET("/api/tool-requests", { params: { query: { status: "pending" } } })), []);
+  // The floor's streams (its own, and each agent card's) start from what these reads show.
+  const start = useStreamStart();
+  const { read } = start;
+  const agents = useLoad(() => read(api.GET("/api/agents")), [read]);
+  const calls = useLoad(() => read(api.GET("/api/calls")), [read]);
+  const notifications = useLoad(() => read(api.GET("/api/notifications")), [read]);
+  const pending = useLoad<PendingRequest[]>(() => read(api.GET("/api/tool-requests", { params: { query: { status: "pending" } } })), [read]);
   const [counters, setCounters] = useState<FloorCounters | null>(null);
   useEffect(() => {
-    ok(api.GET("/api/analytics/live"))
+    read(api.GET("/api/analytics/live"))
       .then((floor) => setCounters((current) => current ?? floor.supervisors[0] ?? null))
       .catch(() => undefined); // the stream brings the next update anyway
-  }, []);
+  }, [read]);
 
   const status = useEventStream("/api/stream/supervisor", STREAM_TYPES, (event) => {
     switch (event.type) {
@@ -72,7 +75,7 @@ export function SupervisorDashboard() {
         void calls.reload();
         break;
     }
-  });
+  }, { start });
   const activeByAgent = new Map((calls.data ?? []).filter((c) => c.status === "active").map((c) => [c.agent_id, c]));
   const queued = (calls.data ?? []).filter((c) => c.status === "queued").length;
 
@@ -94,7 +97,7 @@ export function SupervisorDashboard() {
             <ErrorNote error={agents.error ?? calls.error} />
             {agents.data?.length === 0 && <p className="muted">No agents yet: create one under Agents.</p>}
             <div className="cards">
-              {agents.data?.map((agent) => <AgentCard key={agent.id} agent={agent} activeCall={activeByAgent.get(agent.id)} />)}
+              {agents.data?.map((agent) => <AgentCard key={agent.id} agent={agent} activeCall={activeByAgent.get(agent.id)} start={start} />)}
             </div>
           </section>
           <aside aria-labelledby="alerts-title" className="alerts">

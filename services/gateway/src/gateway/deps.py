@@ -4,24 +4,28 @@ that documents the refusals they imply."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, Request, params
+from fastapi import Depends, Request, Response, params
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_dependant
 from fastapi.routing import APIRoute
 
 from contracts.bus import Bus
 from contracts.db import acting_as
+from contracts.subjects import CALLS_STREAM
 from gateway.auth import AuthBackend, unauthorized
 from gateway.config import Settings
 from gateway.errors import ApiError, refusals
 from gateway.ratelimit import RateLimiter
 from gateway.tokens import Principal
+
+log = logging.getLogger("gateway.deps")
 
 
 def bearer_token(request: Request) -> str:
@@ -107,6 +111,30 @@ SettingsDep = Annotated[Settings, Depends(settings)]
 AuthDep = Annotated[AuthBackend, Depends(auth_backend)]
 
 
+# On a read a live view starts from: the id of the last bus event its answer reflects.
+LAST_EVENT_ID_HEADER = "X-Last-Event-ID"
+
+
+async def last_event_reflected(response: Response, bus: BusDep) -> None:
+    """For a read a dashboard follows with a live stream: the id of the last bus event its answer reflects, in
+    ``X-Last-Event-ID``, so the stream opened with ``last_event_id`` set to it misses nothing published
+    meanwhile. Taken before the route reads: the services change the database before they announce the change
+    (contracts.outbox), so every event up to it is in the answer; a later one may be too, and comes again. With
+    the bus away the header is left out (the stream cannot open either; it starts from now once it does)."""
+    if not bus.connected:
+        return
+    try:
+        info = await bus.js.stream_info(CALLS_STREAM)
+    except Exception as exc:  # the read is still worth answering: only its live view loses its starting point
+        log.warning("the bus position of a read is unknown (%s); its stream will start from now", exc)
+        return
+    response.headers[LAST_EVENT_ID_HEADER] = str(info.state.last_seq)
+
+
+# The dependency of a route whose answer a live view follows with its stream (documented by DocumentedRoute).
+REFLECTS_EVENTS = Depends(last_event_reflected)
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -148,7 +176,7 @@ class DocumentedRoute(APIRoute):
     gateway really sends: 401 when it needs a signed-in user, 403 when an admin, 404 when it names a record
     in its path, 422 when it reads input (in place of FastAPI's default body, which the gateway never sends),
     and any other 4xx. Refusals a route's own code makes (409, a call token's 401 and 403) it declares with
-    ``responses=refusals(...)``."""
+    ``responses=refusals(...)``. A route with ``REFLECTS_EVENTS`` documents the header it adds."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], *,
                  responses: dict[int | str, dict[str, Any]] | None = None,
@@ -163,5 +191,10 @@ class DocumentedRoute(APIRoute):
             (422, reads),
             ("4XX", True),
         ) if applies]
-        super().__init__(path, endpoint, responses={**refusals(*implied), **(responses or {})},
+        reflects = {200: {"headers": {LAST_EVENT_ID_HEADER: {
+            "description": "The id of the last bus event this answer reflects: open the live stream with "
+                           "last_event_id set to it to miss nothing published since (left out while the bus "
+                           "is away)",
+            "schema": {"type": "string", "pattern": "^[0-9]+$"}}}}} if last_event_reflected in calls else {}
+        super().__init__(path, endpoint, responses={**refusals(*implied), **reflects, **(responses or {})},
                          dependencies=dependencies, **kwargs)

@@ -46,10 +46,12 @@ async def person_name(db: Reader, user_id: UUID) -> str | None:
     return (await person_names(db, [user_id])).get(user_id)
 
 
-async def live_calls(db: Reader, agent_id: UUID | None) -> list[asyncpg.Record]:
+async def live_calls(db: Reader, agent_id: UUID | None, taken_over: bool | None) -> list[asyncpg.Record]:
+    """The calls not ended, of one agent or all; ``taken_over``: only those a person has (true) or not (false)."""
     return await db.fetch(
         f"""select {LIVE_COLUMNS} from calls where status <> 'ended' and ($1::uuid is null or agent_id = $1)
-            order by queued_at""", agent_id)
+              and ($2::boolean is null or (taken_over_by is not null) = $2)
+            order by queued_at""", agent_id, taken_over)
 
 
 async def with_holder_names(people: Reader, calls: Sequence[asyncpg.Record]) -> list[LiveCall]:

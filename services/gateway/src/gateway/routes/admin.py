@@ -6,7 +6,7 @@ from fastapi import APIRouter, Path, Query
 
 from contracts.bus import NoSuchDeadLetter, NotReplayable, read_dead_letters, replay_dead_letter
 from gateway import audit
-from gateway.deps import AdminUser, BusDep, Db, DocumentedRoute
+from gateway.deps import REFLECTS_EVENTS, AdminUser, BusDep, Db, DocumentedRoute
 from gateway.errors import ApiError
 from gateway.schemas import DeadLetterOut, DeadLetterPage, Overview, Replayed, SupervisorCard
 
@@ -32,7 +32,7 @@ SUPERVISOR_CARDS = """
     order by u.full_name"""
 
 
-@router.get("/overview", response_model=Overview,
+@router.get("/overview", dependencies=[REFLECTS_EVENTS], response_model=Overview,
             summary="Supervisor monitoring cards: agents, live calls, today's KPIs")
 async def overview(admin: AdminUser, db: Db) -> Overview:
     async with db.as_user(admin) as conn:

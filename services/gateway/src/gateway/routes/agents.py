@@ -10,7 +10,7 @@ from fastapi import APIRouter, Response
 from contracts.locks import LockKey, lock_for_transaction
 from contracts.tools import BUILTIN_TOOLS
 from gateway import audit
-from gateway.deps import CurrentUser, Db, DocumentedRoute
+from gateway.deps import REFLECTS_EVENTS, CurrentUser, Db, DocumentedRoute
 from gateway.errors import ApiError, not_found, refusals
 from gateway.queries import agents as queries
 from gateway.schemas import AgentIn, AgentOut, AgentPatch, CatalogTool
@@ -62,7 +62,8 @@ async def number_is_free(conn: asyncpg.Connection, phone_number: str, agent_id: 
         raise ApiError(409, "number_taken", f"the number {phone_number} already belongs to another agent")
 
 
-@router.get("", response_model=list[AgentOut], summary="Your agents (an admin: all, or one supervisor's)")
+@router.get("", dependencies=[REFLECTS_EVENTS], response_model=list[AgentOut],
+            summary="Your agents (an admin: all, or one supervisor's)")
 async def list_agents(principal: CurrentUser, db: Db, supervisor_id: UUID | None = None) -> list[AgentOut]:
     async with db.as_user(principal) as conn:
         return await queries.agents(conn, supervisor_id)

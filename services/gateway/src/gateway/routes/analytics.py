@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from contracts.envelope import utc_now
-from gateway.deps import CurrentUser, Db, DocumentedRoute
+from gateway.deps import REFLECTS_EVENTS, CurrentUser, Db, DocumentedRoute
 from gateway.errors import ApiError, not_found, refusals
 from gateway.queries import agents, supervisors
 from gateway.schemas import Day
@@ -197,7 +197,7 @@ async def timeseries(request: Request, principal: CurrentUser, db: Db, scope: Sc
                       points=[TimePoint(start=day, kpis=kpis_from(sums, score_weights)) for day, sums in rows])
 
 
-@router.get("/live", response_model=LiveFloor,
+@router.get("/live", dependencies=[REFLECTS_EVENTS], response_model=LiveFloor,
             summary="Live counters now (active calls, queue, busy agents); the streams push changes")
 async def live(principal: CurrentUser, db: Db) -> LiveFloor:
     async with db.as_user(principal) as conn:

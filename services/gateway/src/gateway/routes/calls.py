@@ -5,17 +5,28 @@ call over from its agent (writing or speaking to the customer) and handing it ba
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from contracts import outbox
 from contracts.calls import CallHandedBack, CallRef, CallTakenOver, SupervisorMessage
 from contracts.envelope import Envelope, utc_now
 from contracts.whisper import WhisperInject, WhisperPause
 from gateway import audit
-from gateway.deps import AuthDep, BusDep, CurrentUser, Db, DocumentedRoute, ServicePool, SettingsDep, bearer_token
+from gateway.deps import (
+    REFLECTS_EVENTS,
+    AuthDep,
+    BusDep,
+    CurrentUser,
+    Db,
+    DocumentedRoute,
+    ServicePool,
+    SettingsDep,
+    bearer_token,
+)
 from gateway.errors import ApiError, not_found, refusals
 from gateway.queries import calls as queries
 from gateway.rooms import listener_join, takeover_join
@@ -60,14 +71,20 @@ async def own_call(db: Db, principal: Principal, call_id: UUID) -> asyncpg.Recor
     return row
 
 
-@router.get("", response_model=list[LiveCall], summary="Live calls (queued and active), oldest first")
-async def live_calls(principal: CurrentUser, db: Db, pool: ServicePool, agent_id: UUID | None = None) -> list[LiveCall]:
+TakenOverFilter = Annotated[bool | None, Query(
+    description="true: only the calls a person has taken over from their agent; false: only those nobody has")]
+
+
+@router.get("", dependencies=[REFLECTS_EVENTS], response_model=list[LiveCall],
+            summary="Live calls (queued and active), oldest first")
+async def live_calls(principal: CurrentUser, db: Db, pool: ServicePool, agent_id: UUID | None = None,
+                     taken_over: TakenOverFilter = None) -> list[LiveCall]:
     async with db.as_user(principal) as conn:
-        calls = await queries.live_calls(conn, agent_id)
+        calls = await queries.live_calls(conn, agent_id, taken_over)
     return await queries.with_holder_names(pool, calls)
 
 
-@router.get("/{call_id}", response_model=LiveCallDetail,
+@router.get("/{call_id}", dependencies=[REFLECTS_EVENTS], response_model=LiveCallDetail,
             summary="One call as it stands: transcript so far and tool requests (for a dashboard that reloads)")
 async def call_detail(call_id: UUID, principal: CurrentUser, db: Db, pool: ServicePool) -> LiveCallDetail:
     [call] = await queries.with_holder_names(pool, [await own_call(db, principal, call_id)])

@@ -6,7 +6,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from gateway import audit
-from gateway.deps import CurrentUser, Db, DocumentedRoute
+from gateway.deps import REFLECTS_EVENTS, CurrentUser, Db, DocumentedRoute
 from gateway.errors import not_found
 from gateway.queries import notifications as queries
 from gateway.schemas import NotificationOut
@@ -14,7 +14,8 @@ from gateway.schemas import NotificationOut
 router = APIRouter(prefix="/api/notifications", tags=["notifications"], route_class=DocumentedRoute)
 
 
-@router.get("", response_model=list[NotificationOut], summary="Your notifications, newest first")
+@router.get("", dependencies=[REFLECTS_EVENTS], response_model=list[NotificationOut],
+            summary="Your notifications, newest first")
 async def list_notifications(principal: CurrentUser, db: Db, unread_only: bool = False,
                              limit: Annotated[int, Query(ge=1, le=200)] = 50) -> list[NotificationOut]:
     async with db.as_user(principal) as conn:

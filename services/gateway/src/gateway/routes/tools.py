@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from contracts import outbox
 from contracts.tools import ToolPermissionDecision, ToolRequestStatus
 from gateway import audit
-from gateway.deps import BusDep, CurrentUser, Db, DocumentedRoute
+from gateway.deps import REFLECTS_EVENTS, BusDep, CurrentUser, Db, DocumentedRoute
 from gateway.errors import ApiError, not_found, refusals
 from gateway.queries import tool_requests as queries
 from gateway.schemas import DecisionIn, ToolDecision
@@ -26,7 +26,8 @@ ALREADY: dict[ToolRequestStatus, str] = {
     "failed": "been allowed and failed"}
 
 
-@router.get("", response_model=list[ToolDecision], summary="Your agents' tool requests, newest first")
+@router.get("", dependencies=[REFLECTS_EVENTS], response_model=list[ToolDecision],
+            summary="Your agents' tool requests, newest first")
 async def list_requests(principal: CurrentUser, db: Db,
                         status: ToolRequestStatus | None = "pending") -> list[ToolDecision]:
     async with db.as_user(principal) as conn:
