@@ -487,6 +487,30 @@ async def test_an_outcome_its_owner_died_before_telling_is_told_once(
     assert brain.seen == [] and await refunds(pool, call) == 1
 
 
+async def test_a_session_opened_on_a_begun_transcript_takes_the_call_up_where_it_was_left(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef, nats_url: str, database_url: str,
+        a_dollar: dict[str, Any]) -> None:
+    """open_session, as a chat call's new owner and a voice room's restarted job both build the session:
+    the request the earlier session left unannounced is announced, and the whisper pause it was in holds
+    the customer's later line."""
+    earlier = TranscriptWriter(call, pool, bus, brain="scripted")
+    await earlier.write("customer", f"Refund a dollar on {a_dollar['order_id']} please")
+    await left_waiting(pool, bus, call, a_dollar)
+    await earlier.write("agent", PAUSE_LINE)
+    await earlier.write("customer", "Hello?")
+    session = await open_session(pool, bus, Settings(nats_url=nats_url, database_url=database_url), call.call_id,
+                                 greet=True)
+    assert session is not None
+    try:
+        said = await eventually(lambda: _has(lines(pool, call), 4))
+        await asyncio.sleep(0.5)  # an answer to "Hello?" would have come by now
+        assert not session.resumed.is_set()
+    finally:
+        await session.close()
+    assert said[3:] == [("agent", APPROVAL_LINE)] and len(await lines(pool, call)) == 4
+    assert len(await session.approval.requests()) == 1
+
+
 def request_at(minute: int, result: dict[str, Any] | None = None, status: str = "pending") -> ToolRequest:
     """A refund request made at ``minute`` past noon."""
     return ToolRequest(id=uuid4(), tool_name="refund_order", arguments={}, requires_approval=True,
