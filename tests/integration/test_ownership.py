@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 
 import asyncpg
@@ -257,19 +257,16 @@ async def test_a_refund_waiting_for_approval_when_its_owner_is_killed_is_run_onc
                     executed.add(event.event_id)
 
         collecting = asyncio.create_task(collect())
-        with agent_worker_process(nats_url, isolated_database_url) as doomed:
-            await bus.publish(started(call))
-            await eventually(lambda: all_have(isolated_pool, [call], 1), within=45)
-            with running_service("agent-worker", worker_settings(nats_url, isolated_database_url), worker_setup):
-                await bus.publish(CustomerMessage(**call.fields(), text=REFUND_ASKED))
-                await eventually(lambda: has_line(isolated_pool, call, APPROVAL_LINE), within=20)
-                request_id = await isolated_pool.fetchval(
-                    "select id from tool_requests where call_id = $1 and status = 'pending'", call.call_id)
-                doomed.send_signal(signal.SIGKILL)
-                await supervisor_allows(isolated_pool, bus, call, request_id, heard=decision_heard)
-                await eventually(lambda: refund_told(isolated_pool, call), within=20)
-                await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # a second one would have come by now
-                said = await transcript(isolated_pool, call)
+        async with owner_and_heir(nats_url, isolated_database_url, isolated_pool, bus, call) as doomed:
+            await bus.publish(CustomerMessage(**call.fields(), text=REFUND_ASKED))
+            await eventually(lambda: has_line(isolated_pool, call, APPROVAL_LINE), within=20)
+            request_id = await isolated_pool.fetchval(
+                "select id from tool_requests where call_id = $1 and status = 'pending'", call.call_id)
+            doomed.send_signal(signal.SIGKILL)
+            await supervisor_allows(isolated_pool, bus, call, request_id, heard=decision_heard)
+            await eventually(lambda: refund_told(isolated_pool, call), within=20)
+            await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # a second one would have come by now
+            said = await transcript(isolated_pool, call)
         collecting.cancel()
     assert said[1:3] == [("customer", REFUND_ASKED), ("agent", APPROVAL_LINE)]
     assert [text for _, text in said[3:]] == [await refund_told(isolated_pool, call)], said
@@ -279,10 +276,23 @@ async def test_a_refund_waiting_for_approval_when_its_owner_is_killed_is_run_onc
 
 
 @contextlib.asynccontextmanager
-async def agent_line_held(pool: asyncpg.Pool, beginning: str) -> AsyncIterator[Callable[[], Awaitable[bool]]]:
-    """The agent's next line beginning so waits, as the owner writes it, until the block ends (the
-    owner, killed meanwhile, never wrote it: its waiting transaction is ended with it). Gives the check
-    that the owner is waiting there: the precise moment to kill it."""
+async def owner_and_heir(nats_url: str, database_url: str, pool: asyncpg.Pool, bus: Bus,
+                         call: CallRef) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """The call owned by an agent-worker process (to be killed; it has greeted the customer), with
+    another instance beside it to inherit the call."""
+    with agent_worker_process(nats_url, database_url) as doomed:
+        await bus.publish(started(call))
+        await eventually(lambda: all_have(pool, [call], 1), within=45)
+        with running_service("agent-worker", worker_settings(nats_url, database_url), worker_setup):
+            yield doomed
+
+
+@contextlib.asynccontextmanager
+async def killed_about_to_say(pool: asyncpg.Pool, owner: subprocess.Popen[bytes],
+                              beginning: str) -> AsyncIterator[None]:
+    """``owner`` is killed at the moment it writes the agent's line beginning so, which it never says:
+    the line's insert waits (a trigger takes an advisory lock this holds) until the owner is killed, once
+    the block, which brings the owner there, has ended; its waiting transaction is then ended with it."""
     literal = beginning.replace("'", "''")
     async with pool.acquire() as holder:
         await holder.execute(f"""
@@ -291,12 +301,10 @@ async def agent_line_held(pool: asyncpg.Pool, beginning: str) -> AsyncIterator[C
               begin perform pg_advisory_xact_lock({HELD_LINE_LOCK}); return new; end $$;
             create trigger hold_line before insert on transcript_lines for each row
               when (new.speaker = 'agent' and starts_with(new.text, '{literal}')) execute function hold_line()""")
-
-        async def waiting() -> bool:
-            return bool(await pool.fetchval(f"select count(*) > 0 from {ADVISORY_WAITERS}"))
-
         try:
-            yield waiting
+            yield
+            await eventually(lambda: pool.fetchval(f"select count(*) > 0 from {ADVISORY_WAITERS}"), within=20)
+            owner.send_signal(signal.SIGKILL)
         finally:
             await holder.execute(f"""
                 select pg_terminate_backend(pid) from {ADVISORY_WAITERS};
@@ -315,20 +323,15 @@ async def test_a_refund_whose_owner_was_killed_before_saying_it_waits_for_approv
     the customer it waits: the next owner tells them, and the refund is the one asked for, not a second
     request for the customer's line."""
     call = await refunding_call(isolated_pool)
-    with agent_worker_process(nats_url, isolated_database_url) as doomed:
-        await bus.publish(started(call))
-        await eventually(lambda: all_have(isolated_pool, [call], 1), within=45)
-        with running_service("agent-worker", worker_settings(nats_url, isolated_database_url), worker_setup):
-            async with agent_line_held(isolated_pool, APPROVAL_LINE) as waiting:
-                await bus.publish(CustomerMessage(**call.fields(), text=REFUND_ASKED))
-                await eventually(waiting, within=20)
-                doomed.send_signal(signal.SIGKILL)
-            await eventually(lambda: has_line(isolated_pool, call, APPROVAL_LINE), within=20)
-            [request_id] = await isolated_pool.fetch("select id from tool_requests where call_id = $1", call.call_id)
-            await supervisor_allows(isolated_pool, bus, call, request_id["id"], heard=True)
-            await eventually(lambda: refund_told(isolated_pool, call), within=20)
-            await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # a second one would have come by now
-            said = await transcript(isolated_pool, call)
+    async with owner_and_heir(nats_url, isolated_database_url, isolated_pool, bus, call) as doomed:
+        async with killed_about_to_say(isolated_pool, doomed, APPROVAL_LINE):
+            await bus.publish(CustomerMessage(**call.fields(), text=REFUND_ASKED))
+        await eventually(lambda: has_line(isolated_pool, call, APPROVAL_LINE), within=20)
+        [request_id] = await isolated_pool.fetch("select id from tool_requests where call_id = $1", call.call_id)
+        await supervisor_allows(isolated_pool, bus, call, request_id["id"], heard=True)
+        await eventually(lambda: refund_told(isolated_pool, call), within=20)
+        await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # a second one would have come by now
+        said = await transcript(isolated_pool, call)
     assert said[1:] == [("customer", REFUND_ASKED), ("agent", APPROVAL_LINE),
                         ("agent", await refund_told(isolated_pool, call))], said
     await refunded_once(isolated_pool, call)
@@ -341,22 +344,17 @@ async def test_a_refund_run_when_its_owner_was_killed_before_telling_it_is_told_
     """The owner refunded and recorded it, and was killed as it was about to tell the customer: the
     next owner tells them, once, and neither refunds again nor answers the customer's line again."""
     call = await refunding_call(isolated_pool, requires_approval)
-    with agent_worker_process(nats_url, isolated_database_url) as doomed:
-        await bus.publish(started(call))
-        await eventually(lambda: all_have(isolated_pool, [call], 1), within=45)
-        with running_service("agent-worker", worker_settings(nats_url, isolated_database_url), worker_setup):
-            async with agent_line_held(isolated_pool, REFUNDED) as waiting:
-                await bus.publish(CustomerMessage(**call.fields(), text=REFUND_ASKED))
-                if requires_approval:
-                    await eventually(lambda: has_line(isolated_pool, call, APPROVAL_LINE), within=20)
-                    request_id = await isolated_pool.fetchval("select id from tool_requests where call_id = $1",
-                                                              call.call_id)
-                    await supervisor_allows(isolated_pool, bus, call, request_id, heard=True)
-                await eventually(waiting, within=20)
-                doomed.send_signal(signal.SIGKILL)
-            await eventually(lambda: refund_told(isolated_pool, call), within=20)
-            await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # a second one would have come by now
-            said = await transcript(isolated_pool, call)
+    async with owner_and_heir(nats_url, isolated_database_url, isolated_pool, bus, call) as doomed:
+        async with killed_about_to_say(isolated_pool, doomed, REFUNDED):
+            await bus.publish(CustomerMessage(**call.fields(), text=REFUND_ASKED))
+            if requires_approval:
+                await eventually(lambda: has_line(isolated_pool, call, APPROVAL_LINE), within=20)
+                request_id = await isolated_pool.fetchval("select id from tool_requests where call_id = $1",
+                                                          call.call_id)
+                await supervisor_allows(isolated_pool, bus, call, request_id, heard=True)
+        await eventually(lambda: refund_told(isolated_pool, call), within=20)
+        await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # a second one would have come by now
+        said = await transcript(isolated_pool, call)
     waited = [("agent", APPROVAL_LINE)] if requires_approval else []
     assert said[1:] == [("customer", REFUND_ASKED), *waited, ("agent", await refund_told(isolated_pool, call))], said
     await refunded_once(isolated_pool, call)
