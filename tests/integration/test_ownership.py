@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import UTC, datetime
 
 import asyncpg
@@ -228,6 +228,17 @@ REFUND_ASKED = "The shoes arrived damaged, I want a refund for ORD-1042"
 REFUNDED = "I've refunded $89.90 on order ORD-1042"
 
 
+async def refunding_call(pool: asyncpg.Pool, requires_approval: bool = True) -> CallRef:
+    """A live call whose agent refunds the demo shop's orders (with the supervisor's approval)."""
+    [call] = await live_calls(pool, 1)
+    async with pool.acquire() as conn:
+        await seed_shop(conn)
+        await conn.execute("insert into agent_tools(agent_id, supervisor_id, name, requires_approval)"
+                           " values ($1, $2, 'refund_order', $3)", call.agent_id, call.supervisor_id,
+                           requires_approval)
+    return call
+
+
 @pytest.mark.parametrize("decision_heard", [True, False], ids=["allowed-after-the-kill", "allowed-unheard"])
 async def test_a_refund_waiting_for_approval_when_its_owner_is_killed_is_run_once_by_the_next(
         nats_url: str, isolated_database_url: str, isolated_pool: asyncpg.Pool, bus: Bus,
@@ -236,11 +247,7 @@ async def test_a_refund_waiting_for_approval_when_its_owner_is_killed_is_run_onc
     the call's consumer, read by the next owner (allowed-after-the-kill); or only its row says so, as
     when the dead owner had taken the decision and died before running the tool (allowed-unheard).
     Either way the next owner refunds once, records it once and tells the customer once."""
-    [call] = await live_calls(isolated_pool, 1)
-    async with isolated_pool.acquire() as conn:
-        await seed_shop(conn)
-        await conn.execute("insert into agent_tools(agent_id, supervisor_id, name, requires_approval)"
-                           " values ($1, $2, 'refund_order', true)", call.agent_id, call.supervisor_id)
+    call = await refunding_call(isolated_pool)
     async with bus.listen(call_filter(call.supervisor_id, call.agent_id, call.call_id)) as events:
         executed: set[uuid.UUID] = set()  # event ids: an outbox publishes an event again after a crash
 
@@ -250,25 +257,113 @@ async def test_a_refund_waiting_for_approval_when_its_owner_is_killed_is_run_onc
                     executed.add(event.event_id)
 
         collecting = asyncio.create_task(collect())
-        with agent_worker_process(nats_url, isolated_database_url) as doomed:
-            await bus.publish(started(call))
-            await eventually(lambda: all_have(isolated_pool, [call], 1), within=45)
-            with running_service("agent-worker", worker_settings(nats_url, isolated_database_url), worker_setup):
-                await bus.publish(CustomerMessage(**call.fields(), text=REFUND_ASKED))
-                await eventually(lambda: has_line(isolated_pool, call, APPROVAL_LINE), within=20)
-                request_id = await isolated_pool.fetchval(
-                    "select id from tool_requests where call_id = $1 and status = 'pending'", call.call_id)
-                doomed.send_signal(signal.SIGKILL)
-                await supervisor_allows(isolated_pool, bus, call, request_id, heard=decision_heard)
-                await eventually(lambda: refund_told(isolated_pool, call), within=20)
-                await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # a second one would have come by now
-                said = await transcript(isolated_pool, call)
+        async with owner_and_heir(nats_url, isolated_database_url, isolated_pool, bus, call) as doomed:
+            await bus.publish(CustomerMessage(**call.fields(), text=REFUND_ASKED))
+            await eventually(lambda: has_line(isolated_pool, call, APPROVAL_LINE), within=20)
+            request_id = await isolated_pool.fetchval(
+                "select id from tool_requests where call_id = $1 and status = 'pending'", call.call_id)
+            doomed.send_signal(signal.SIGKILL)
+            await supervisor_allows(isolated_pool, bus, call, request_id, heard=decision_heard)
+            await eventually(lambda: refund_told(isolated_pool, call), within=20)
+            await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # a second one would have come by now
+            said = await transcript(isolated_pool, call)
         collecting.cancel()
     assert said[1:3] == [("customer", REFUND_ASKED), ("agent", APPROVAL_LINE)]
     assert [text for _, text in said[3:]] == [await refund_told(isolated_pool, call)], said
     assert await isolated_pool.fetchval("select count(*) from shop_refunds where order_id = 'ORD-1042'") == 1
     assert await isolated_pool.fetchval("select status from tool_requests where id = $1", request_id) == "executed"
     assert len(executed) == 1
+
+
+@contextlib.asynccontextmanager
+async def owner_and_heir(nats_url: str, database_url: str, pool: asyncpg.Pool, bus: Bus,
+                         call: CallRef) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """The call owned by an agent-worker process (to be killed; it has greeted the customer), with
+    another instance beside it to inherit the call."""
+    with agent_worker_process(nats_url, database_url) as doomed:
+        await bus.publish(started(call))
+        await eventually(lambda: all_have(pool, [call], 1), within=45)
+        with running_service("agent-worker", worker_settings(nats_url, database_url), worker_setup):
+            yield doomed
+
+
+@contextlib.asynccontextmanager
+async def killed_about_to_say(pool: asyncpg.Pool, owner: subprocess.Popen[bytes],
+                              beginning: str) -> AsyncIterator[None]:
+    """``owner`` is killed at the moment it writes the agent's line beginning so, which it never says:
+    the line's insert waits (a trigger takes an advisory lock this holds) until the owner is killed, once
+    the block, which brings the owner there, has ended; its waiting transaction is then ended with it."""
+    literal = beginning.replace("'", "''")
+    async with pool.acquire() as holder:
+        await holder.execute(f"""
+            select pg_advisory_lock({HELD_LINE_LOCK});
+            create function hold_line() returns trigger language plpgsql as $$
+              begin perform pg_advisory_xact_lock({HELD_LINE_LOCK}); return new; end $$;
+            create trigger hold_line before insert on transcript_lines for each row
+              when (new.speaker = 'agent' and starts_with(new.text, '{literal}')) execute function hold_line()""")
+        try:
+            yield
+            await eventually(lambda: pool.fetchval(f"select count(*) > 0 from {ADVISORY_WAITERS}"), within=20)
+            owner.send_signal(signal.SIGKILL)
+        finally:
+            await holder.execute(f"""
+                select pg_terminate_backend(pid) from {ADVISORY_WAITERS};
+                drop trigger hold_line on transcript_lines; drop function hold_line();
+                select pg_advisory_unlock({HELD_LINE_LOCK})""")
+
+
+HELD_LINE_LOCK = 4242
+ADVISORY_WAITERS = ("pg_locks where locktype = 'advisory' and not granted"
+                    " and database = (select oid from pg_database where datname = current_database())")
+
+
+async def test_a_refund_whose_owner_was_killed_before_saying_it_waits_for_approval_is_asked_once(
+        nats_url: str, isolated_database_url: str, isolated_pool: asyncpg.Pool, bus: Bus) -> None:
+    """The owner recorded the request (the supervisor was asked) and was killed as it was about to tell
+    the customer it waits: the next owner tells them, and the refund is the one asked for, not a second
+    request for the customer's line."""
+    call = await refunding_call(isolated_pool)
+    async with owner_and_heir(nats_url, isolated_database_url, isolated_pool, bus, call) as doomed:
+        async with killed_about_to_say(isolated_pool, doomed, APPROVAL_LINE):
+            await bus.publish(CustomerMessage(**call.fields(), text=REFUND_ASKED))
+        await eventually(lambda: has_line(isolated_pool, call, APPROVAL_LINE), within=20)
+        [request_id] = await isolated_pool.fetch("select id from tool_requests where call_id = $1", call.call_id)
+        await supervisor_allows(isolated_pool, bus, call, request_id["id"], heard=True)
+        await eventually(lambda: refund_told(isolated_pool, call), within=20)
+        await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # a second one would have come by now
+        said = await transcript(isolated_pool, call)
+    assert said[1:] == [("customer", REFUND_ASKED), ("agent", APPROVAL_LINE),
+                        ("agent", await refund_told(isolated_pool, call))], said
+    await refunded_once(isolated_pool, call)
+
+
+@pytest.mark.parametrize("requires_approval", [True, False], ids=["approved", "without-approval"])
+async def test_a_refund_run_when_its_owner_was_killed_before_telling_it_is_told_once_and_not_run_again(
+        nats_url: str, isolated_database_url: str, isolated_pool: asyncpg.Pool, bus: Bus,
+        requires_approval: bool) -> None:
+    """The owner refunded and recorded it, and was killed as it was about to tell the customer: the
+    next owner tells them, once, and neither refunds again nor answers the customer's line again."""
+    call = await refunding_call(isolated_pool, requires_approval)
+    async with owner_and_heir(nats_url, isolated_database_url, isolated_pool, bus, call) as doomed:
+        async with killed_about_to_say(isolated_pool, doomed, REFUNDED):
+            await bus.publish(CustomerMessage(**call.fields(), text=REFUND_ASKED))
+            if requires_approval:
+                await eventually(lambda: has_line(isolated_pool, call, APPROVAL_LINE), within=20)
+                request_id = await isolated_pool.fetchval("select id from tool_requests where call_id = $1",
+                                                          call.call_id)
+                await supervisor_allows(isolated_pool, bus, call, request_id, heard=True)
+        await eventually(lambda: refund_told(isolated_pool, call), within=20)
+        await asyncio.sleep(2 * renewal_interval(LEASE_SECONDS))  # a second one would have come by now
+        said = await transcript(isolated_pool, call)
+    waited = [("agent", APPROVAL_LINE)] if requires_approval else []
+    assert said[1:] == [("customer", REFUND_ASKED), *waited, ("agent", await refund_told(isolated_pool, call))], said
+    await refunded_once(isolated_pool, call)
+
+
+async def refunded_once(pool: asyncpg.Pool, call: CallRef) -> None:
+    [request] = await pool.fetch("select status from tool_requests where call_id = $1", call.call_id)
+    assert request["status"] == "executed"
+    assert await pool.fetchval("select count(*) from shop_refunds where call_id = $1", call.call_id) == 1
 
 
 async def supervisor_allows(pool: asyncpg.Pool, bus: Bus, call: CallRef, request_id: uuid.UUID, heard: bool) -> None:

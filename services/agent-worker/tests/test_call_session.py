@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -15,7 +15,7 @@ import pytest
 
 from agent_worker import dispatch
 from agent_worker.agent import AgentConfig, ToolConfig
-from agent_worker.approval import APPROVAL_LINE, STARTED_UNRECORDED, UNCONFIRMED, ToolApproval
+from agent_worker.approval import APPROVAL_LINE, STARTED_UNRECORDED, UNCONFIRMED, ToolApproval, ToolRequest
 from agent_worker.calls import open_session
 from agent_worker.config import Settings
 from agent_worker.dispatch import perform
@@ -24,6 +24,8 @@ from agent_worker.session import (
     RESUME_LINE,
     STILL_THERE_LINE,
     CallSession,
+    answered_lines,
+    left_to_see_through,
     paused_when_left,
     takeover_line,
 )
@@ -202,7 +204,7 @@ async def test_a_message_the_dead_owner_stored_is_answered_once_by_the_next(pool
     session = session_for(pool, bus, call, brain, next_seq=1)
     await session.start(greet=False)
     try:
-        assert await session.resume_from_transcript()
+        await session.take_up()
         await session.receive("Where is ORD-3003?", event_id=message)  # the redelivery
         await eventually(lambda: _has(lines(pool, call), 2), within=10)
         await session.receive("Thanks")
@@ -331,6 +333,10 @@ async def decide(pool: asyncpg.Pool, call: CallRef, status: str) -> None:
                        " and status = 'pending'", call.call_id, status)
 
 
+async def unfinished(approval: ToolApproval) -> list[ToolRequest]:
+    return [request for request in await approval.requests() if request.unfinished]
+
+
 async def refunds(pool: asyncpg.Pool, call: CallRef) -> int:
     return await pool.fetchval("select count(*) from shop_refunds where call_id = $1", call.call_id)
 
@@ -339,7 +345,7 @@ async def test_an_inherited_request_waits_for_its_decision_then_runs_once(
         pool: asyncpg.Pool, bus: Bus, call: CallRef, a_dollar: dict[str, Any]) -> None:
     await left_waiting(pool, bus, call, a_dollar)
     heir = ToolApproval(call, pool, bus, timedelta(seconds=10), announce=None)  # type: ignore[arg-type]
-    [request] = await heir.unfinished()
+    [request] = await unfinished(heir)
     async with heard(bus, call) as events:
         running = asyncio.create_task(heir.carry_on(request, REFUND, refunding(call, a_dollar)))
         await asyncio.sleep(0.2)
@@ -353,7 +359,7 @@ async def test_an_inherited_request_waits_for_its_decision_then_runs_once(
         await eventually(lambda: [e for e in events if isinstance(e, ToolExecuted)] or None)
         await asyncio.sleep(0.2)
     assert [e.request_id for e in events if isinstance(e, ToolExecuted)] == [request.id]
-    assert await refunds(pool, call) == 1 and await heir.unfinished() == []
+    assert await refunds(pool, call) == 1 and await unfinished(heir) == []
 
 
 async def test_an_allowed_request_nobody_ran_runs_once_however_many_sessions_race(
@@ -364,7 +370,7 @@ async def test_an_allowed_request_nobody_ran_runs_once_however_many_sessions_rac
     await decide(pool, call, "allowed")
     sessions = [ToolApproval(call, pool, bus, timedelta(seconds=10), announce=None)  # type: ignore[arg-type]
                 for _ in range(2)]
-    [request] = await sessions[0].unfinished()
+    [request] = await unfinished(sessions[0])
     results = await asyncio.gather(*(s.carry_on(request, REFUND, refunding(call, a_dollar)) for s in sessions))
     assert results[0] == results[1] and results[0]["message"].startswith(refunded(a_dollar))
     assert await refunds(pool, call) == 1
@@ -379,12 +385,12 @@ async def test_an_inherited_refusal_is_told_once_and_the_tool_never_runs(
     await pool.execute("update tool_requests set expires_at = now() where call_id = $1 and status = 'pending'",
                        call.call_id)  # its deadline passed while nobody owned the call
     heir = ToolApproval(call, pool, bus, timedelta(seconds=10), announce=None)  # type: ignore[arg-type]
-    denied, expired = await heir.unfinished()
+    denied, expired = await unfinished(heir)
     assert (denied.status, expired.status) == ("denied", "pending")
     refused = await heir.carry_on(denied, REFUND, refunding(call, a_dollar))
     assert refused["message"].startswith("I'm sorry, I'm not able")
     assert "isn't available" in (await heir.carry_on(expired, REFUND, refunding(call, a_dollar)))["message"]
-    assert await heir.unfinished() == [] and await refunds(pool, call) == 0
+    assert await unfinished(heir) == [] and await refunds(pool, call) == 0
     assert await pool.fetchval("select status from tool_requests where id = $1", expired.id) == "timed_out"
 
 
@@ -400,7 +406,7 @@ async def test_an_mcp_tool_its_earlier_owner_started_is_not_called_again(pool: a
         raise AssertionError("a tool that may have run must not run again")
 
     heir = ToolApproval(call, pool, bus, timedelta(seconds=10), announce=None)  # type: ignore[arg-type]
-    [request] = await heir.unfinished()
+    [request] = await unfinished(heir)
     assert await heir.carry_on(request, remote, never) == {"ok": False, "message": UNCONFIRMED}
     assert await pool.fetchval("select status from tool_requests where id = $1", request.id) == "failed"
 
@@ -409,14 +415,13 @@ async def test_a_session_carries_on_with_the_request_before_answering_later_line
         pool: asyncpg.Pool, bus: Bus, call: CallRef, a_dollar: dict[str, Any]) -> None:
     dead = TranscriptWriter(call, pool, bus, brain="scripted")
     await dead.write("customer", f"Refund a dollar on {a_dollar['order_id']} please")
-    await dead.write("agent", APPROVAL_LINE)
     await left_waiting(pool, bus, call, a_dollar)
+    await dead.write("agent", APPROVAL_LINE)
     await dead.write("customer", "Hello?")
     session = session_for(pool, bus, call, ScriptedLLM("Still here."), next_seq=3)
     await session.start(greet=False)
     try:
-        await session.resume_tool_requests()
-        assert await session.resume_from_transcript()
+        await session.take_up()
         await asyncio.sleep(0.3)
         assert len(await lines(pool, call)) == 3  # "Hello?" waits for the refund's outcome
         await decide(pool, call, "allowed")
@@ -428,6 +433,123 @@ async def test_a_session_carries_on_with_the_request_before_answering_later_line
         await session.close()
     assert said[3][0] == "agent" and said[3][1].startswith(refunded(a_dollar))
     assert said[4] == ("agent", "Still here.") and await refunds(pool, call) == 1
+
+
+async def test_a_request_its_owner_died_before_announcing_is_announced_and_run_once_not_asked_again(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef, a_dollar: dict[str, Any]) -> None:
+    """The owner recorded the request (the supervisor asked) and died before saying it waits for them:
+    the customer's line is answered by that request, not by a second one."""
+    dead = TranscriptWriter(call, pool, bus, brain="scripted")
+    await dead.write("customer", f"Refund a dollar on {a_dollar['order_id']} please")
+    await left_waiting(pool, bus, call, a_dollar)
+    brain = ScriptedLLM()
+    session = session_for(pool, bus, call, brain, next_seq=1)
+    await session.start(greet=False)
+    try:
+        await session.take_up()
+        assert await eventually(lambda: _has(lines(pool, call), 2)) == [
+            ("customer", f"Refund a dollar on {a_dollar['order_id']} please"), ("agent", APPROVAL_LINE)]
+        await decide(pool, call, "allowed")
+        [request] = await session.approval.requests()
+        session.decided(ToolPermissionDecision(**call.fields(), request_id=request.id, allowed=True,
+                                               decided_by="supervisor"))
+        said = await eventually(lambda: _has(lines(pool, call), 3), within=10)
+        await asyncio.sleep(0.3)  # a second answer would have come by now
+    finally:
+        await session.close()
+    assert len(await lines(pool, call)) == 3 and said[2][1].startswith(refunded(a_dollar))
+    assert brain.seen == [] and await refunds(pool, call) == 1
+
+
+async def test_an_outcome_its_owner_died_before_telling_is_told_once(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef, a_dollar: dict[str, Any]) -> None:
+    """The refund ran and was recorded; the owner died before the agent's reply: the next session tells
+    the outcome, and the one after it (the outcome on the transcript now) tells it no more."""
+    dead = TranscriptWriter(call, pool, bus, brain="scripted")
+    await dead.write("customer", f"Refund a dollar on {a_dollar['order_id']} please")
+    await left_waiting(pool, bus, call, a_dollar)
+    await dead.write("agent", APPROVAL_LINE)
+    await decide(pool, call, "allowed")
+    dying = ToolApproval(call, pool, bus, timedelta(seconds=10), announce=None)  # type: ignore[arg-type]
+    [request] = await dying.requests()
+    outcome = await dying.carry_on(request, REFUND, refunding(call, a_dollar))
+    brain = ScriptedLLM()
+    for restart in range(2):
+        session = session_for(pool, bus, call, brain, next_seq=2 + restart)
+        await session.start(greet=False)
+        try:
+            await session.take_up()
+            await eventually(lambda: _has(lines(pool, call), 3), within=10)
+            await asyncio.sleep(0.3)  # a second telling would have come by now
+        finally:
+            await session.close()
+    assert [text for _, text in await lines(pool, call)][1:] == [APPROVAL_LINE, outcome["message"]]
+    assert brain.seen == [] and await refunds(pool, call) == 1
+
+
+async def test_a_session_opened_on_a_begun_transcript_takes_the_call_up_where_it_was_left(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef, nats_url: str, database_url: str,
+        a_dollar: dict[str, Any]) -> None:
+    """open_session, as a chat call's new owner and a voice room's restarted job both build the session:
+    the request the earlier session left unannounced is announced, and the whisper pause it was in holds
+    the customer's later line."""
+    earlier = TranscriptWriter(call, pool, bus, brain="scripted")
+    await earlier.write("customer", f"Refund a dollar on {a_dollar['order_id']} please")
+    await left_waiting(pool, bus, call, a_dollar)
+    await earlier.write("agent", PAUSE_LINE)
+    await earlier.write("customer", "Hello?")
+    session = await open_session(pool, bus, Settings(nats_url=nats_url, database_url=database_url), call.call_id,
+                                 greet=True)
+    assert session is not None
+    try:
+        said = await eventually(lambda: _has(lines(pool, call), 4))
+        await asyncio.sleep(0.5)  # an answer to "Hello?" would have come by now
+        assert not session.resumed.is_set()
+    finally:
+        await session.close()
+    assert said[3:] == [("agent", APPROVAL_LINE)] and len(await lines(pool, call)) == 4
+    assert len(await session.approval.requests()) == 1
+
+
+def request_at(minute: int, result: dict[str, Any] | None = None, status: str = "pending") -> ToolRequest:
+    """A refund request made at ``minute`` past noon."""
+    return ToolRequest(id=uuid4(), tool_name="refund_order", arguments={}, requires_approval=True,
+                       status=status, requested_at=noon(minute), expires_at=None, note="", result=result)
+
+
+def noon(minute: int) -> datetime:
+    return datetime(2025, 1, 1, 12, minute, tzinfo=UTC)
+
+
+def said(*lines: tuple[int, str, str]) -> list[dict[str, Any]]:
+    return [{"occurred_at": noon(minute), "speaker": speaker, "text": text} for minute, speaker, text in lines]
+
+
+def test_a_customer_line_a_tool_request_followed_is_answered_by_it() -> None:
+    refund = request_at(3)
+    transcript = said((1, "agent", "Hi"), (2, "customer", "Refund ORD-1"), (4, "customer", "Hello?"))
+    assert answered_lines(transcript) == 1
+    assert answered_lines(transcript, [refund]) == 2  # "Hello?" came after the request: it waits for an answer
+    assert answered_lines(said((2, "customer", "Refund ORD-1")), [request_at(1)]) == 0  # an older request
+
+
+def test_requests_left_without_their_outcome_told_are_seen_through_with_the_approval_line_once() -> None:
+    done = {"ok": True, "message": "Refunded."}
+    unannounced, announced, untold = request_at(3), request_at(3), request_at(3, done, "executed")
+    line = (2, "customer", "Refund ORD-1")
+    assert left_to_see_through(said(line), [unannounced]) == [(unannounced, False)]
+    assert left_to_see_through(said(line, (4, "agent", APPROVAL_LINE)), [announced]) == [(announced, True)]
+    # Recorded, and only lines said while it waited after it: its outcome was never told.
+    assert left_to_see_through(said(line, (4, "agent", APPROVAL_LINE), (5, "agent", PAUSE_LINE),
+                                    (6, "customer", "Hello?")), [untold]) == [(untold, True)]
+    assert left_to_see_through(said(line, (4, "agent", APPROVAL_LINE), (6, "agent", "Refunded, anything else?")),
+                               [untold]) == []
+    # An approval line said for a later request is not this one's.
+    earlier, later = request_at(3), request_at(5)
+    assert left_to_see_through(said(line, (6, "agent", APPROVAL_LINE)), [earlier, later]) == [
+        (earlier, False), (later, True)]
+    refused, withdrawn = request_at(3, {"ok": False, "message": "No."}, "denied"), request_at(4, status="withdrawn")
+    assert left_to_see_through(said(line), [refused, withdrawn]) == [(refused, False)]
 
 
 def test_a_transcript_ends_paused_until_the_agent_resumes_or_a_person_takes_over() -> None:
@@ -451,7 +573,7 @@ async def test_a_session_resumed_from_a_paused_transcript_stays_paused_until_the
     session = session_for(pool, bus, call, ScriptedLLM("It was delivered."), next_seq=3)
     await session.start(greet=False)
     try:
-        assert await session.resume_from_transcript()
+        await session.take_up()
         await asyncio.sleep(0.5)
         assert len(await lines(pool, call)) == 3
         await session.inject("Tell them it was delivered.")

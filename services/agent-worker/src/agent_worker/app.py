@@ -43,17 +43,11 @@ class Worker:
         self.ownership = CallOwnership(self.pool, self.bus, leases, owned_calls, self)
 
     async def open_call(self, call: CallRef, inherited: bool) -> bool:
+        # Inherited or not, the session carries on from what is stored (a transcript begun says another
+        # instance had the call); what that one had not acked comes again from the call's consumer.
         session = await open_session(self.pool, self.bus, self.settings, call.call_id, greet=True)
         if session is None:
             return False
-        if inherited:
-            # The instance that had the call died: the tool requests it left are seen through (first: the
-            # customer's later lines wait for their outcome); unless a person has the call, what the
-            # customer said since its last answer (on the transcript, acked) gets one now, after any
-            # whisper pause it was in; what it had not acked comes again from the call's consumer.
-            await session.resume_tool_requests()
-            if not session.taken_over:
-                await session.resume_from_transcript()
         self.sessions[call.call_id] = session
         LIVE_CALLS.labels("agent-worker").set(len(self.sessions))
         return True

@@ -3,8 +3,10 @@ announced and waited for (a decision, or the timeout, which counts as deny); the
 outcome recorded. Every state change goes with its event through contracts.outbox.
 
 The tool_requests row is the record a new owner of the call carries on from (the one before died
-waiting, or before it ran an allowed tool): a request that needs approval and has no ``result`` yet is
-one whose outcome the agent has not had, so a refusal is recorded there too (``unfinished``, ``carry_on``).
+before telling the customer it waits for the supervisor, waiting, before running an allowed tool, or
+before telling its outcome): a request with no ``result`` yet is one whose outcome the agent has not
+had, so a refusal is recorded there too (``requests``, ``carry_on``). A request is stamped by the
+clock that stamps the transcript's lines (the session's), so the two can be read in one order.
 """
 
 from __future__ import annotations
@@ -46,15 +48,23 @@ def refusal(note: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Unfinished:
-    """A request needing approval that the call's earlier owner left without an outcome."""
+class ToolRequest:
+    """A tool request of the call as stored, for a new owner of the call to carry on from."""
 
     id: UUID
     tool_name: str
     arguments: dict[str, Any]
-    status: ToolRequestStatus  # pending (no decision yet), or decided while nobody could act on it
-    expires_at: datetime
+    requires_approval: bool
+    status: ToolRequestStatus
+    requested_at: datetime
+    expires_at: datetime | None
     note: str
+    result: dict[str, Any] | None  # the outcome the agent had (None: it had none)
+
+    @property
+    def unfinished(self) -> bool:
+        """Left without an outcome: not decided on, decided while nobody could act on it, or never run."""
+        return self.result is None and self.status in ("pending", "allowed", "denied", "timed_out")
 
 
 @dataclass
@@ -69,18 +79,18 @@ class ToolApproval:
 
     async def run(self, config: ToolConfig, arguments: dict[str, Any], execute: Execute) -> dict[str, Any]:
         """Request, wait for approval when the tool needs it, then ``execute`` and record the outcome."""
-        request_id = uuid4()
-        expires_at = utc_now() + self.timeout if config.requires_approval else None
+        request_id, requested_at = uuid4(), utc_now()
+        expires_at = requested_at + self.timeout if config.requires_approval else None
         reason = str(arguments.get("reason", ""))[:1000]
         # Registered before the request is announced: a decision can never beat its waiter.
         decided = self._waiter(request_id) if config.requires_approval else None
         async with outbox.change(self.pool, self.bus) as change:
             await change.conn.execute(
                 """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, arguments, reason,
-                                             requires_approval, status, expires_at)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)""",
+                                             requires_approval, status, requested_at, expires_at)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)""",
                 request_id, self.ids.call_id, self.ids.supervisor_id, self.ids.agent_id, config.name, arguments,
-                reason, config.requires_approval, expires_at)
+                reason, config.requires_approval, requested_at, expires_at)
             if config.requires_approval:
                 change.events.append(ToolPermissionRequest(**self.ids.fields(), request_id=request_id,
                                                            tool_name=config.name, arguments=arguments, reason=reason,
@@ -91,27 +101,32 @@ class ToolApproval:
         allowed, note = await self._wait_for_supervisor(request_id, decided, self.timeout.total_seconds())
         return await self._outcome(request_id, config, arguments, execute, allowed, note)
 
-    async def unfinished(self) -> list[Unfinished]:
-        """The requests the call's earlier owner left without an outcome, oldest first."""
+    async def requests(self) -> list[ToolRequest]:
+        """The call's tool requests, oldest first."""
         rows = await self.pool.fetch(
-            """select id, tool_name, arguments, status, expires_at, note from tool_requests
-               where call_id = $1 and requires_approval and result is null
-                 and status in ('pending', 'allowed', 'denied', 'timed_out')
-               order by requested_at""", self.ids.call_id)
-        return [Unfinished(**dict(row)) for row in rows]
+            """select id, tool_name, arguments, requires_approval, status, requested_at, expires_at, note, result
+               from tool_requests where call_id = $1 order by requested_at""", self.ids.call_id)
+        return [ToolRequest(**dict(row)) for row in rows]
 
-    async def carry_on(self, request: Unfinished, config: ToolConfig, execute: Execute) -> dict[str, Any]:
+    async def carry_on(self, request: ToolRequest, config: ToolConfig, execute: Execute,
+                       approval_said: bool = True) -> dict[str, Any]:
         """See an earlier owner's request through as ``run`` would have: its decision waited for until
-        its deadline (a decision that landed while nobody owned the call is in its row), then the tool
-        run once if allowed; the outcome returned, to be told to the customer."""
+        its deadline (a decision that landed while nobody owned the call is in its row; the customer told
+        first that it waits, unless ``approval_said``), then the tool run once if allowed; the outcome
+        returned, to be told to the customer (the one recorded, if the request has one)."""
         decided = self._waiter(request.id)  # before the row is read: a decision lands in one or the other
         status, note, result = await self.pool.fetchrow("select status, note, result from tool_requests"
                                                         " where id = $1", request.id)
-        if result is not None:  # seen through meanwhile, by a session that had the call before this one
+        if result is not None:  # seen through already: by the earlier owner, or a session after it
             self.decisions.pop(request.id, None)
             return dict(result)
+        if not request.requires_approval:
+            self.decisions.pop(request.id, None)
+            return await self._execute_once(request.id, config, request.arguments, execute)
         if status == "pending":
-            left = (request.expires_at - utc_now()).total_seconds()
+            if not approval_said:
+                await self.announce(APPROVAL_LINE)
+            left = (request.expires_at - utc_now()).total_seconds() if request.expires_at else 0.0
             allowed, note = await self._wait_for_supervisor(request.id, decided, max(left, 0.0))
         else:
             self.decisions.pop(request.id, None)

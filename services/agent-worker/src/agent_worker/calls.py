@@ -53,8 +53,12 @@ def build_model(settings: Settings, engine: DialogueEngine) -> llm.LLM:
 async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id: UUID, *, greet: bool,
                        room: rtc.Room | None = None, voice: VoiceIO | None = None) -> CallSession | None:
     """A live call's session, built from the database: the agent's configuration and, after a restart,
-    the transcript so far and whether a person has the call; in the call's room (``room``) with speech
-    (``voice``) for a voice call. None when the call is not live (ended, still queued, unknown)."""
+    the transcript so far and whether a person has the call, and carrying on where the earlier session
+    stopped (CallSession.take_up); in the call's room (``room``) with speech (``voice``) for a voice
+    call. None when the call is not live (ended, still queued, unknown).
+
+    A restart is whatever leaves a live call's transcript begun with no session: the instance that
+    owned a chat call died, or LiveKit restarted a voice room's job; both take up the call alike."""
     async with pool.acquire() as conn:
         call = await conn.fetchrow(
             """select c.supervisor_id, c.agent_id, c.status, c.caller, c.taken_over_at,
@@ -87,6 +91,8 @@ async def open_session(pool: asyncpg.Pool, bus: Bus, settings: Settings, call_id
                         greet=greet and not lines and taken_over_by is None)
     if taken_over_by is not None:  # before this session began (a restart): its CallTakenOver is behind us
         await session.take_over(taken_over_by, announce=not announced(lines, taken_over_by, call["taken_over_at"]))
+    if lines:
+        await session.take_up()
     return session
 
 

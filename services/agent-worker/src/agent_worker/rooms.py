@@ -6,7 +6,9 @@ LiveKit runs each dispatched room as a job in a process of its own. That process
 runs the same CallSession as a chat call, with the room as the customer's side (hearing and speaking
 there: agent_worker.speech), and follows the call's own subjects on the bus (customer messages,
 whisper, tool decisions, a supervisor taking the call over and handing it back, the end). The models
-load once per job process, before its first call.
+load once per job process, before its first call. A job LiveKit restarts takes the call up where the
+one before left it, as a chat call's new owner does (open_session: the tool requests left, a whisper
+pause held, the customer's unanswered lines), and reads on from the room's consumer.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from livekit.agents import ChatContext, llm
 
 from agent_worker import dispatch, mcp_tools
 from agent_worker.agent import AgentConfig, ToolConfig, build_agent, full_instructions, history_of
-from agent_worker.approval import APPROVAL_LINE, Execute, ToolApproval, Unfinished
+from agent_worker.approval import APPROVAL_LINE, Execute, ToolApproval, ToolRequest
 from agent_worker.conversation import Conversation
 from agent_worker.local_brain import DialogueEngine
 from agent_worker.model_files import inference_executor
@@ -76,6 +76,35 @@ def paused_when_left(lines: Sequence[Mapping[str, Any]]) -> bool:
             if line["text"] == RESUME_LINE or line["text"].endswith(TAKEOVER_LINE_END):
                 return False
     return False
+
+
+# What the agent says while a tool request waits for its outcome: none of them tells it.
+WAITING_LINES = frozenset({APPROVAL_LINE, PAUSE_LINE, RESUME_LINE, STILL_THERE_LINE, NOBODY_CAME})
+
+
+def answered_lines(lines: Sequence[Mapping[str, Any]], requests: Sequence[ToolRequest] = ()) -> int:
+    """How many of the transcript's first lines (``speaker``, ``text``, ``occurred_at``) had their
+    answer: all up to the last line not the customer's, or the last line of theirs a tool request
+    followed (its answer is that request's: the line is not answered again, the request is seen through)."""
+    latest_request = max((request.requested_at for request in requests), default=None)
+    return max((i + 1 for i, line in enumerate(lines) if line["speaker"] != "customer"
+                or (latest_request is not None and line["occurred_at"] < latest_request)), default=0)
+
+
+def left_to_see_through(lines: Sequence[Mapping[str, Any]],
+                        requests: Sequence[ToolRequest]) -> list[tuple[ToolRequest, bool]]:
+    """The tool requests (oldest first) whose outcome the customer has not been told: left unfinished,
+    or recorded with no line after them that could have told it (the earlier session stopped between
+    recording and saying it). Each with whether the customer was told it waits for the supervisor."""
+    left = []
+    for i, request in enumerate(requests):
+        after = [line for line in lines if line["occurred_at"] > request.requested_at]
+        told = any(line["speaker"] != "customer" and line["text"] not in WAITING_LINES for line in after)
+        if request.unfinished or (request.result is not None and not told):
+            until = requests[i + 1].requested_at if i + 1 < len(requests) else None
+            left.append((request, any(line["speaker"] == "agent" and line["text"] == APPROVAL_LINE
+                                      and (until is None or line["occurred_at"] < until) for line in after)))
+    return left
 
 
 __all__ = ["APPROVAL_LINE", "BACK_LINE", "PAUSE_LINE", "RESUME_LINE", "CallSession", "takeover_line"]
@@ -161,7 +190,7 @@ class CallSession:
         """A customer message (typed, or ``spoken``: its timings as livekit-agents measured them): on the
         transcript at once; answered in order, after any pause; while a person has the call, left for
         them (and answered on hand-back if they did not). A bus message (``event_id``) the call's
-        earlier owner stored before it died is not taken twice: resume_from_transcript answered it."""
+        earlier owner stored before it died is not taken twice: take_up answered it."""
         if event_id is not None and await self.transcript.has(event_id):
             log.info("a message the call's earlier owner took; not taken again",
                      extra={"call_id": str(self.ids.call_id)})
@@ -258,20 +287,14 @@ class CallSession:
     def _execution(self, config: ToolConfig, arguments: dict[str, Any]) -> Execute:
         return lambda conn: dispatch.execute(conn, self.ids, config, arguments)
 
-    async def resume_tool_requests(self) -> None:
-        """Carry on with the tool requests the call's earlier owner left (it died waiting for the
-        supervisor, or before running an allowed tool): each seen through in turn, and its outcome told
-        to the customer as the agent's line, before any later line of theirs is answered."""
-        if unfinished := await self.approval.unfinished():
-            self._carrying_on = asyncio.create_task(self._carry_on(unfinished), name=f"tools-{self.ids.call_id}")
-
-    async def _carry_on(self, requests: list[Unfinished]) -> None:
+    async def _carry_on(self, requests: list[tuple[ToolRequest, bool]]) -> None:
         configured = {tool.name: tool for tool in self.config.tools}
-        for request in requests:
+        for request, approval_said in requests:
             # Decided on as it was asked for, even should the agent's configuration have changed since.
             config = configured.get(request.tool_name, ToolConfig(request.tool_name, "", True, "builtin", None))
             try:
-                result = await self.approval.carry_on(request, config, self._execution(config, request.arguments))
+                result = await self.approval.carry_on(request, config, self._execution(config, request.arguments),
+                                                      approval_said)
             except Exception:
                 log.exception("could not carry on with a tool request", extra={"call_id": str(self.ids.call_id)})
                 result = {"message": WENT_WRONG}
@@ -347,13 +370,34 @@ class CallSession:
         if not await self.resume_from_transcript():
             await self.say(BACK_LINE, add_to_history=True)
 
+    async def take_up(self) -> None:
+        """Carry on where the call's earlier session stopped (the instance that owned it died, or LiveKit
+        restarted the room's job). The tool requests it left are seen through first, the customer's
+        later lines waiting for their outcomes: each told once (and that it waits for the supervisor,
+        if it does and they were not told). Then, unless a person has the call, what the customer said
+        since their last answer gets one, after any whisper pause the earlier session was in. A line
+        that led to a tool request is not answered again: the request is its answer."""
+        lines = await self._transcript_lines()
+        requests = await self.approval.requests()
+        if left := left_to_see_through(lines, requests):
+            self._carrying_on = asyncio.create_task(self._carry_on(left), name=f"tools-{self.ids.call_id}")
+        if not self.taken_over:
+            await self._answer_after(lines, answered_lines(lines, requests))
+
     async def resume_from_transcript(self) -> bool:
-        """The agent carries on from the transcript (after a person had the call, or another instance
-        of the service died holding it): the conversation in its context, and what the customer said
-        since the last line not theirs answered once. False when nothing waited for an answer."""
-        lines = await self.pool.fetch("select speaker, text from transcript_lines where call_id = $1 order by seq",
-                                      self.ids.call_id)
-        answered = max((i + 1 for i, line in enumerate(lines) if line["speaker"] != "customer"), default=0)
+        """The agent has the call again after a person had it: the conversation in its context, and
+        what the customer said since the last line not theirs answered once. False when nothing waited
+        for an answer."""
+        lines = await self._transcript_lines()
+        return await self._answer_after(lines, answered_lines(lines))
+
+    async def _transcript_lines(self) -> list[asyncpg.Record]:
+        return await self.pool.fetch("select speaker, text, occurred_at from transcript_lines where call_id = $1"
+                                     " order by seq", self.ids.call_id)
+
+    async def _answer_after(self, lines: list[asyncpg.Record], answered: int) -> bool:
+        """The conversation up to ``answered`` in the agent's context; the customer's lines after it
+        answered once, after any whisper pause the transcript ends in."""
         unanswered = [line["text"] for line in lines[answered:]]
         await self.conversation.replace_history(history_of(lines[:answered]))
         self.taken_over = False
