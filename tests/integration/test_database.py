@@ -18,6 +18,7 @@ from contracts.db import (
     CLAIM_RETENTION,
     acting_as,
     claim_event,
+    create_pool,
     migrate,
     migrations,
     prune_claims,
@@ -247,3 +248,27 @@ async def test_a_write_waits_for_a_database_that_is_away_and_not_for_a_wrong_one
     with pytest.raises(asyncpg.UniqueViolationError):
         await until_database_answers(wrong)
     assert len(attempts) == 1
+
+
+async def test_a_connection_back_in_the_pool_keeps_nothing_of_its_last_user(database_url: str) -> None:
+    """The pool hands connections back without asyncpg's reset round trip (contracts.db.keep_session):
+    what a user's transaction set, an unfinished transaction and a session lock must not outlive it."""
+    pool = await create_pool(database_url, min_size=1, max_size=1)  # every acquire gets the same connection
+    try:
+        async with pool.acquire() as conn, acting_as(conn, uuid.uuid4(), "supervisor"):
+            assert await conn.fetchval("select current_user") == "authenticated"
+        async with pool.acquire() as conn, session_lock(conn, LockKey.AGGREGATE_REBUILD):
+            pass
+        async with pool.acquire() as conn:
+            transaction = conn.transaction()
+            await transaction.start()
+            await conn.execute("create temporary table left_open(x int)")  # never committed
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("select current_user") != "authenticated"
+            assert await conn.fetchval("select current_setting('request.jwt.claims', true)") in (None, "")
+            assert not await conn.fetchval("select exists(select 1 from pg_locks where locktype = 'advisory'"
+                                           " and pid = pg_backend_pid())")
+            assert not conn.is_in_transaction()
+            assert await conn.fetchval("select to_regclass('left_open')") is None
+    finally:
+        await pool.close()

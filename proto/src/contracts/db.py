@@ -98,12 +98,21 @@ async def until_database_answers(attempt: Callable[[], Awaitable[T]], patience_s
         delay = min(delay * 2, 2.0)
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """What a connection going back to the pool needs beyond asyncpg's own clean-up (which rolls back a
+    transaction left open): nothing. By default asyncpg sends every released connection a round trip
+    (unlock advisory locks, close cursors, unlisten, reset settings), and every query on the pool
+    releases one; we hold none of that past a transaction: settings are ``set local``, cursors live in
+    transactions, nobody listens, and a session lock (locks.session_lock) is released by its block or
+    its connection closed."""
+
+
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     async def init(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
         await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init)
+    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size, init=init, reset=keep_session)
     assert pool is not None
     return pool
 

@@ -54,9 +54,14 @@ async def try_lock_for_transaction(conn: asyncpg.Connection, key: LockKey, numbe
 
 @contextlib.asynccontextmanager
 async def session_lock(conn: asyncpg.Connection, key: LockKey) -> AsyncIterator[None]:
-    """Held across transactions on this connection, released on leaving the block."""
+    """Held across transactions on this connection, released on leaving the block; a connection that
+    cannot release it is closed (which releases it), not handed back to its pool holding it."""
     await conn.execute("select pg_advisory_lock($1)", int(key))
     try:
         yield
     finally:
-        await conn.execute("select pg_advisory_unlock($1)", int(key))
+        try:
+            await conn.execute("select pg_advisory_unlock($1)", int(key))
+        except BaseException:
+            conn.terminate()
+            raise
