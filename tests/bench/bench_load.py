@@ -467,6 +467,7 @@ async def level(platform: Platform, admin_email: str, calls: int, args: argparse
             await conn.execute("delete from shop_orders where id = any($1::text[])", orders)
     span = run.last_hangup - run.first_dial
     services = meter.report(calls)
+    platform_cpu = sum(v["cpu_s"] for name, v in services.items() if name != "bench-client")
     return {
         "concurrent_calls": calls,
         "errors": sum(run.errors.values()),
@@ -479,6 +480,10 @@ async def level(platform: Platform, admin_email: str, calls: int, args: argparse
         "settle_seconds": round(settle_seconds, 1),
         "unsettled_at_cleanup": unsettled,
         "per_call": {name: {"cpu_s": v["cpu_s"], "rss_mb": v["rss_mb"]} for name, v in services.items()},
+        # The machine's ceiling at this CPU per call: however the calls are paced, it cannot complete more
+        # calls a second than its cores can pay for.
+        "platform_cpu_s_per_call": round(platform_cpu, 4),
+        "calls_per_second_at_full_cpu": round((os.cpu_count() or 1) / platform_cpu, 2) if platform_cpu else None,
         "processes": services,
         # Clients are counted by name; a client that connected during the level counts from zero.
         "nats_messages_per_call": {
@@ -522,6 +527,8 @@ def show(result: dict[str, Any]) -> None:
             print(f"  {name:26s} no samples")
     print("  per call:  " + "  ".join(f"{name} {v['cpu_s'] * 1000:.0f} ms CPU / {v['rss_mb']:.2f} MB"
                                       for name, v in result["per_call"].items()))
+    print(f"  platform CPU per call {result['platform_cpu_s_per_call'] * 1000:.0f} ms: at most "
+          f"{result['calls_per_second_at_full_cpu']} calls/s on this machine's cores")
     print(f"  NATS messages per call: {result['nats_messages_per_call']}")
 
 
