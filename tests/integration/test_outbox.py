@@ -70,3 +70,18 @@ async def test_events_a_sender_left_behind_are_sent_by_the_timer_once_they_are_o
         timer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await timer
+
+
+async def test_an_event_is_stamped_when_it_is_staged_not_when_its_transaction_began(isolated_pool: asyncpg.Pool,
+                                                                                    bus: Bus) -> None:
+    """A change that takes a while (an archive on a busy machine) must not look left behind to the timer
+    the moment it commits: the timer would send its events alongside their own sender."""
+    ids = {"supervisor_id": uuid.uuid4(), "agent_id": uuid.uuid4(), "call_id": uuid.uuid4()}
+    events = messages(ids, "slow change")
+    async with isolated_pool.acquire() as conn, conn.transaction():
+        began = await conn.fetchval("select now()")
+        await asyncio.sleep(0.3)
+        await outbox.stage(conn, events)
+        stamped = await conn.fetchval("select staged_at from public.outbox where event_id = $1", events[0].event_id)
+    assert (stamped - began).total_seconds() >= 0.3
+    await isolated_pool.execute("delete from public.outbox where event_id = $1", events[0].event_id)
