@@ -56,4 +56,25 @@ export function fakeMicrophone() {
   return track;
 }
 
+/**
+ * A remote audio track as livekit-client hands it over: ``attach`` makes an <audio> element, and
+ * ``detach`` names the elements still attached, none once the library has detached them itself.
+ */
+export function fakeRemoteAudioTrack() {
+  let attached: HTMLAudioElement[] = [];
+  return {
+    kind: "audio",
+    attach: vi.fn(() => {
+      const element = document.createElement("audio");
+      attached.push(element);
+      return element;
+    }),
+    detach: vi.fn(() => {
+      const detached = attached;
+      attached = [];
+      return detached;
+    }),
+  };
+}
+
 export const livekitFake = { Room: FakeRoom, createLocalAudioTrack: vi.fn(async () => fakeMicrophone()) };

@@ -56,10 +56,21 @@ function microphoneProblem(failure: unknown): string {
   return `The microphone could not be opened: ${failure instanceof Error ? failure.message : String(failure)}`;
 }
 
+/**
+ * The <audio> elements each room's remote tracks play through, kept by us: livekit-client detaches a
+ * track's elements itself before it reports the track unsubscribed (the room server closing the room,
+ * as it does when a call ends), so ``track.detach()`` would no longer name them then.
+ */
+const audioElements = new WeakMap<Room, Map<RemoteTrack, HTMLMediaElement>>();
+
+function removeAudioElement(room: Room, track: RemoteTrack): void {
+  track.detach();
+  audioElements.get(room)?.get(track)?.remove();
+  audioElements.get(room)?.delete(track);
+}
+
 function removeAudioElements(room: Room): void {
-  room.remoteParticipants.forEach((participant) =>
-    participant.audioTrackPublications.forEach((publication) => publication.track?.detach().forEach((element) => element.remove())),
-  );
+  audioElements.get(room)?.forEach((_element, track) => removeAudioElement(room, track));
 }
 
 /**
@@ -94,14 +105,18 @@ export function useVoiceRoom(): VoiceRoom {
     if (roomRef.current) return roomRef.current;
     const room = new Room();
     const isCurrent = () => roomRef.current === room;
+    const elements = new Map<RemoteTrack, HTMLMediaElement>();
+    audioElements.set(room, elements);
     room
       .on(RoomEvent.TrackSubscribed, (track: RemoteTrack, _publication: unknown, participant: RemoteParticipant) => {
-        if (track.kind !== Track.Kind.Audio) return;
+        // A room left meanwhile plays nothing more.
+        if (track.kind !== Track.Kind.Audio || !isCurrent()) return;
         const element = track.attach();
         element.dataset.voiceParticipant = participant.identity;
+        elements.set(track, element);
         document.body.append(element);
       })
-      .on(RoomEvent.TrackUnsubscribed, (track: RemoteTrack) => track.detach().forEach((element) => element.remove()))
+      .on(RoomEvent.TrackUnsubscribed, (track: RemoteTrack) => removeAudioElement(room, track))
       .on(RoomEvent.ActiveSpeakersChanged, (speakers: Participant[]) => {
         if (!isCurrent()) return;
         setSpeaking(new Set(speakers.map((speaker) => speakerOf(speaker.identity)).filter((who): who is Speaker => who !== null)));

@@ -1,7 +1,7 @@
 import { act, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { FakeRoom, fakeMicrophone, livekitFake } from "../../live/livekitFake";
+import { FakeRoom, fakeMicrophone, fakeRemoteAudioTrack, livekitFake } from "../../live/livekitFake";
 import { MICROPHONE_REFUSED, ROOM_DISCONNECTED, ROOM_UNREACHABLE } from "../../live/useVoiceRoom";
 import { FakeEventSource, renderAt, stubFetch } from "../../test-helpers";
 import { Dialer, VOICE_NOT_CONFIGURED } from "./Dialer";
@@ -100,6 +100,28 @@ describe("a voice call from the dialer", () => {
     await waitFor(() => expect(FakeRoom.last().disconnect).toHaveBeenCalled());
     expect(microphone.stop).toHaveBeenCalled();
     expect(screen.queryByRole("alert")).toBeNull(); // leaving is not a dropped call
+  });
+
+  it("plays the agent through an audio element that goes with the call, also when the server closes the room first", async () => {
+    await placeVoiceCall();
+    await screen.findByText(/Audio connected/);
+    const room = FakeRoom.last();
+    const track = fakeRemoteAudioTrack();
+    act(() => room.emit("trackSubscribed", track, {}, { identity: "agent-a1" }));
+    expect(document.querySelector('audio[data-voice-participant="agent-a1"]')).not.toBeNull();
+    // livekit-client detaches the track's elements before it reports the track unsubscribed.
+    track.detach();
+    act(() => room.emit("trackUnsubscribed", track));
+    expect(document.querySelector("audio[data-voice-participant]")).toBeNull();
+  });
+
+  it("removes the audio elements when the room is cut off", async () => {
+    await placeVoiceCall();
+    await screen.findByText(/Audio connected/);
+    const room = FakeRoom.last();
+    act(() => room.emit("trackSubscribed", fakeRemoteAudioTrack(), {}, { identity: "agent-a1" }));
+    act(() => room.emit("disconnected"));
+    expect(document.querySelector("audio[data-voice-participant]")).toBeNull();
   });
 
   it("waits in the queue, then joins when the agent answers", async () => {
