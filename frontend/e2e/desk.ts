@@ -13,6 +13,9 @@ export async function bearer(request: APIRequestContext, email: string, password
   return { Authorization: `Bearer ${(await response.json()).access_token}` };
 }
 
+/** A mock phone number of its own for a spec's agent: the series, then the clock's last seven digits. */
+export const freshNumber = (series: number) => `+1-555-${series}${String(Date.now()).slice(-7)}`;
+
 export async function signIn(page: Page, email: string, password: string) {
   await page.goto("/login");
   await page.getByLabel("Email").fill(email);

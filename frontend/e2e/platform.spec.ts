@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 import { mkdirSync } from "node:fs";
-import { deskAndPhone, dialChat, PASSWORD, signIn } from "./desk";
+import { deskAndPhone, dialChat, freshNumber, PASSWORD, signIn } from "./desk";
 
 // The product end to end in a real browser: an admin creates a supervisor; the supervisor creates an
 // agent; a customer calls it from the mock dialer in one browser context while the supervisor watches
@@ -10,7 +10,7 @@ import { deskAndPhone, dialChat, PASSWORD, signIn } from "./desk";
 const SHOTS = "../test-artifacts/screenshots";
 const run = Date.now().toString(36);
 const supervisor = { name: `Sam Tester ${run}`, email: `sam-${run}@e2e.local`, password: "sam-password-1" };
-const agent = { name: `Returns ${run}`, number: `+1-555-7${run.slice(-3).replace(/\D/g, "1").padStart(3, "1")}` };
+const agent = { name: `Returns ${run}`, number: freshNumber(7) };
 
 mkdirSync(SHOTS, { recursive: true });
 const shot = (page: Page, name: string) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });

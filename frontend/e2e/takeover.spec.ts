@@ -1,5 +1,5 @@
 import { expect, test, type APIRequestContext } from "@playwright/test";
-import { bearer, deskAndPhone, dialChat, PASSWORD, signIn } from "./desk";
+import { bearer, deskAndPhone, dialChat, freshNumber, PASSWORD, signIn } from "./desk";
 
 // A supervisor steps into a live chat call and gives it back, in a real browser on the real platform:
 // the customer's dialer says who they are talking with, sees the supervisor's lines as theirs, gets no
@@ -11,7 +11,7 @@ const ADMIN = { email: "admin@demo.local", password: PASSWORD };
 /** A supervisor of their own with one agent (``digit`` keeps each test's number apart), set up through the API. */
 async function floor(request: APIRequestContext, name: string, digit: number) {
   const supervisor = { name: `${name} ${run}`, email: `${name.split(" ")[0].toLowerCase()}-${run}@e2e.local`, password: "tess-password-1" };
-  const agent = { name: `Orders desk ${digit} ${run}`, number: `+1-555-${digit}${run.slice(-3).replace(/\D/g, "1").padStart(3, "1")}` };
+  const agent = { name: `Orders desk ${digit} ${run}`, number: freshNumber(digit) };
   const greeting = `Hello, this is ${agent.name}. How can I help?`;
   const made = await request.post("/api/supervisors", {
     headers: await bearer(request, ADMIN.email, ADMIN.password),

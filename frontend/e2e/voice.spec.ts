@@ -2,7 +2,7 @@ import { expect, test as base, type Page } from "@playwright/test";
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { bearer, PASSWORD, signIn } from "./desk";
+import { bearer, freshNumber, PASSWORD, signIn } from "./desk";
 
 // A voice call end to end: the customer talks from the dialer through Chromium's fake microphone,
 // which plays a spoken question (made with the platform's own Piper voice); the supervisor's open
@@ -11,10 +11,16 @@ import { bearer, PASSWORD, signIn } from "./desk";
 // WebRTC needs a real interface: `make test` runs this inside the sealed network namespace.
 
 const PYTHON = process.env.PLATFORM_PYTHON ?? "../.venv/bin/python";
-const run = Date.now().toString(36);
-const supervisor = { name: `Vera Voice ${run}`, email: `vera-${run}@e2e.local`, password: "vera-password-1" };
-const agent = { name: `Voice desk ${run}`, number: `+1-555-8${run.slice(-3).replace(/\D/g, "1").padStart(3, "1")}` };
-const greeting = `Hello, this is ${agent.name}. How can I help?`;
+/** A supervisor and a voice agent of their own, named for this run of the test. */
+function voiceDesk() {
+  const run = Date.now().toString(36);
+  const agent = { name: `Voice desk ${run}`, number: freshNumber(8) };
+  return {
+    supervisor: { name: `Vera Voice ${run}`, email: `vera-${run}@e2e.local`, password: "vera-password-1" },
+    agent,
+    greeting: `Hello, this is ${agent.name}. How can I help?`,
+  };
+}
 
 // The fake microphone loops this file: silence while the room is joined and the agent greets, the
 // question, then silence for the answer. One loop is QUESTION_LOOP_MS long.
@@ -102,6 +108,7 @@ const loudest = (page: Page, kind: "agent" | "customer") =>
 
 test("a customer talks with the agent by voice while the supervisor reads and listens", async ({ browser, request }) => {
   test.setTimeout(360_000);
+  const { supervisor, agent, greeting } = voiceDesk();
   const admin = await bearer(request, "admin@demo.local", PASSWORD);
   expect((await request.post("/api/supervisors", { headers: admin, data: { email: supervisor.email, password: supervisor.password, full_name: supervisor.name } })).ok()).toBeTruthy();
   const own = await bearer(request, supervisor.email, supervisor.password);
