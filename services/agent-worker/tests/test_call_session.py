@@ -129,7 +129,7 @@ async def test_approval_waits_for_the_decision_then_runs_and_records_the_tool(po
         return {"ok": True, "message": "done"}
 
     async with heard(bus, call) as events:
-        running = asyncio.create_task(approval.run(REFUND, {"order_id": "ORD-1"}, execute))
+        running = asyncio.create_task(approval.run(REFUND, {"order_id": "ORD-1"}, execute, answers_seq=None))
         request = await eventually(lambda: next((e for e in events if isinstance(e, ToolPermissionRequest)), None))
         assert await eventually(lambda: said) == [APPROVAL_LINE] and not ran
         approval.decided(ToolPermissionDecision(**call.fields(), request_id=request.request_id, allowed=True,
@@ -149,7 +149,7 @@ async def test_no_decision_in_time_is_a_refusal_and_the_tool_never_runs(pool: as
         raise AssertionError("a refused tool must not run")
 
     approval = ToolApproval(call, pool, bus, timedelta(seconds=0.3), nothing)
-    result = await approval.run(REFUND, {"order_id": "ORD-1"}, execute)
+    result = await approval.run(REFUND, {"order_id": "ORD-1"}, execute, answers_seq=None)
     assert not result["ok"] and "not able to do that" in result["message"]
     assert await pool.fetchval("select status from tool_requests where call_id = $1", call.call_id) == "timed_out"
 
@@ -312,15 +312,16 @@ def refunding(call: CallRef, arguments: dict[str, Any]) -> Any:
 
 
 async def left_waiting(pool: asyncpg.Pool, bus: Bus, call: CallRef, arguments: dict[str, Any],
-                       tool: ToolConfig = REFUND) -> None:
-    """A request its owner asked the supervisor about, then died waiting."""
+                       tool: ToolConfig = REFUND, answers_seq: int = 0) -> None:
+    """A request its owner asked the supervisor about, then died waiting; made by the turn answering line
+    ``answers_seq`` (the customer's first line, in these tests)."""
     said: list[str] = []
 
     async def announce(text: str) -> None:
         said.append(text)
 
     dead = ToolApproval(call, pool, bus, timedelta(seconds=10), announce)
-    waiting = asyncio.create_task(dead.run(tool, arguments, refunding(call, arguments)))
+    waiting = asyncio.create_task(dead.run(tool, arguments, refunding(call, arguments), answers_seq))
     await eventually(lambda: said)
     waiting.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -331,6 +332,14 @@ async def decide(pool: asyncpg.Pool, call: CallRef, status: str) -> None:
     """The supervisor's decision, as the gateway stores it, while no owner of the call is there to hear it."""
     await pool.execute("update tool_requests set status = $2, decided_at = now() where call_id = $1"
                        " and status = 'pending'", call.call_id, status)
+
+
+async def allowed_and_heard(pool: asyncpg.Pool, session: CallSession, call: CallRef) -> None:
+    """The supervisor allows the call's one request: stored as the gateway stores it, then heard by ``session``."""
+    await decide(pool, call, "allowed")
+    [request] = await session.approval.requests()
+    session.decided(ToolPermissionDecision(**call.fields(), request_id=request.id, allowed=True,
+                                           decided_by="supervisor"))
 
 
 async def unfinished(approval: ToolApproval) -> list[ToolRequest]:
@@ -424,15 +433,41 @@ async def test_a_session_carries_on_with_the_request_before_answering_later_line
         await session.take_up()
         await asyncio.sleep(0.3)
         assert len(await lines(pool, call)) == 3  # "Hello?" waits for the refund's outcome
-        await decide(pool, call, "allowed")
-        [request_id] = await pool.fetch("select id from tool_requests where call_id = $1", call.call_id)
-        session.decided(ToolPermissionDecision(**call.fields(), request_id=request_id["id"], allowed=True,
-                                               decided_by="supervisor"))
+        await allowed_and_heard(pool, session, call)
         said = await eventually(lambda: _has(lines(pool, call), 5), within=10)
     finally:
         await session.close()
     assert said[3][0] == "agent" and said[3][1].startswith(refunded(a_dollar))
     assert said[4] == ("agent", "Still here.") and await refunds(pool, call) == 1
+
+
+async def test_a_line_said_while_the_turn_asking_for_a_tool_ran_gets_its_own_answer(
+        pool: asyncpg.Pool, bus: Bus, call: CallRef, a_dollar: dict[str, Any]) -> None:
+    """The customer spoke again while the agent worked out the refund, before it asked for it, and the
+    owner died waiting for approval: the next session sees the refund through, then answers that line
+    once (not the refund's line: the request was its answer)."""
+    also = "And when does my other order arrive?"
+    dead = TranscriptWriter(call, pool, bus, brain="scripted")
+    await dead.write("customer", f"Refund a dollar on {a_dollar['order_id']} please")
+    await dead.write("customer", also)
+    await left_waiting(pool, bus, call, a_dollar, answers_seq=0)
+    await dead.write("agent", APPROVAL_LINE)
+    brain = ScriptedLLM("It arrives on Friday.")
+    session = session_for(pool, bus, call, brain, next_seq=3)
+    await session.start(greet=False)
+    try:
+        await session.take_up()
+        await asyncio.sleep(0.3)
+        assert len(await lines(pool, call)) == 3  # the line waits for the refund's outcome
+        await allowed_and_heard(pool, session, call)
+        said = await eventually(lambda: _has(lines(pool, call), 5), within=10)
+        await asyncio.sleep(0.3)  # a second answer would have come by now
+    finally:
+        await session.close()
+    assert said[3][1].startswith(refunded(a_dollar)) and said[4] == ("agent", "It arrives on Friday.")
+    assert len(await lines(pool, call)) == 5 and await refunds(pool, call) == 1
+    [asked] = brain.seen
+    assert [item.text_content for item in asked.items if item.type == "message" and item.role == "user"][-1] == also
 
 
 async def test_a_request_its_owner_died_before_announcing_is_announced_and_run_once_not_asked_again(
@@ -449,10 +484,7 @@ async def test_a_request_its_owner_died_before_announcing_is_announced_and_run_o
         await session.take_up()
         assert await eventually(lambda: _has(lines(pool, call), 2)) == [
             ("customer", f"Refund a dollar on {a_dollar['order_id']} please"), ("agent", APPROVAL_LINE)]
-        await decide(pool, call, "allowed")
-        [request] = await session.approval.requests()
-        session.decided(ToolPermissionDecision(**call.fields(), request_id=request.id, allowed=True,
-                                               decided_by="supervisor"))
+        await allowed_and_heard(pool, session, call)
         said = await eventually(lambda: _has(lines(pool, call), 3), within=10)
         await asyncio.sleep(0.3)  # a second answer would have come by now
     finally:
@@ -511,10 +543,12 @@ async def test_a_session_opened_on_a_begun_transcript_takes_the_call_up_where_it
     assert len(await session.approval.requests()) == 1
 
 
-def request_at(minute: int, result: dict[str, Any] | None = None, status: str = "pending") -> ToolRequest:
-    """A refund request made at ``minute`` past noon."""
+def request_at(minute: int, result: dict[str, Any] | None = None, status: str = "pending",
+               answers_seq: int | None = None) -> ToolRequest:
+    """A refund request made at ``minute`` past noon (by the turn answering line ``answers_seq``)."""
     return ToolRequest(id=uuid4(), tool_name="refund_order", arguments={}, requires_approval=True,
-                       status=status, requested_at=noon(minute), expires_at=None, note="", result=result)
+                       status=status, requested_at=noon(minute), answers_seq=answers_seq, expires_at=None, note="",
+                       result=result)
 
 
 def noon(minute: int) -> datetime:
@@ -522,15 +556,28 @@ def noon(minute: int) -> datetime:
 
 
 def said(*lines: tuple[int, str, str]) -> list[dict[str, Any]]:
-    return [{"occurred_at": noon(minute), "speaker": speaker, "text": text} for minute, speaker, text in lines]
+    return [{"seq": seq, "occurred_at": noon(minute), "speaker": speaker, "text": text}
+            for seq, (minute, speaker, text) in enumerate(lines)]
 
 
-def test_a_customer_line_a_tool_request_followed_is_answered_by_it() -> None:
-    refund = request_at(3)
+def test_the_customer_line_a_tool_request_answers_is_answered_by_it_and_no_other() -> None:
     transcript = said((1, "agent", "Hi"), (2, "customer", "Refund ORD-1"), (4, "customer", "Hello?"))
     assert answered_lines(transcript) == 1
-    assert answered_lines(transcript, [refund]) == 2  # "Hello?" came after the request: it waits for an answer
-    assert answered_lines(said((2, "customer", "Refund ORD-1")), [request_at(1)]) == 0  # an older request
+    assert answered_lines(transcript, [request_at(3, answers_seq=1)]) == 2  # "Hello?" waits for its own answer
+    # Said while the turn that asked for the refund ran, before it asked: still not that turn's to answer.
+    assert answered_lines(transcript, [request_at(5, answers_seq=1)]) == 2
+    assert answered_lines(transcript, [request_at(5, answers_seq=2)]) == 3  # both lines waited as one turn
+    assert answered_lines(transcript, [request_at(5)]) == 1  # a request made outside a turn answers no line
+    # The agent telling the customer it waits answers nothing.
+    waited = said((1, "customer", "Refund ORD-1"), (2, "customer", "Hello?"), (4, "agent", APPROVAL_LINE))
+    assert answered_lines(waited, [request_at(3, answers_seq=0)]) == 1
+
+
+def test_lines_the_agent_says_while_waiting_answer_nothing_and_a_person_s_line_does() -> None:
+    assert answered_lines(said((1, "customer", "Where is ORD-1?"), (2, "agent", PAUSE_LINE))) == 0
+    assert answered_lines(said((1, "customer", "Hi"), (2, "agent", PAUSE_LINE), (3, "agent", RESUME_LINE))) == 0
+    assert answered_lines(said((1, "customer", "Hi"), (2, "agent", "Hello!"), (3, "agent", STILL_THERE_LINE))) == 2
+    assert answered_lines(said((1, "customer", "Hi"), (2, "supervisor", "Dana here."), (3, "customer", "Hi Dana"))) == 2
 
 
 def test_requests_left_without_their_outcome_told_are_seen_through_with_the_approval_line_once() -> None:

@@ -57,6 +57,7 @@ class ToolRequest:
     requires_approval: bool
     status: ToolRequestStatus
     requested_at: datetime
+    answers_seq: int | None  # the customer line its turn was answering
     expires_at: datetime | None
     note: str
     result: dict[str, Any] | None  # the outcome the agent had (None: it had none)
@@ -77,8 +78,10 @@ class ToolApproval:
     announce: Callable[[str], Awaitable[None]]
     decisions: dict[UUID, asyncio.Future[ToolPermissionDecision]] = field(default_factory=dict)
 
-    async def run(self, config: ToolConfig, arguments: dict[str, Any], execute: Execute) -> dict[str, Any]:
-        """Request, wait for approval when the tool needs it, then ``execute`` and record the outcome."""
+    async def run(self, config: ToolConfig, arguments: dict[str, Any], execute: Execute,
+                  answers_seq: int | None) -> dict[str, Any]:
+        """Request, wait for approval when the tool needs it, then ``execute`` and record the outcome.
+        ``answers_seq``: the customer line the turn asking for it answers (None outside a turn)."""
         request_id, requested_at = uuid4(), utc_now()
         expires_at = requested_at + self.timeout if config.requires_approval else None
         reason = str(arguments.get("reason", ""))[:1000]
@@ -87,10 +90,10 @@ class ToolApproval:
         async with outbox.change(self.pool, self.bus) as change:
             await change.conn.execute(
                 """insert into tool_requests(id, call_id, supervisor_id, agent_id, tool_name, arguments, reason,
-                                             requires_approval, status, requested_at, expires_at)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)""",
+                                             requires_approval, status, requested_at, expires_at, answers_seq)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10, $11)""",
                 request_id, self.ids.call_id, self.ids.supervisor_id, self.ids.agent_id, config.name, arguments,
-                reason, config.requires_approval, requested_at, expires_at)
+                reason, config.requires_approval, requested_at, expires_at, answers_seq)
             if config.requires_approval:
                 change.events.append(ToolPermissionRequest(**self.ids.fields(), request_id=request_id,
                                                            tool_name=config.name, arguments=arguments, reason=reason,
@@ -104,7 +107,8 @@ class ToolApproval:
     async def requests(self) -> list[ToolRequest]:
         """The call's tool requests, oldest first."""
         rows = await self.pool.fetch(
-            """select id, tool_name, arguments, requires_approval, status, requested_at, expires_at, note, result
+            """select id, tool_name, arguments, requires_approval, status, requested_at, answers_seq, expires_at, note,
+                      result
                from tool_requests where call_id = $1 order by requested_at""", self.ids.call_id)
         return [ToolRequest(**dict(row)) for row in rows]
 

@@ -83,12 +83,16 @@ WAITING_LINES = frozenset({APPROVAL_LINE, PAUSE_LINE, RESUME_LINE, STILL_THERE_L
 
 
 def answered_lines(lines: Sequence[Mapping[str, Any]], requests: Sequence[ToolRequest] = ()) -> int:
-    """How many of the transcript's first lines (``speaker``, ``text``, ``occurred_at``) had their
-    answer: all up to the last line not the customer's, or the last line of theirs a tool request
-    followed (its answer is that request's: the line is not answered again, the request is seen through)."""
-    latest_request = max((request.requested_at for request in requests), default=None)
-    return max((i + 1 for i, line in enumerate(lines) if line["speaker"] != "customer"
-                or (latest_request is not None and line["occurred_at"] < latest_request)), default=0)
+    """How many of the transcript's first lines (``seq``, ``speaker``, ``text``) had their answer: all up
+    to the last line that answers the customer. That is a person's line, a line of the agent's other
+    than those it says while something waits (WAITING_LINES: the approval wait, a whisper pause), or a
+    customer line a tool request's turn was answering: the request is its answer, seen through rather
+    than asked again. A line the customer added while that turn ran is not: it waits for its own."""
+    answered_by_request = max((request.answers_seq for request in requests if request.answers_seq is not None),
+                              default=-1)
+    return max((i + 1 for i, line in enumerate(lines)
+                if (line["speaker"] != "customer" and line["text"] not in WAITING_LINES)
+                or (line["speaker"] == "customer" and line["seq"] <= answered_by_request)), default=0)
 
 
 def left_to_see_through(lines: Sequence[Mapping[str, Any]],
@@ -109,6 +113,16 @@ def left_to_see_through(lines: Sequence[Mapping[str, Any]],
 
 __all__ = ["APPROVAL_LINE", "BACK_LINE", "PAUSE_LINE", "RESUME_LINE", "CallSession", "takeover_line"]
 SessionTool = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Said:
+    """What the customer said, waiting in the inbox for its answer: the words, how the speech was timed
+    (spoken lines), and the transcript line it is (the last of them, when several wait as one)."""
+
+    text: str
+    spoken: llm.MetricsReport | None
+    seq: int
 
 
 @dataclass
@@ -132,7 +146,7 @@ class CallSession:
     voice: VoiceIO | None = None  # how the session hears and speaks in that room
     next_seq: int = 0  # where the transcript goes on (after a restart, past the lines already written)
     guidance: list[str] = field(default_factory=list)
-    inbox: asyncio.Queue[tuple[str, llm.MetricsReport | None]] = field(default_factory=asyncio.Queue)
+    inbox: asyncio.Queue[Said] = field(default_factory=asyncio.Queue)
     resumed: asyncio.Event = field(default_factory=asyncio.Event)
     ending: bool = False
     transcript: TranscriptWriter = field(init=False)
@@ -145,6 +159,7 @@ class CallSession:
     _supervisor_heard: RoomListener | None = None  # in a room, while a person has the call
     _last_heard: float = field(default_factory=time.monotonic)
     _asked_if_there: bool = False
+    _answering: int | None = None  # the customer line (seq) of the turn running now: its tool requests answer it
 
     def __post_init__(self) -> None:
         self.transcript = TranscriptWriter(self.ids, self.pool, self.bus, self.brain, self.next_seq)
@@ -196,9 +211,9 @@ class CallSession:
                      extra={"call_id": str(self.ids.call_id)})
             return
         self._last_heard, self._asked_if_there = time.monotonic(), False
-        await self.transcript.write("customer", text, source_event_id=event_id)
+        line = await self.transcript.write("customer", text, source_event_id=event_id)
         if not self.taken_over:
-            self.inbox.put_nowait((text, spoken))
+            self.inbox.put_nowait(Said(text, spoken, line.seq))
 
     async def _watch_silence(self) -> None:
         """A customer silent for ``silence`` is asked once whether they are still there; silent as long
@@ -224,14 +239,15 @@ class CallSession:
 
     async def _serve(self) -> None:
         while True:
-            text, spoken = await self.inbox.get()
+            said = await self.inbox.get()
             await self.resumed.wait()
             if self._carrying_on is not None:  # as a live turn waits for its tool: the outcome first
                 await asyncio.wait([self._carrying_on])
             if self.taken_over:
                 continue  # on the transcript, for the person; hand_back() answers what they left
+            self._answering = said.seq
             try:
-                await self._turn(text, spoken)
+                await self._turn(said.text, said.spoken)
             except LineNumberTaken:
                 log.warning("the call has another owner now; this session stops answering",
                             extra={"call_id": str(self.ids.call_id)})
@@ -239,6 +255,8 @@ class CallSession:
             except Exception:
                 log.exception("the agent failed to answer")
                 await self.say(WENT_WRONG)
+            finally:
+                self._answering = None
             if self.ending:
                 await self.bus.publish(CallHangup(**self.ids.fields(), by="agent", reason="resolved"))
                 return
@@ -282,7 +300,7 @@ class CallSession:
             return {"ok": False, "message": TAKEN_OVER_REFUSAL}
         if (own := self._session_tools.get(config.name)) is not None:
             return await own(arguments)
-        return await self.approval.run(config, arguments, self._execution(config, arguments))
+        return await self.approval.run(config, arguments, self._execution(config, arguments), self._answering)
 
     def _execution(self, config: ToolConfig, arguments: dict[str, Any]) -> Execute:
         return lambda conn: dispatch.execute(conn, self.ids, config, arguments)
@@ -392,19 +410,22 @@ class CallSession:
         return await self._answer_after(lines, answered_lines(lines))
 
     async def _transcript_lines(self) -> list[asyncpg.Record]:
-        return await self.pool.fetch("select speaker, text, occurred_at from transcript_lines where call_id = $1"
+        return await self.pool.fetch("select seq, speaker, text, occurred_at from transcript_lines where call_id = $1"
                                      " order by seq", self.ids.call_id)
 
     async def _answer_after(self, lines: list[asyncpg.Record], answered: int) -> bool:
-        """The conversation up to ``answered`` in the agent's context; the customer's lines after it
-        answered once, after any whisper pause the transcript ends in."""
-        unanswered = [line["text"] for line in lines[answered:]]
-        await self.conversation.replace_history(history_of(lines[:answered]))
+        """The conversation up to ``answered`` in the agent's context, with what the agent said while
+        waiting after it; the customer's lines after it answered once, after any whisper pause the
+        transcript ends in."""
+        later = lines[answered:]
+        unanswered = [line for line in later if line["speaker"] == "customer"]
+        said_since = [line for line in later if line["speaker"] != "customer"]
+        await self.conversation.replace_history(history_of([*lines[:answered], *said_since]))
         self.taken_over = False
         if paused_when_left(lines):  # a whisper pause the earlier owner was in: held until resumed
             self.resumed.clear()
         if unanswered:
-            self.inbox.put_nowait((" ".join(unanswered), None))
+            self.inbox.put_nowait(Said(" ".join(line["text"] for line in unanswered), None, unanswered[-1]["seq"]))
         return bool(unanswered)
 
     def decided(self, decision: ToolPermissionDecision) -> None:
