@@ -20,6 +20,7 @@ from agent_worker.calls import open_session
 from agent_worker.config import Settings
 from agent_worker.dispatch import perform
 from agent_worker.session import (
+    NOT_PAUSED_TAKEN_OVER,
     PAUSE_LINE,
     RESUME_LINE,
     STILL_THERE_LINE,
@@ -36,6 +37,7 @@ from contracts.envelope import Envelope
 from contracts.subjects import call_filter
 from contracts.tools import ToolExecuted, ToolPermissionDecision, ToolPermissionRequest
 from contracts.transcripts import TranscriptChunk
+from contracts.whisper import WhisperAck
 from embedded_stack.demo import seed_shop
 from tests.factories import make_live_call
 from tests.fakes.scripted_llm import ScriptedLLM, ToolCall
@@ -227,6 +229,10 @@ async def test_a_taken_over_session_stays_silent_and_hands_back_with_the_whole_c
     await session.start(greet=False)
     try:
         await session.take_over("Dana")
+        async with heard(bus, call) as events:
+            await session.pause()  # a whisper pause sent just before the take-over: nothing to pause now
+            ack = await eventually(lambda: next((e for e in events if isinstance(e, WhisperAck)), None))
+        assert (ack.stage, ack.message) == ("resumed", NOT_PAUSED_TAKEN_OVER)
         await session.say(STILL_THERE_LINE)  # nothing the agent would say outside a turn is said now
         await session.supervisor_said("Hi, I'm Dana. Let me check.")
         await session.receive("Thanks. And where is ORD-3003?")

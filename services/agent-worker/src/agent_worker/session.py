@@ -52,6 +52,7 @@ HUMAN_REQUESTED = ("I'm an AI assistant, but I've asked my supervisor to join us
                    "in a moment. Meanwhile, I'm happy to keep helping.")
 HUMAN_ALREADY_REQUESTED = "I've already asked my supervisor to join; they'll be with you if they're free."
 NOBODY_CAME = "I'm sorry, nobody from the team is free to join right now, so I'll carry on helping you myself."
+NOT_PAUSED_TAKEN_OVER = "Not paused: the call was taken over, the agent is silent until it is handed back"
 TAKEN_OVER_REFUSAL = "A colleague has taken this call over, so I can't do that now."
 BACK_LINE = "I'm back with you. Is there anything else I can help with?"
 STILL_THERE_LINE = "Are you still there? I'm here whenever you're ready."
@@ -273,6 +274,11 @@ class CallSession:
     # --- whisper -------------------------------------------------------------------------------
 
     async def pause(self) -> None:
+        if self.taken_over:
+            # Sent just before the take-over reached us: a person has the call, so the agent is not
+            # paused, and a pause kept now would still hold it after the hand-back.
+            await self.bus.publish(WhisperAck(**self.ids.fields(), stage="resumed", message=NOT_PAUSED_TAKEN_OVER))
+            return
         if not self.resumed.is_set():
             return
         self.resumed.clear()
