@@ -14,11 +14,14 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import httpx
 import jwt
+import psutil
 import pytest
 from livekit import api, rtc
+from livekit.agents.types import ATTRIBUTE_AGENT_STATE
 from nats.js.errors import NotFoundError
 
 from agent_worker.app import setup as worker_setup
@@ -163,6 +166,11 @@ async def transcript(database_url: str, call_id: uuid.UUID) -> list[tuple[str, s
     return [(row["speaker"], row["text"]) for row in rows]
 
 
+async def has_lines(database_url: str, call_id: uuid.UUID, count: int) -> list[tuple[str, str]] | None:
+    lines = await transcript(database_url, call_id)
+    return lines if len(lines) >= count else None
+
+
 async def until_ended(events: SseReader, within: float = 30.0) -> SseEvent:
     while (event := await events.next(within=within)).event != "call.ended":
         pass
@@ -290,6 +298,46 @@ async def test_a_customer_talks_with_the_agent_in_the_room_and_leaving_hangs_up(
     assert texts[1] == "Hi, where is my parcel? The order is ORD-3003." and brain == "local-minilm"
     room = f"call-{call_id}"
     assert (f"customer-{call_id}", "lk.chat", texts[1]) in voice.livekit.sfu.texts[room]
+
+
+def job_process_in_room(livekit_url: str) -> psutil.Process | None:
+    """The job process LiveKit gave a room to: the agent-worker's child connected to the room server
+    (the warm spare beside it is not)."""
+    port = urlparse(livekit_url).port
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if any(connection.raddr and connection.raddr.port == port for connection in child.net_connections("tcp")):
+                return child
+    return None
+
+
+def agent_listening(customer: Customer, agent_id: uuid.UUID, not_sid: str = "") -> str | None:
+    """The sid of the agent in the customer's room once its session listens (livekit-agents' own
+    ``lk.agent.state`` attribute), unless it is ``not_sid`` (a job that has gone)."""
+    agent = customer.room.remote_participants.get(f"agent-{agent_id}")
+    ready = agent is not None and agent.sid != not_sid and agent.attributes.get(ATTRIBUTE_AGENT_STATE) == "listening"
+    return agent.sid if ready else None
+
+
+async def test_a_rooms_job_whose_process_dies_is_restarted_and_takes_the_call_up(
+        voice: VoicePlatform, isolated_database_url: str) -> None:
+    """LiveKit restarts a job that failed (its default restart policy; the embedded room server does the
+    same): the restarted job takes the call up from its transcript, greets no one again, and answers."""
+    await eventually(lambda: voice.livekit.registered, within=WORKER_WAIT)
+    async with voice_call(voice) as (call, _events):
+        call_id = uuid.UUID(call["call_id"])
+        async with in_room(call["livekit"]) as customer:
+            await customer.hears("How can I help", within=60)
+            first = await eventually(lambda: agent_listening(customer, voice.agent_id), within=WORKER_WAIT)
+            job = await eventually(lambda: job_process_in_room(call["livekit"]["url"]), within=WORKER_WAIT)
+            job.kill()
+            await eventually(lambda: agent_listening(customer, voice.agent_id, not_sid=first), within=60)
+            await customer.say("Hi, where is my parcel? The order is ORD-3003.")
+            assert "camping stove" in (await customer.hears("ORD-3003", within=60)).lower()
+            # On the transcript once said in full; greeted once.
+            lines = await eventually(lambda: has_lines(isolated_database_url, call_id, 3), within=WORKER_WAIT)
+    assert [speaker for speaker, _ in lines] == ["agent", "customer", "agent"], lines
+    assert voice.livekit.offers[f"call-{call_id}"].restarts == 1
 
 
 async def test_a_customer_who_never_joins_the_room_is_hung_up(voice: VoicePlatform) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import websockets
 from livekit import api, rtc
+from livekit.protocol import agent as agent_proto
 
 from embedded_stack.room_server import RoomServer
 from embedded_stack.room_server.network import advertise, interface_addresses
@@ -232,3 +233,38 @@ async def test_deleting_a_room_disconnects_everyone(served: Served) -> None:
             await lkapi.room.delete_room(api.DeleteRoomRequest(room="doomed"))
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in ended)), WAIT)
         assert "doomed" not in served.server.rooms
+
+
+@contextlib.asynccontextmanager
+async def agent_worker(served: Served, agent_name: str) -> AsyncIterator[websockets.ClientConnection]:
+    """A worker speaking LiveKit's agent protocol over /agent, registered under ``agent_name``."""
+    grant = api.AccessToken(KEY, SECRET).with_grants(api.VideoGrants(agent=True)).to_jwt()
+    async with websockets.connect(f"{served.url}/agent", additional_headers={"Authorization": f"Bearer {grant}"}) as ws:
+        await ws.send(agent_proto.WorkerMessage(register=agent_proto.RegisterWorkerRequest(
+            type=agent_proto.JobType.JT_ROOM, agent_name=agent_name)).SerializeToString())
+        assert agent_proto.ServerMessage.FromString(await ws.recv()).HasField("register")
+        yield ws
+
+
+async def offered(worker: websockets.ClientConnection) -> agent_proto.Job:
+    async with asyncio.timeout(WAIT):
+        while (message := agent_proto.ServerMessage.FromString(await worker.recv())).WhichOneof("message") != \
+                "availability":
+            pass
+    return message.availability.job
+
+
+async def test_a_job_whose_worker_goes_away_is_offered_again(served: Served) -> None:
+    """LiveKit's default restart policy: a job that fails, or whose worker goes, is dispatched again."""
+    async with api.LiveKitAPI(served.http_url, KEY, SECRET) as livekit:
+        async with agent_worker(served, "restarts") as first:
+            await livekit.room.create_room(api.CreateRoomRequest(
+                name="restarted", agents=[api.RoomAgentDispatch(agent_name="restarts", metadata="the call")]))
+            job = await offered(first)
+            await first.send(agent_proto.WorkerMessage(availability=agent_proto.AvailabilityResponse(
+                job_id=job.id, available=True, participant_identity="agent-1")).SerializeToString())
+            assert agent_proto.ServerMessage.FromString(await first.recv()).assignment.job.id == job.id
+        async with agent_worker(served, "restarts") as second:
+            again = await offered(second)
+        await livekit.room.delete_room(api.DeleteRoomRequest(room="restarted"))
+    assert (again.room.name, again.metadata) == ("restarted", "the call") and again.id != job.id

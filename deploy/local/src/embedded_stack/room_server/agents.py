@@ -1,7 +1,12 @@
 """LiveKit's agent-worker protocol (a websocket at /agent, protobuf WorkerMessage / ServerMessage), enough for
 livekit-agents' AgentServer: a worker registers under an agent name; a room created with that agent dispatched
 offers the worker the job (AvailabilityRequest), and a worker that accepts is assigned it with a join token.
-A job offered before any worker of that name registered waits for the first one."""
+A job offered before any worker of that name registered waits for the first one.
+
+A job that fails (its process died: the worker reports JS_FAILED) or whose worker goes away is offered
+again, as LiveKit's default restart policy (JRP_ON_FAILURE) does: the agent-worker's restarted job takes
+the call up where it was left. A room's job is restarted a few times at most (a job that keeps failing
+would otherwise loop)."""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from embedded_stack.room_server.auth import Credentials, Refused, bearer
 logger = logging.getLogger(__name__)
 
 AGENT_PROTOCOL = 16
+RESTARTS_PER_JOB = 3
 
 
 @dataclass
@@ -34,6 +40,8 @@ class Offer:
     available: bool | None = None
     identity: str = ""
     name: str = ""
+    worker_id: str = ""  # the worker it is assigned to
+    restarts: int = 0
 
 
 @dataclass
@@ -50,10 +58,27 @@ class Dispatcher:
     async def dispatch(self, room: models.Room, dispatch: room_proto.RoomAgentDispatch) -> None:
         job = agent_proto.Job(id=f"AJ_{room.sid}", dispatch_id=f"AD_{room.sid}", type=agent_proto.JobType.JT_ROOM,
                               room=room, metadata=dispatch.metadata, agent_name=dispatch.agent_name)
-        self.offers[room.name] = Offer(job)
-        await self._queue(dispatch.agent_name).put(
-            agent_proto.ServerMessage(availability=agent_proto.AvailabilityRequest(job=job)))
-        logger.info("job offered", extra={"room": room.name, "agent_name": dispatch.agent_name})
+        self.offers[room.name] = offer = Offer(job)
+        await self._offer(offer)
+
+    async def _offer(self, offer: Offer) -> None:
+        await self._queue(offer.job.agent_name).put(
+            agent_proto.ServerMessage(availability=agent_proto.AvailabilityRequest(job=offer.job)))
+        logger.info("job offered", extra={"room": offer.job.room.name, "agent_name": offer.job.agent_name,
+                                          "restart": offer.restarts})
+
+    async def _restart(self, offer: Offer, why: str) -> None:
+        if self.offers.get(offer.job.room.name) is not offer:
+            return  # the room is gone
+        if offer.restarts >= RESTARTS_PER_JOB:
+            logger.warning("a room's job failed again; not restarted", extra={"room": offer.job.room.name})
+            return
+        logger.info("restarting a room's job: %s", why, extra={"room": offer.job.room.name})
+        offer.restarts += 1
+        offer.available, offer.worker_id = None, ""
+        # A new job id: the worker may still hold the failed one among its jobs.
+        offer.job.id = f"AJ_{offer.job.room.sid}_{offer.restarts}"
+        await self._offer(offer)
 
     def forget(self, room: str) -> None:
         self.offers.pop(room, None)
@@ -72,8 +97,9 @@ class Dispatcher:
         await socket.accept()
         register = agent_proto.WorkerMessage.FromString(await socket.receive_bytes()).register
         self.registered.append(register)
+        worker_id = f"AW_{len(self.registered)}"
         await socket.send_bytes(agent_proto.ServerMessage(register=agent_proto.RegisterWorkerResponse(
-            worker_id=f"AW_{len(self.registered)}",
+            worker_id=worker_id,
             server_info=models.ServerInfo(edition=models.ServerInfo.Standard, version=self.version,
                                           protocol=AGENT_PROTOCOL))).SerializeToString())
         logger.info("agent worker registered", extra={"agent_name": register.agent_name})
@@ -87,7 +113,7 @@ class Dispatcher:
         try:
             while True:
                 await self.from_worker(agent_proto.WorkerMessage.FromString(await socket.receive_bytes()),
-                                       outgoing)
+                                       outgoing, worker_id)
         except (WebSocketDisconnect, WebSocketDisconnected):
             logger.info("agent worker left", extra={"agent_name": register.agent_name})
         except DecodeError:
@@ -97,9 +123,11 @@ class Dispatcher:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
+            for offer in [o for o in self.offers.values() if o.worker_id == worker_id]:
+                await self._restart(offer, "its worker left")
 
     async def from_worker(self, message: agent_proto.WorkerMessage,
-                          outgoing: asyncio.Queue[agent_proto.ServerMessage]) -> None:
+                          outgoing: asyncio.Queue[agent_proto.ServerMessage], worker_id: str) -> None:
         which = message.WhichOneof("message")
         if which == "ping":
             await outgoing.put(agent_proto.ServerMessage(pong=agent_proto.WorkerPong(
@@ -112,7 +140,11 @@ class Dispatcher:
             offer.available, offer.identity, offer.name = (answer.available, answer.participant_identity,
                                                            answer.participant_name)
             if answer.available:
-                room = offer.job.room.name
+                room, offer.worker_id = offer.job.room.name, worker_id
                 await outgoing.put(agent_proto.ServerMessage(assignment=agent_proto.JobAssignment(
                     job=offer.job, token=self.join_token(room, answer.participant_identity,
                                                          answer.participant_name))))
+        elif which == "update_job" and message.update_job.status == agent_proto.JobStatus.JS_FAILED:
+            failed = next((o for o in self.offers.values() if o.job.id == message.update_job.job_id), None)
+            if failed is not None:
+                await self._restart(failed, "its job failed")
