@@ -65,8 +65,9 @@ const audioElements = new WeakMap<Room, Map<RemoteTrack, HTMLMediaElement>>();
 
 function removeAudioElement(room: Room, track: RemoteTrack): void {
   track.detach();
-  audioElements.get(room)?.get(track)?.remove();
-  audioElements.get(room)?.delete(track);
+  const elements = audioElements.get(room);
+  elements?.get(track)?.remove();
+  elements?.delete(track);
 }
 
 function removeAudioElements(room: Room): void {
