@@ -254,17 +254,32 @@ async def offered(worker: websockets.ClientConnection) -> agent_proto.Job:
     return message.availability.job
 
 
-async def test_a_job_whose_worker_goes_away_is_offered_again(served: Served) -> None:
-    """LiveKit's default restart policy: a job that fails, or whose worker goes, is dispatched again."""
+async def accept(worker: websockets.ClientConnection, job: agent_proto.Job) -> None:
+    await worker.send(agent_proto.WorkerMessage(availability=agent_proto.AvailabilityResponse(
+        job_id=job.id, available=True, participant_identity="agent-1")).SerializeToString())
+    assert agent_proto.ServerMessage.FromString(await worker.recv()).assignment.job.id == job.id
+
+
+async def test_a_job_whose_worker_goes_away_is_offered_again_unless_the_worker_comes_back_for_it(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LiveKit's default restart policy: a job that fails, or whose worker goes, is dispatched again;
+    a worker that reconnects and reports the job still running (MigrateJobRequest) keeps it."""
+    monkeypatch.setattr(served.server.dispatcher, "worker_grace_seconds", 1.0)
     async with api.LiveKitAPI(served.http_url, KEY, SECRET) as livekit:
-        async with agent_worker(served, "restarts") as first:
-            await livekit.room.create_room(api.CreateRoomRequest(
-                name="restarted", agents=[api.RoomAgentDispatch(agent_name="restarts", metadata="the call")]))
-            job = await offered(first)
-            await first.send(agent_proto.WorkerMessage(availability=agent_proto.AvailabilityResponse(
-                job_id=job.id, available=True, participant_identity="agent-1")).SerializeToString())
-            assert agent_proto.ServerMessage.FromString(await first.recv()).assignment.job.id == job.id
-        async with agent_worker(served, "restarts") as second:
-            again = await offered(second)
-        await livekit.room.delete_room(api.DeleteRoomRequest(room="restarted"))
-    assert (again.room.name, again.metadata) == ("restarted", "the call") and again.id != job.id
+        for room in ("restarted", "migrated"):
+            async with agent_worker(served, room) as first:
+                await livekit.room.create_room(api.CreateRoomRequest(
+                    name=room, agents=[api.RoomAgentDispatch(agent_name=room, metadata="the call")]))
+                job = await offered(first)
+                await accept(first, job)
+            async with agent_worker(served, room) as second:
+                if room == "restarted":
+                    again = await offered(second)
+                    assert (again.room.name, again.metadata) == (room, "the call") and again.id != job.id
+                else:
+                    await second.send(agent_proto.WorkerMessage(migrate_job=agent_proto.MigrateJobRequest(
+                        job_ids=[job.id])).SerializeToString())
+                    with pytest.raises(TimeoutError):  # the grace, and as long again
+                        await asyncio.wait_for(offered(second), 2 * served.server.dispatcher.worker_grace_seconds)
+                    assert served.server.dispatcher.offers[room].restarts == 0
+            await livekit.room.delete_room(api.DeleteRoomRequest(room=room))

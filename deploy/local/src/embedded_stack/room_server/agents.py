@@ -5,8 +5,10 @@ A job offered before any worker of that name registered waits for the first one.
 
 A job that fails (its process died: the worker reports JS_FAILED) or whose worker goes away is offered
 again, as LiveKit's default restart policy (JRP_ON_FAILURE) does: the agent-worker's restarted job takes
-the call up where it was left. A room's job is restarted a few times at most (a job that keeps failing
-would otherwise loop)."""
+the call up where it was left. A worker that went is given a grace to come back first: livekit-agents
+reconnects a dropped connection and reports the jobs it still runs (MigrateJobRequest), which stay
+its own (a second job in the room would compete with the first for the call). A room's job is
+restarted a few times at most (a job that keeps failing would otherwise loop)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 AGENT_PROTOCOL = 16
 RESTARTS_PER_JOB = 3
+WORKER_GRACE_SECONDS = 10.0  # livekit-agents retries a lost connection after 0, 2, 4… s
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Dispatcher:
     version: str
     registered: list[agent_proto.RegisterWorkerRequest] = field(default_factory=list)
     offers: dict[str, Offer] = field(default_factory=dict)  # by room name
+    worker_grace_seconds: float = WORKER_GRACE_SECONDS
     _queues: dict[str, asyncio.Queue[agent_proto.ServerMessage]] = field(default_factory=dict)  # by agent name
 
     def _queue(self, agent_name: str) -> asyncio.Queue[agent_proto.ServerMessage]:
@@ -59,15 +63,15 @@ class Dispatcher:
         job = agent_proto.Job(id=f"AJ_{room.sid}", dispatch_id=f"AD_{room.sid}", type=agent_proto.JobType.JT_ROOM,
                               room=room, metadata=dispatch.metadata, agent_name=dispatch.agent_name)
         self.offers[room.name] = offer = Offer(job)
-        await self._offer(offer)
+        self._offer(offer)
 
-    async def _offer(self, offer: Offer) -> None:
-        await self._queue(offer.job.agent_name).put(
+    def _offer(self, offer: Offer) -> None:
+        self._queue(offer.job.agent_name).put_nowait(
             agent_proto.ServerMessage(availability=agent_proto.AvailabilityRequest(job=offer.job)))
         logger.info("job offered", extra={"room": offer.job.room.name, "agent_name": offer.job.agent_name,
                                           "restart": offer.restarts})
 
-    async def _restart(self, offer: Offer, why: str) -> None:
+    def _restart(self, offer: Offer, why: str) -> None:
         if self.offers.get(offer.job.room.name) is not offer:
             return  # the room is gone
         if offer.restarts >= RESTARTS_PER_JOB:
@@ -78,7 +82,7 @@ class Dispatcher:
         offer.available, offer.worker_id = None, ""
         # A new job id: the worker may still hold the failed one among its jobs.
         offer.job.id = f"AJ_{offer.job.room.sid}_{offer.restarts}"
-        await self._offer(offer)
+        self._offer(offer)
 
     def forget(self, room: str) -> None:
         self.offers.pop(room, None)
@@ -123,8 +127,14 @@ class Dispatcher:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
-            for offer in [o for o in self.offers.values() if o.worker_id == worker_id]:
-                await self._restart(offer, "its worker left")
+            if left := [o for o in self.offers.values() if o.worker_id == worker_id]:
+                asyncio.get_running_loop().call_later(self.worker_grace_seconds, self._restart_unless_back, left,
+                                                      worker_id)
+
+    def _restart_unless_back(self, offers: list[Offer], worker_id: str) -> None:
+        for offer in offers:
+            if offer.worker_id == worker_id:  # not taken back by the worker reconnecting
+                self._restart(offer, "its worker left")
 
     async def from_worker(self, message: agent_proto.WorkerMessage,
                           outgoing: asyncio.Queue[agent_proto.ServerMessage], worker_id: str) -> None:
@@ -144,7 +154,11 @@ class Dispatcher:
                 await outgoing.put(agent_proto.ServerMessage(assignment=agent_proto.JobAssignment(
                     job=offer.job, token=self.join_token(room, answer.participant_identity,
                                                          answer.participant_name))))
+        elif which == "migrate_job":
+            for offer in self.offers.values():
+                if offer.job.id in message.migrate_job.job_ids:
+                    offer.worker_id = worker_id
         elif which == "update_job" and message.update_job.status == agent_proto.JobStatus.JS_FAILED:
             failed = next((o for o in self.offers.values() if o.job.id == message.update_job.job_id), None)
             if failed is not None:
-                await self._restart(failed, "its job failed")
+                self._restart(failed, "its job failed")
