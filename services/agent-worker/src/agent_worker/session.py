@@ -79,7 +79,8 @@ def paused_when_left(lines: Sequence[Mapping[str, Any]]) -> bool:
     return False
 
 
-# What the agent says while a tool request waits for its outcome: none of them tells it.
+# What the agent says while something waits (a tool request's outcome, a whisper pause, the customer):
+# none of them tells a request's outcome or answers the customer.
 WAITING_LINES = frozenset({APPROVAL_LINE, PAUSE_LINE, RESUME_LINE, STILL_THERE_LINE, NOBODY_CAME})
 
 
@@ -410,8 +411,8 @@ class CallSession:
 
     async def resume_from_transcript(self) -> bool:
         """The agent has the call again after a person had it: the conversation in its context, and
-        what the customer said since the last line not theirs answered once. False when nothing waited
-        for an answer."""
+        what the customer said since their last answer (answered_lines) answered once. False when
+        nothing waited for an answer."""
         lines = await self._transcript_lines()
         return await self._answer_after(lines, answered_lines(lines))
 
